@@ -1,0 +1,95 @@
+import type { Brief } from '../../domain/brief';
+import type { Judgement } from '../../domain/types';
+
+/** Everything an image generator needs for one image. */
+export interface GenerateImageInput {
+  /** Catalog model id, e.g. `local`, `gpt-image-1.5`. */
+  model: string;
+  prompt: string;
+  /** Things to keep out; sent separately only to models that take a negative prompt. */
+  negativePrompt: string;
+  width: number;
+  height: number;
+  seed: number;
+  /** Brand colours as `#RRGGBB`; the offline generator paints with them. */
+  palette: readonly string[];
+  /** Knob values, for generators that render them directly (the offline one). */
+  composition?: string;
+  lighting?: string;
+  style?: string;
+  signal?: AbortSignal;
+}
+
+export interface GenerateImageResult {
+  /** Encoded image bytes. */
+  image: Uint8Array;
+  mime: string;
+  width: number;
+  height: number;
+  /** What this call cost, from the vendor's usage where it reports one. */
+  costUsd: number;
+  model: string;
+  /** The prompt as the vendor rewrote it, when it does. */
+  revisedPrompt?: string;
+}
+
+/** Makes one image from a prompt. One interface, one folder per vendor. */
+export interface ImageGenerator {
+  readonly name: string;
+  generate(input: GenerateImageInput): Promise<GenerateImageResult>;
+}
+
+export interface JudgeInput {
+  brief: Brief;
+  candidates: ReadonlyArray<{ id: string; image: Uint8Array; mime: string }>;
+  signal?: AbortSignal;
+}
+
+export interface JudgeOutput {
+  /** One per candidate, in any order; ranks are assigned by the caller from `score`. */
+  judgements: Array<Omit<Judgement, 'rank'>>;
+  /** Checks from the brief this judge could not make, said plainly. */
+  unchecked: string[];
+  costUsd: number;
+}
+
+/** Scores candidates against a brief, with reasons. */
+export interface VisionJudge {
+  readonly name: string;
+  judge(input: JudgeInput): Promise<JudgeOutput>;
+}
+
+export interface UpscaleInput {
+  image: Uint8Array;
+  /** The result must be at least this wide… */
+  minWidth: number;
+  /** …and at least this tall, keeping the aspect ratio. */
+  minHeight: number;
+  signal?: AbortSignal;
+}
+
+export interface UpscaleResult {
+  image: Uint8Array;
+  mime: string;
+  width: number;
+  height: number;
+  costUsd: number;
+}
+
+export interface Upscaler {
+  readonly name: string;
+  upscale(input: UpscaleInput): Promise<UpscaleResult>;
+}
+
+export interface AltTextInput {
+  brief: Brief;
+  image: Uint8Array;
+  mime: string;
+  signal?: AbortSignal;
+}
+
+/** Writes one sentence describing an image for a reader who cannot see it. */
+export interface AltTextWriter {
+  readonly name: string;
+  write(input: AltTextInput): Promise<{ text: string; costUsd: number }>;
+}

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { CHANNEL_IDS, resolveChannel } from './channels';
+
+const HEX = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
+
+/** `#abc` → `#AABBCC`: one spelling per colour so equal briefs hash equally. */
+function normalizeHex(hex: string): string {
+  const h = hex.slice(1);
+  const full = h.length === 3 ? h.split('').map((c) => c + c).join('') : h;
+  return `#${full.toUpperCase()}`;
+}
+
+const text = (max: number) => z.string().trim().min(1, { error: 'must not be empty' }).max(max);
+const phraseList = (maxItems: number) => z.array(text(120)).max(maxItems).default([]);
+const knob = z.string().trim().max(300).optional();
+
+const channelId = z.string().refine((id) => resolveChannel(id) !== undefined, {
+  error: (iss) =>
+    `unknown channel ${JSON.stringify(iss.input)}: use one of ${CHANNEL_IDS.join(', ')}, or custom-<W>x<H> such as custom-1600x900`,
+});
+
+/**
+ * A creative brief: what to make, for which channels, under which constraints.
+ * Everything a brief workflow does follows from it; it never holds secrets.
+ */
+export const BriefSchema = z
+  .strictObject({
+    /** Short kebab-case name used in workflow ids and asset paths; derived from the subject when absent. */
+    id: z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/, { error: 'must be lowercase kebab-case (a-z, 0-9, -), at most 60 characters' })
+      .optional(),
+    /** Target channels: preset ids or custom-<W>x<H>. */
+    channels: z.array(channelId).min(1, { error: 'name at least one channel' }).max(12),
+    /** What the image shows. */
+    subject: text(500),
+    /** What the image is for, e.g. "spring launch announcement". */
+    intent: z.string().trim().max(300).default(''),
+    /** Who will see it. */
+    audience: z.string().trim().max(300).default(''),
+    /** Brand colours as hex, e.g. "#0B3D91". */
+    brandColors: z
+      .array(z.string().trim().regex(HEX, { error: 'must be a hex colour such as #0B3D91' }).transform(normalizeHex))
+      .max(8)
+      .default([]),
+    /** Elements the image must show. */
+    mustInclude: phraseList(20),
+    /** Elements the image must not show; they become the prompt's negatives. */
+    mustAvoid: phraseList(20),
+    /** Style words, e.g. "editorial", "flat illustration". */
+    styleHints: phraseList(10),
+    /** Prompt knobs the brief may set directly. */
+    composition: knob,
+    lighting: knob,
+    camera: knob,
+    lens: knob,
+    /** Candidates to generate per round. */
+    candidates: z.number().int().min(1).max(100).default(4),
+    /** Candidates kept after judging (and, with human approval, the most a reviewer may approve). */
+    topK: z.number().int().min(1).max(100).default(1),
+    /** Whether any deliverable needs 4K (3840 px on the long side). */
+    needs4k: z.boolean().default(false),
+    /** Spend limit for the whole brief, in US dollars. */
+    budgetUsd: z.number().min(0).max(100_000).default(5),
+    /** `auto` ships the judge's top K; `human` waits for a reviewer. */
+    approval: z.enum(['auto', 'human']).default('auto'),
+    /** Prompts scoring below this (out of 8) are refused before any money is spent. */
+    minPromptScore: z.number().int().min(0).max(8).default(4),
+    /** Image model id, or `auto` to route by the brief. */
+    model: z.string().trim().min(1).default('auto'),
+    /** Base seed; candidate i uses seed + i. Derived from the brief when absent. */
+    seed: z.number().int().min(0).max(2_147_483_647).optional(),
+  })
+  .superRefine((b, ctx) => {
+    if (b.topK > b.candidates) {
+      ctx.addIssue({ code: 'custom', path: ['topK'], message: `must not exceed candidates (${b.candidates})` });
+    }
+    const dup = b.channels.find((c, i) => b.channels.indexOf(c) !== i);
+    if (dup) ctx.addIssue({ code: 'custom', path: ['channels'], message: `lists ${dup} twice` });
+  });
+
+/** A validated brief with every default filled in. */
+export type Brief = z.output<typeof BriefSchema>;
+/** What a user may write: defaults optional. */
+export type BriefInput = z.input<typeof BriefSchema>;
+
+/** One problem with one field of a brief. */
+export interface FieldIssue {
+  /** Dotted path to the field, e.g. `channels[1]` or `brandColors[0]`; `(brief)` for the whole. */
+  field: string;
+  message: string;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out || '(brief)';
+}
+
+/** Turns zod issues into field-named problems a person can act on. */
+export function toFieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.flatMap((issue): FieldIssue[] => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        field: formatPath([...issue.path, key]),
+        message: 'is not a brief field (check the spelling)',
+      }));
+    }
+    if (issue.code === 'invalid_type' && issue.input === undefined) {
+      return [{ field: formatPath(issue.path), message: 'is required' }];
+    }
+    return [{ field: formatPath(issue.path), message: issue.message }];
+  });
+}
+
+/** Thrown (or carried) when a brief does not validate; lists every bad field. */
+export class BriefValidationError extends Error {
+  override readonly name = 'BriefValidationError';
+  constructor(readonly issues: readonly FieldIssue[]) {
+    super(`invalid brief: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`);
+  }
+}
+
+export type ParseBriefResult = { ok: true; brief: Brief } | { ok: false; issues: FieldIssue[] };
+
+export function parseBrief(input: unknown): ParseBriefResult {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return { ok: false, issues: [{ field: '(brief)', message: 'must be a JSON object' }] };
+  }
+  const result = BriefSchema.safeParse(input);
+  return result.success ? { ok: true, brief: result.data } : { ok: false, issues: toFieldIssues(result.error) };
+}
+
+/** Parses or throws {@link BriefValidationError}. */
+export function validateBrief(input: unknown): Brief {
+  const r = parseBrief(input);
+  if (!r.ok) throw new BriefValidationError(r.issues);
+  return r.brief;
+}

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+const durationMs = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    if (typeof v === 'number') return v;
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(v.trim());
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration such as 500ms, 30s, 5m or 2h' });
+      return z.NEVER;
+    }
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
+    return Math.round(Number(m[1]) * unit);
+  });
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * Darkroom's configuration, read once from the environment at each entry point
+ * (worker, CLI, scripts) and passed down. Secrets (API keys) are read here too and only
+ * ever handed to provider constructors.
+ */
+export const ConfigSchema = z.object({
+  /** host:port of the Temporal frontend. @default localhost:7233 */
+  TEMPORAL_ADDRESS: z.string().default('localhost:7233'),
+  /** @default default */
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** @default darkroom */
+  DARKROOM_TASK_QUEUE: z.string().default('darkroom'),
+  /** Where the filesystem blob store and the dev server's SQLite file live. @default ./.darkroom */
+  DARKROOM_DATA_DIR: z.string().default('./.darkroom'),
+  /** Candidates generated at once within one brief. @default 4 */
+  DARKROOM_GENERATE_CONCURRENCY: int(1, 64).default(4),
+  /** Activities one worker runs at once (image work is CPU-bound: about 2 per core). @default 4 */
+  DARKROOM_MAX_CONCURRENT_ACTIVITIES: int(1, 256).default(4),
+  /** Workflow tasks one worker runs at once. @default 20 */
+  DARKROOM_MAX_CONCURRENT_WORKFLOW_TASKS: int(2, 256).default(20),
+  /** How soon a crashed worker's activity is retried elsewhere. @default 30s */
+  DARKROOM_HEARTBEAT_TIMEOUT: durationMs.default(30_000),
+  /** Longest one image activity may take. @default 10m */
+  DARKROOM_ACTIVITY_TIMEOUT: durationMs.default(600_000),
+  /** First retry delay for a failed activity (doubles each time, up to a minute). @default 1s */
+  DARKROOM_RETRY_INITIAL: durationMs.default(1000),
+  /** Attempts before an activity failure fails the brief. @default 8 */
+  DARKROOM_RETRY_MAX_ATTEMPTS: int(1, 1000).default(8),
+  /** Path to a `temporal` CLI binary. */
+  TEMPORAL_CLI: z.string().optional(),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+
+/** Parses configuration from an environment-like record; errors name the variable. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(ConfigSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') picked[key] = v;
+  }
+  const r = ConfigSchema.safeParse(picked);
+  if (!r.success) {
+    throw new Error(`invalid configuration: ${r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  }
+  return r.data;
+}
+
+/** Settings the workflow needs from the worker's config, delivered through an activity result. */
+export interface RunSettings {
+  generateConcurrency: number;
+  heartbeatTimeoutMs: number;
+  activityTimeoutMs: number;
+  retryInitialMs: number;
+  retryMaxAttempts: number;
+}
+
+export function runSettings(config: Config): RunSettings {
+  return {
+    generateConcurrency: config.DARKROOM_GENERATE_CONCURRENCY,
+    heartbeatTimeoutMs: config.DARKROOM_HEARTBEAT_TIMEOUT,
+    activityTimeoutMs: config.DARKROOM_ACTIVITY_TIMEOUT,
+    retryInitialMs: config.DARKROOM_RETRY_INITIAL,
+    retryMaxAttempts: config.DARKROOM_RETRY_MAX_ATTEMPTS,
+  };
+}

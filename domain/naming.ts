@@ -1,0 +1,41 @@
+import type { Brief } from './brief';
+import { FORMAT_EXTENSION, type ImageFormat } from './channels';
+import { hash8, slugify, stableStringify } from './hash';
+
+/** `brief-<slug>-<hash8>`: the same brief always maps to the same workflow id. */
+export function briefWorkflowId(brief: Brief): string {
+  return `brief-${brief.id ?? slugify(brief.subject)}-${hash8(stableStringify(brief))}`;
+}
+
+/** `r<round>-c<NN>`, with index counted from 0. */
+export function candidateId(round: number, index: number): string {
+  return `r${round}-c${String(index + 1).padStart(2, '0')}`;
+}
+
+/** Seed for candidate `index`: the brief's base seed plus the index, so each candidate differs. */
+export function candidateSeed(baseSeed: number, round: number, index: number): number {
+  return (baseSeed + (round - 1) * 1000 + index) % 2_147_483_647;
+}
+
+/** Blob key of a generated candidate: everything that determines the image is in it. */
+export function candidateKey(workflowId: string, round: number, index: number, promptVersion: string, seed: number): string {
+  return `${workflowId}/candidates/${candidateId(round, index)}-${promptVersion}-s${seed}.png`;
+}
+
+export function upscaledKey(workflowId: string, candidate: string, width: number, height: number): string {
+  return `${workflowId}/masters/${candidate}-${width}x${height}.png`;
+}
+
+/** `<brief>/<channel>/<candidate>.<ext>`: the published asset naming convention. */
+export function assetKey(workflowId: string, channel: string, candidate: string, format: ImageFormat): string {
+  return `${workflowId}/${channel}/${candidate}.${FORMAT_EXTENSION[format]}`;
+}
+
+export function manifestKey(workflowId: string): string {
+  return `${workflowId}/manifest.json`;
+}
+
+/** One ledger entry per paid provider call, written when the call returns. */
+export function ledgerKey(workflowId: string, candidate: string, attemptId: string): string {
+  return `${workflowId}/ledger/${candidate}-${attemptId}.json`;
+}

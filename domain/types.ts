@@ -1,0 +1,161 @@
+import type { ImageFormat } from './channels';
+import type { BuiltPrompt, PromptScore } from './prompt';
+import type { Brief } from './brief';
+
+/**
+ * A pointer to bytes in the blob store. Images travel between activities as BlobRefs,
+ * never as bytes, so a brief's workflow history stays in kilobytes.
+ */
+export interface BlobRef {
+  key: string;
+  sha256: string;
+  bytes: number;
+  width: number;
+  height: number;
+  mime: string;
+}
+
+/** Pipeline stages, in order; also the values of the `DarkroomStage` search attribute. */
+export const STAGES = [
+  'validating', 'prompting', 'generating', 'judging', 'review', 'upscaling', 'formatting', 'publishing',
+  'done', 'rejected', 'failed',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** One generated image. */
+export interface Candidate {
+  /** `r<round>-c<NN>`, unique within a brief. */
+  id: string;
+  round: number;
+  index: number;
+  seed: number;
+  model: string;
+  promptVersion: string;
+  blob: BlobRef;
+  /** What this candidate cost when it was made (0 when an earlier attempt had already made it). */
+  costUsd: number;
+  /** True when a retried activity found the stored image and did not generate again. */
+  reused: boolean;
+  /** Wall time of the provider call, ms. */
+  generateMs: number;
+}
+
+/** A candidate the provider refused to make (content policy…); the batch goes on without it. */
+export interface RejectedCandidate {
+  id: string;
+  round: number;
+  index: number;
+  reason: string;
+  type: string;
+}
+
+/** The judge's view of one candidate. */
+export interface Judgement {
+  candidateId: string;
+  /** 0–100, higher is better. */
+  score: number;
+  /** 1 is best. */
+  rank: number;
+  /** Named sub-scores, each 0–100. */
+  scores: Record<string, number>;
+  /** Plain-language reasons for the score. */
+  reasons: string[];
+  judge: string;
+}
+
+export interface JudgeResult {
+  judgements: Judgement[];
+  /** Brief checks this judge could not perform (e.g. offline: must-include presence). */
+  unchecked: string[];
+  costUsd: number;
+}
+
+/** One delivered file. */
+export interface Asset {
+  candidateId: string;
+  channel: string;
+  format: ImageFormat;
+  width: number;
+  height: number;
+  density: number;
+  key: string;
+  sha256: string;
+  bytes: number;
+  mime: string;
+  /** Share of the master's area the smart crop kept, 0–1. */
+  cropKept: number;
+  /** Crop box in master pixels. */
+  crop: { left: number; top: number; width: number; height: number };
+}
+
+export interface StageTiming {
+  stage: string;
+  startedAt: string;
+  finishedAt: string;
+  ms: number;
+}
+
+/** Per-candidate record in the manifest. */
+export interface ManifestCandidate {
+  id: string;
+  model: string;
+  seed: number;
+  promptVersion: string;
+  prompt: string;
+  master: BlobRef;
+  upscaledFrom?: { width: number; height: number; factor: number };
+  judge: Pick<Judgement, 'score' | 'rank' | 'scores' | 'reasons' | 'judge'>;
+  altText: string;
+  costUsd: number;
+}
+
+export interface ManifestAsset extends Asset {
+  model: string;
+  prompt: string;
+  promptVersion: string;
+  seed: number;
+  judgeScore: number;
+  judgeReasons: string[];
+  altText: string;
+  /** This asset's share of its candidate's generation cost. */
+  costUsd: number;
+}
+
+/** Everything about one brief's run: written to `<workflowId>/manifest.json` and returned. */
+export interface Manifest {
+  schema: 'darkroom.manifest/v1';
+  workflowId: string;
+  runId: string;
+  outcome: 'published' | 'rejected';
+  brief: Brief;
+  prompt: BuiltPrompt;
+  promptScore: PromptScore;
+  rounds: number;
+  /** Every candidate generated, kept or not, with its judgement. */
+  candidates: Array<Pick<Candidate, 'id' | 'round' | 'seed' | 'model' | 'promptVersion' | 'costUsd' | 'reused'> & { key: string; score?: number; rank?: number }>;
+  rejectedCandidates: RejectedCandidate[];
+  selected: ManifestCandidate[];
+  assets: ManifestAsset[];
+  judgeUnchecked: string[];
+  cost: { forecastUsd: number; actualUsd: number; budgetUsd: number; currency: 'USD' };
+  timings: StageTiming[];
+  manifestKey: string;
+  /** Where the blob store keeps the assets (a folder path or an s3:// URL). */
+  location: string;
+  publishedAt: string;
+}
+
+/** What the `status` query returns. */
+export interface BriefStatus {
+  workflowId: string;
+  stage: Stage;
+  round: number;
+  promptVersion?: string;
+  promptScore?: number;
+  candidates: { total: number; generated: number; rejected: number; judged: number; selected: number };
+  assets: { total: number; done: number };
+  cost: { forecastUsd: number; actualUsd: number; budgetUsd: number };
+  /** Set when the brief has finished. */
+  manifestKey?: string;
+  error?: string;
+}
