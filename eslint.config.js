@@ -27,7 +27,7 @@ export default tseslint.config(
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow and domain code must be deterministic: no Node built-ins.' })),
           patterns: [
-            { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '**/activities/*', '!**/activities/index'], message: 'Workflows may only `import type` from activities.', allowTypeImports: true },
+            { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '**/activities', '**/activities/**'], message: 'Workflows may only `import type` from activities.', allowTypeImports: true },
             { group: ['**/client/**', '**/workers/**', 'sharp', 'openai', '@google/genai', 'replicate', '@aws-sdk/*'], message: 'Workflow and domain code must not import side-effecting modules.' },
           ],
         },

@@ -100,6 +100,28 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(brief)';
 }
 
+/** zod's defaults read like compiler output; say what a person should write instead. */
+function plainMessage(issue: z.core.$ZodIssue): string {
+  const received = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'string' ? `"${v}"` : typeof v === 'object' ? 'an object' : String(v));
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'is required';
+      return `must be ${issue.expected === 'array' ? 'a list' : `a ${issue.expected}`}, not ${received(issue.input)}`;
+    case 'too_big':
+      if (issue.origin === 'string') return `must be at most ${issue.maximum} characters`;
+      if (issue.origin === 'array') return `may hold at most ${issue.maximum} items`;
+      return `must be at most ${issue.maximum}`;
+    case 'too_small':
+      if (issue.origin === 'string') return issue.message === 'must not be empty' ? issue.message : `must be at least ${issue.minimum} characters`;
+      if (issue.origin === 'array') return issue.message.startsWith('name ') ? issue.message : `must hold at least ${issue.minimum} items`;
+      return `must be at least ${issue.minimum}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, not ${received(issue.input)}`;
+    default:
+      return issue.message;
+  }
+}
+
 /** Turns zod issues into field-named problems a person can act on. */
 export function toFieldIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.flatMap((issue): FieldIssue[] => {
@@ -109,10 +131,7 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
         message: 'is not a brief field (check the spelling)',
       }));
     }
-    if (issue.code === 'invalid_type' && issue.input === undefined) {
-      return [{ field: formatPath(issue.path), message: 'is required' }];
-    }
-    return [{ field: formatPath(issue.path), message: issue.message }];
+    return [{ field: formatPath(issue.path), message: plainMessage(issue) }];
   });
 }
 
@@ -130,7 +149,7 @@ export function parseBrief(input: unknown): ParseBriefResult {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     return { ok: false, issues: [{ field: '(brief)', message: 'must be a JSON object' }] };
   }
-  const result = BriefSchema.safeParse(input);
+  const result = BriefSchema.safeParse(input, { reportInput: true });
   return result.success ? { ok: true, brief: result.data } : { ok: false, issues: toFieldIssues(result.error) };
 }
 

@@ -52,7 +52,7 @@ export function deltaE(a: Rgb, b: Rgb): number {
 
 const HUES: ReadonlyArray<[number, string]> = [
   [15, 'red'], [40, 'orange'], [55, 'amber'], [70, 'yellow'], [95, 'lime'], [150, 'green'],
-  [175, 'teal'], [195, 'cyan'], [220, 'azure'], [255, 'blue'], [280, 'indigo'], [300, 'violet'],
+  [175, 'teal'], [195, 'cyan'], [212, 'azure'], [255, 'blue'], [280, 'indigo'], [300, 'violet'],
   [330, 'magenta'], [350, 'pink'], [361, 'red'],
 ];
 
@@ -63,6 +63,6 @@ export function describeColor(hex: string): string {
   if (l < 0.08) return 'black';
   if (s < 0.12) return l > 0.7 ? 'light grey' : l < 0.3 ? 'charcoal' : 'grey';
   const hue = HUES.find(([limit]) => h < limit)?.[1] ?? 'red';
-  const tone = l < 0.3 ? 'deep ' : l > 0.75 ? 'pale ' : s < 0.35 ? 'muted ' : '';
+  const tone = l < 0.33 ? 'deep ' : l > 0.75 ? 'pale ' : s < 0.35 ? 'muted ' : '';
   return `${tone}${hue}`;
 }

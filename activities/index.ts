@@ -1,0 +1,345 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { parseBrief, type Brief } from '../domain/brief';
+import { resolveChannel, type ChannelPreset } from '../domain/channels';
+import { runSettings, type Config, type RunSettings } from '../domain/config';
+import { hashInt, stableStringify } from '../domain/hash';
+import { costForBatch, pickImageModel, pickMasterSize, type BatchCost } from '../domain/models';
+import { assetKey, candidateId, candidateKey, ledgerKey, manifestKey, upscaledKey } from '../domain/naming';
+import { buildPrompt, scorePrompt, type BuiltPrompt, type PromptScore } from '../domain/prompt';
+import type { Asset, BlobRef, Candidate, JudgeResult, Manifest } from '../domain/types';
+import type { BlobStore } from './blob-store';
+import { formatForChannels } from './images/format';
+import { ProviderError, type ProviderRegistry } from './providers';
+
+export interface ActivityDeps {
+  blobs: BlobStore;
+  providers: ProviderRegistry;
+  config: Config;
+  /** @default () => new Date() */
+  clock?: () => Date;
+}
+
+/** When an activity ran, by the worker's clock: the workflow builds stage timings from these. */
+export interface Span {
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface PrepareBriefInput {
+  /** The brief as the workflow received it: from the CLI, the Temporal UI or `temporal workflow start`. */
+  raw: unknown;
+  workflowId: string;
+}
+
+export interface PreparedBrief {
+  brief: Brief;
+  channels: ChannelPreset[];
+  model: string;
+  master: { width: number; height: number };
+  prompt: BuiltPrompt;
+  promptScore: PromptScore;
+  forecast: BatchCost;
+  baseSeed: number;
+  settings: RunSettings;
+  timing: Span;
+}
+
+export interface GenerateCandidateInput {
+  workflowId: string;
+  round: number;
+  index: number;
+  model: string;
+  seed: number;
+  prompt: Pick<BuiltPrompt, 'text' | 'negative' | 'version' | 'knobs'>;
+  palette: string[];
+  width: number;
+  height: number;
+}
+
+export interface JudgeCandidatesInput {
+  workflowId: string;
+  brief: Brief;
+  candidates: Array<{ id: string; blob: BlobRef }>;
+}
+
+export interface UpscaleInput {
+  workflowId: string;
+  candidateId: string;
+  blob: BlobRef;
+  minWidth: number;
+  minHeight: number;
+}
+
+export interface FormatInput {
+  workflowId: string;
+  candidateId: string;
+  master: BlobRef;
+  channels: string[];
+}
+
+export type ManifestDraft = Omit<Manifest, 'manifestKey' | 'location' | 'publishedAt' | 'schema'>;
+
+/** Written beside each paid call: proof of what was spent, one entry per call. */
+interface LedgerEntry {
+  workflowId: string;
+  candidateId: string;
+  key: string;
+  model: string;
+  costUsd: number;
+  at: string;
+  attempt: number;
+  ms: number;
+}
+
+const INVALID_BRIEF = 'InvalidBrief';
+
+/** Maps a provider failure onto Temporal's retry semantics; anything unknown is retryable. */
+function toFailure(err: unknown): unknown {
+  if (err instanceof ProviderError) {
+    return ApplicationFailure.create({
+      message: `${err.provider}: ${err.message}`,
+      type: err.type,
+      nonRetryable: !err.retryable,
+      nextRetryDelay: 'retryAfterMs' in err && typeof err.retryAfterMs === 'number' ? err.retryAfterMs : undefined,
+      cause: err,
+    });
+  }
+  return err;
+}
+
+/** Keeps the heartbeat going while a long call is in flight, so a dead worker is noticed quickly. */
+async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), 1000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * The activity functions, closed over their dependencies. Workflows reach them with
+ * `proxyActivities<ReturnType<typeof createActivities>>`.
+ */
+export function createActivities(deps: ActivityDeps) {
+  const { blobs, providers, config } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const now = () => clock().toISOString();
+
+  async function timed<T extends object>(fn: () => Promise<T>): Promise<T & { timing: Span }> {
+    const startedAt = now();
+    const result = await fn();
+    return { ...result, timing: { startedAt, finishedAt: now() } };
+  }
+
+  return {
+    /**
+     * Validates the brief (again: a brief started from the Temporal UI never passed the CLI),
+     * routes it to a model, and builds and scores its prompt. Invalid input fails non-retryably
+     * with every bad field listed.
+     */
+    async prepareBrief(input: PrepareBriefInput): Promise<PreparedBrief> {
+      return timed(async () => {
+        const parsed = parseBrief(input.raw);
+        if (!parsed.ok) {
+          throw ApplicationFailure.create({
+            message: `invalid brief: ${parsed.issues.map((i) => `${i.field} ${i.message}`).join('; ')}`,
+            type: INVALID_BRIEF,
+            nonRetryable: true,
+            details: [parsed.issues],
+          });
+        }
+        const brief = parsed.brief;
+        let model: string;
+        try {
+          model = pickImageModel(brief, providers.imageModels);
+          providers.imageGenerator(model);
+        } catch (err) {
+          throw ApplicationFailure.create({
+            message: `invalid brief: model ${(err as Error).message}`,
+            type: INVALID_BRIEF,
+            nonRetryable: true,
+            details: [[{ field: 'model', message: (err as Error).message }]],
+          });
+        }
+        const channels = brief.channels.map((c) => resolveChannel(c)!);
+        const prompt = buildPrompt(brief);
+        return {
+          brief,
+          channels,
+          model,
+          master: pickMasterSize(model, channels),
+          prompt,
+          promptScore: scorePrompt(prompt.knobs),
+          forecast: costForBatch(model, brief.candidates),
+          baseSeed: brief.seed ?? hashInt(stableStringify(brief)) % 1_000_000,
+          settings: runSettings(config),
+        };
+      });
+    },
+
+    /**
+     * Makes one candidate, exactly once. The blob key is derived from everything that
+     * determines the image, so a retry (after a crash, a timeout, a replay) finds the stored
+     * image and returns it without calling the provider again.
+     */
+    async generateCandidate(input: GenerateCandidateInput): Promise<Candidate & { timing: Span }> {
+      return timed(async () => {
+        const id = candidateId(input.round, input.index);
+        const key = candidateKey(input.workflowId, input.round, input.index, input.prompt.version, input.seed);
+        const base = { id, round: input.round, index: input.index, seed: input.seed, model: input.model, promptVersion: input.prompt.version };
+        const existing = await blobs.head(key);
+        if (existing) {
+          const spent = await ledgerFor(input.workflowId, id, key);
+          return { ...base, blob: existing, costUsd: spent.costUsd, generateMs: spent.ms, reused: true };
+        }
+        const generator = providers.imageGenerator(input.model);
+        const ctx = Context.current();
+        const started = Date.now();
+        let result;
+        try {
+          result = await withHeartbeat(() =>
+            generator.generate({
+              model: input.model,
+              prompt: input.prompt.text,
+              negativePrompt: input.prompt.negative,
+              width: input.width,
+              height: input.height,
+              seed: input.seed,
+              palette: input.palette,
+              composition: input.prompt.knobs.composition,
+              lighting: input.prompt.knobs.lighting,
+              style: input.prompt.knobs.style,
+              signal: ctx.cancellationSignal,
+            }),
+          );
+        } catch (err) {
+          throw toFailure(err);
+        }
+        const ms = Date.now() - started;
+        // The ledger entry is written before the image: spend is recorded even if we crash next.
+        const entry: LedgerEntry = {
+          workflowId: input.workflowId, candidateId: id, key, model: result.model, costUsd: result.costUsd,
+          at: now(), attempt: ctx.info.attempt, ms,
+        };
+        const entryBytes = new TextEncoder().encode(JSON.stringify(entry));
+        await blobs.put(ledgerKey(input.workflowId, id, randomUUID().slice(0, 8)), entryBytes, { mime: 'application/json' });
+        const blob = await blobs.put(key, result.image, { mime: result.mime, width: result.width, height: result.height });
+        return { ...base, blob, costUsd: result.costUsd, generateMs: ms, reused: false };
+      });
+    },
+
+    /** Scores every candidate against the brief and ranks them, best first. */
+    async judgeCandidates(input: JudgeCandidatesInput): Promise<JudgeResult & { timing: Span }> {
+      return timed(async () => {
+        const images = await Promise.all(
+          input.candidates.map(async (c) => ({ id: c.id, image: await blobs.get(c.blob.key), mime: c.blob.mime })),
+        );
+        let out;
+        try {
+          out = await withHeartbeat(() => providers.judge.judge({ brief: input.brief, candidates: images, signal: Context.current().cancellationSignal }));
+        } catch (err) {
+          throw toFailure(err);
+        }
+        const ranked = [...out.judgements].sort((a, b) => b.score - a.score || (a.candidateId < b.candidateId ? -1 : 1));
+        return {
+          judgements: ranked.map((j, i) => ({ ...j, rank: i + 1 })),
+          unchecked: out.unchecked,
+          costUsd: out.costUsd,
+        };
+      });
+    },
+
+    /** Enlarges a master that is smaller than some channel needs. Idempotent by key. */
+    async upscaleCandidate(input: UpscaleInput): Promise<{ blob: BlobRef; costUsd: number; upscaler: string; timing: Span }> {
+      return timed(async () => {
+        const key = upscaledKey(input.workflowId, input.candidateId, input.minWidth, input.minHeight);
+        const existing = await blobs.head(key);
+        if (existing && existing.width > 0) return { blob: existing, costUsd: 0, upscaler: providers.upscaler.name };
+        const image = await blobs.get(input.blob.key);
+        let out;
+        try {
+          out = await withHeartbeat(() => providers.upscaler.upscale({ image, minWidth: input.minWidth, minHeight: input.minHeight }));
+        } catch (err) {
+          throw toFailure(err);
+        }
+        const blob = await blobs.put(key, out.image, { mime: out.mime, width: out.width, height: out.height });
+        return { blob, costUsd: out.costUsd, upscaler: providers.upscaler.name };
+      });
+    },
+
+    /**
+     * Cuts every channel's exact size from one decoded master (attention crop), encodes each
+     * of its formats with metadata stripped, and stores them under the naming convention.
+     */
+    async formatCandidate(input: FormatInput): Promise<{ assets: Asset[]; timing: Span }> {
+      return timed(async () => {
+        const master = await blobs.get(input.master.key);
+        const channels = input.channels.map((c) => resolveChannel(c)!);
+        const outputs = await withHeartbeat(() => formatForChannels(master, channels));
+        const assets: Asset[] = [];
+        for (const o of outputs) {
+          const key = assetKey(input.workflowId, o.channel, input.candidateId, o.format);
+          const ref = await blobs.put(key, o.data, { mime: o.mime, width: o.width, height: o.height });
+          assets.push({
+            candidateId: input.candidateId, channel: o.channel, format: o.format, width: o.width, height: o.height,
+            density: o.density, key, sha256: ref.sha256, bytes: ref.bytes, mime: o.mime, cropKept: o.cropKept, crop: o.crop,
+          });
+        }
+        return { assets };
+      });
+    },
+
+    /** One sentence for a reader who cannot see the image. */
+    async writeAltText(input: { brief: Brief; blob: BlobRef }): Promise<{ text: string; costUsd: number; timing: Span }> {
+      return timed(async () => {
+        const image = await blobs.get(input.blob.key);
+        try {
+          return await providers.altText.write({ brief: input.brief, image, mime: input.blob.mime });
+        } catch (err) {
+          throw toFailure(err);
+        }
+      });
+    },
+
+    /** Writes `<workflowId>/manifest.json` and returns the manifest as published. */
+    async publishManifest(draft: ManifestDraft): Promise<Manifest> {
+      const key = manifestKey(draft.workflowId);
+      const manifest: Manifest = {
+        schema: 'darkroom.manifest/v1',
+        ...draft,
+        manifestKey: key,
+        location: blobs.location,
+        publishedAt: now(),
+      };
+      await blobs.put(key, new TextEncoder().encode(JSON.stringify(manifest, null, 2)), { mime: 'application/json' });
+      return manifest;
+    },
+  };
+
+  /** What earlier attempts spent on a candidate, from its ledger entries. */
+  async function ledgerFor(workflowId: string, id: string, key: string): Promise<{ costUsd: number; ms: number }> {
+    const keys = await blobs.list(`${workflowId}/ledger/${id}-`);
+    let costUsd = 0;
+    let ms = 0;
+    for (const k of keys) {
+      const entry = JSON.parse((await blobs.get(k)).toString('utf8')) as LedgerEntry;
+      if (entry.key !== key) continue;
+      costUsd += entry.costUsd;
+      ms = Math.max(ms, entry.ms);
+    }
+    return { costUsd, ms };
+  }
+}
+
+export type DarkroomActivities = ReturnType<typeof createActivities>;
+
+/** Reads the spend ledger of one brief: one entry per paid provider call. */
+export async function readLedger(blobs: BlobStore, workflowId: string): Promise<LedgerEntry[]> {
+  const keys = await blobs.list(`${workflowId}/ledger/`);
+  return Promise.all(keys.map(async (k) => JSON.parse((await blobs.get(k)).toString('utf8')) as LedgerEntry));
+}
+export type { LedgerEntry };

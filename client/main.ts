@@ -1,0 +1,15 @@
+import { main } from './cli';
+
+/** The `darkroom` command: wires the CLI to this process's arguments, environment and terminal. */
+const tty = process.stderr.isTTY;
+main(process.argv.slice(2), process.env, {
+  out: (s) => process.stdout.write(`${s}\n`),
+  err: (s) => process.stderr.write(`${s}\n`),
+  live: tty ? (s) => process.stderr.write(`\r\x1b[2K${s}`) : undefined,
+}).then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

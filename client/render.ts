@@ -1,0 +1,58 @@
+import path from 'node:path';
+import type { BriefStatus, Manifest } from '../domain/types';
+
+const usd = (v: number) => `$${v.toFixed(v > 0 && v < 0.1 ? 3 : 2)}`;
+
+export function kib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${Math.max(1, Math.round(bytes / 1024))} KiB`;
+}
+
+/** One line: stage and counts, for the live display. */
+export function statusLine(s: BriefStatus): string {
+  const c = s.candidates;
+  const parts = [
+    `${s.stage.padEnd(10)}`,
+    `candidates ${c.generated}/${c.total}${c.rejected ? ` (${c.rejected} refused)` : ''}`,
+    `judged ${c.judged}`,
+    `kept ${c.selected}`,
+    `assets ${s.assets.done}/${s.assets.total}`,
+    `cost ${usd(s.cost.actualUsd)} of ${usd(s.cost.budgetUsd)}`,
+  ];
+  return parts.join(' · ');
+}
+
+/** A few lines for `darkroom status`. */
+export function statusBlock(s: BriefStatus): string {
+  return [
+    `workflow   ${s.workflowId}`,
+    `stage      ${s.stage}${s.error ? ` — ${s.error}` : ''}`,
+    `round      ${s.round}${s.promptVersion ? `   prompt ${s.promptVersion} (score ${s.promptScore}/8)` : ''}`,
+    `candidates ${s.candidates.generated}/${s.candidates.total} generated, ${s.candidates.rejected} refused, ${s.candidates.judged} judged, ${s.candidates.selected} kept`,
+    `assets     ${s.assets.done}/${s.assets.total}`,
+    `cost       ${usd(s.cost.actualUsd)} spent, ${usd(s.cost.forecastUsd)} forecast, ${usd(s.cost.budgetUsd)} budget`,
+    ...(s.manifestKey ? [`manifest   ${s.manifestKey}`] : []),
+  ].join('\n');
+}
+
+/** Where each asset landed, grouped by channel. */
+export function manifestSummary(m: Manifest): string {
+  const isFolder = !/^[a-z0-9]+:\/\//.test(m.location);
+  const where = (key: string) => (isFolder ? path.join(m.location, key) : `${m.location.replace(/\/$/, '')}/${key}`);
+  const total = m.timings.length
+    ? Date.parse(m.timings.map((t) => t.finishedAt).sort().at(-1)!) - Date.parse(m.timings.map((t) => t.startedAt).sort()[0]!)
+    : 0;
+  const lines = [
+    `${m.outcome === 'published' ? '✔' : '✘'} ${m.workflowId}: ${m.outcome} ${m.assets.length} assets from ${m.selected.length} of ${m.candidates.length} candidates in ${(total / 1000).toFixed(1)} s · cost ${usd(m.cost.actualUsd)} (forecast ${usd(m.cost.forecastUsd)}, budget ${usd(m.cost.budgetUsd)})`,
+  ];
+  for (const c of m.selected) {
+    lines.push(`  ${c.id}  judge ${c.judge.score.toFixed(0)}/100 (rank ${c.judge.rank})  seed ${c.seed}  ${c.model}  — ${c.altText}`);
+  }
+  const channels = [...new Set(m.assets.map((a) => a.channel))];
+  for (const ch of channels) {
+    for (const a of m.assets.filter((x) => x.channel === ch)) {
+      lines.push(`  ${ch.padEnd(18)} ${`${a.width}x${a.height}`.padEnd(10)} ${a.format.padEnd(5)} ${kib(a.bytes).padStart(9)}  ${where(a.key)}`);
+    }
+  }
+  lines.push(`  manifest: ${where(m.manifestKey)}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,74 @@
+/**
+ * `npm run record:replay`: records real histories of briefWorkflow for test/replay.
+ *
+ * Starts a throwaway dev server and worker, runs a few briefs that together take every
+ * path the workflow has (published, score gate, invalid input), and writes each history as
+ * JSON. Commit the files: the replay test proves new workflow code still replays them.
+ * Record again only when a change is deliberately incompatible (and then use patched()).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { NativeConnection } from '@temporalio/worker';
+import { parseConfig } from '../domain/config';
+import { validateBrief } from '../domain/brief';
+import { createDarkroomWorker } from '../workers/worker';
+import { startDevServer } from './dev-server';
+
+const OUT = path.resolve('test/replay/histories');
+
+const published = validateBrief({
+  id: 'replay-published',
+  subject: 'a brass desk lamp on a walnut desk',
+  channels: ['email-header', 'web-hero'],
+  brandColors: ['#1F3A5F', '#D4A017'],
+  mustAvoid: ['text'],
+  styleHints: ['warm editorial'],
+  composition: 'subject on the left third',
+  lighting: 'warm lamp glow at dusk',
+  camera: 'full-frame mirrorless',
+  lens: '35mm',
+  candidates: 3,
+  topK: 1,
+});
+
+const cases: Array<{ name: string; input: unknown }> = [
+  { name: 'brief-published', input: published },
+  { name: 'brief-score-gate', input: validateBrief({ subject: 'a teapot on a shelf', channels: ['og-image'], minPromptScore: 7 }) },
+  { name: 'brief-invalid-input', input: { subject: '', channels: ['tiktok'] } },
+];
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'darkroom-record-'));
+  const server = await startDevServer({ dbFile: path.join(dir, 'temporal.sqlite'), uiPort: false, log: console.log });
+  try {
+    const taskQueue = 'darkroom-record';
+    const config = parseConfig({ TEMPORAL_ADDRESS: server.address, DARKROOM_TASK_QUEUE: taskQueue, DARKROOM_DATA_DIR: dir });
+    const native = await NativeConnection.connect({ address: server.address });
+    const { worker } = await createDarkroomWorker({ config, connection: native });
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
+    await worker.runUntil(async () => {
+      for (const c of cases) {
+        const handle = await client.workflow.start('briefWorkflow', { taskQueue, workflowId: `replay-${c.name}`, args: [c.input] });
+        const outcome = await handle.result().then(() => 'completed', (e: Error) => `failed (${(e.cause as Error | undefined)?.message ?? e.message})`);
+        const history = await handle.fetchHistory();
+        const file = path.join(OUT, `${c.name}.json`);
+        await writeFile(file, historyToJSON(history));
+        console.log(`${c.name}: ${outcome}; ${history.events?.length} events → ${path.relative(process.cwd(), file)}`);
+      }
+    });
+    await connection.close();
+    await native.close();
+  } finally {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,30 @@
+import { Runtime } from '@temporalio/worker';
+import { parseConfig } from '../domain/config';
+import { createDarkroomWorker } from './worker';
+
+/**
+ * `npm run worker`: polls the `darkroom` task queue until SIGINT/SIGTERM, then stops taking
+ * work, lets running activities finish (up to the grace time) and exits.
+ */
+async function main(): Promise<void> {
+  const config = parseConfig(process.env);
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  let created;
+  try {
+    created = await createDarkroomWorker({ config });
+  } catch (err) {
+    console.error(`darkroom worker: cannot start: ${(err as Error).message}`);
+    console.error(`Is a Temporal server running at ${config.TEMPORAL_ADDRESS}? Start one with: npm run server`);
+    process.exit(1);
+  }
+  const { worker, connection } = created;
+  console.log(`darkroom worker: polling task queue "${worker.options.taskQueue}" on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); blobs in ${config.DARKROOM_DATA_DIR}`);
+  await worker.run();
+  await connection.close();
+  console.log('darkroom worker: stopped');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

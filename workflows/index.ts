@@ -1,0 +1,1 @@
+export { briefWorkflow } from './brief';
