@@ -279,7 +279,7 @@ export function createActivities(deps: ActivityDeps) {
       return timed(async () => {
         const master = await blobs.get(input.master.key);
         const channels = input.channels.map((c) => resolveChannel(c)!);
-        const outputs = await withHeartbeat(() => formatForChannels(master, channels));
+        const outputs = await withHeartbeat(() => formatForChannels(master, channels, { signal: Context.current().cancellationSignal }));
         const assets: Asset[] = [];
         for (const o of outputs) {
           const key = assetKey(input.workflowId, o.channel, input.candidateId, o.format);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { CHANNEL_IDS, resolveChannel } from './channels';
+import { parseDuration } from './duration';
+import { DEADLINE_POLICIES } from './review';
 
 const HEX = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
 
@@ -17,6 +19,25 @@ const knob = z.string().trim().max(300).optional();
 const channelId = z.string().refine((id) => resolveChannel(id) !== undefined, {
   error: (iss) =>
     `unknown channel ${JSON.stringify(iss.input)}: use one of ${CHANNEL_IDS.join(', ')}, or custom-<W>x<H> such as custom-1600x900`,
+});
+
+const reviewDeadline = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 1000 || ms > 366 * 86_400_000) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration from 1s to 366d, such as 72h, 2d or 30m' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** How long a brief waits for a reviewer, what happens then, and how many revision rounds it allows. */
+export const ReviewSettingsSchema = z.strictObject({
+  /** How long to wait for a decision, e.g. `72h`; stored as milliseconds. @default 72h */
+  deadline: reviewDeadline.default(72 * 3_600_000),
+  /** At the deadline: `remind` (notify and keep waiting), `approveTop` (ship the judge's top K) or `fail`. @default remind */
+  onDeadline: z.enum(DEADLINE_POLICIES).default('remind'),
+  /** Generation rounds including the first; each requestChanges starts one more. @default 3 */
+  maxRounds: z.number().int().min(1).max(10).default(3),
 });
 
 /**
@@ -68,6 +89,8 @@ export const BriefSchema = z
     minPromptScore: z.number().int().min(0).max(8).default(4),
     /** Image model id, or `auto` to route by the brief. */
     model: z.string().trim().min(1).default('auto'),
+    /** Human review settings (used when approval is `human`). */
+    review: ReviewSettingsSchema.prefault({}),
     /** Base seed; candidate i uses seed + i. Derived from the brief when absent. */
     seed: z.number().int().min(0).max(2_147_483_647).optional(),
   })

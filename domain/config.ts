@@ -1,17 +1,14 @@
 import { z } from 'zod';
+import { parseDuration } from './duration';
 
-const durationMs = z
-  .union([z.number(), z.string()])
-  .transform((v, ctx) => {
-    if (typeof v === 'number') return v;
-    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(v.trim());
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration such as 500ms, 30s, 5m or 2h' });
-      return z.NEVER;
-    }
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
-    return Math.round(Number(m[1]) * unit);
-  });
+const durationMs = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 500ms, 30s, 5m or 2h' });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 

@@ -7,3 +7,5 @@ export * from './models';
 export * from './naming';
 export * from './prompt';
 export * from './types';
+export * from './review';
+export * from './duration';

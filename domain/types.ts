@@ -1,6 +1,7 @@
 import type { ImageFormat } from './channels';
 import type { BuiltPrompt, PromptScore } from './prompt';
 import type { Brief } from './brief';
+import type { DeadlinePolicy, IgnoredSignal, ReviewRecord } from './review';
 
 /**
  * A pointer to bytes in the blob store. Images travel between activities as BlobRefs,
@@ -138,6 +139,10 @@ export interface Manifest {
   assets: ManifestAsset[];
   judgeUnchecked: string[];
   cost: { forecastUsd: number; actualUsd: number; budgetUsd: number; currency: 'USD' };
+  /** The audit trail of human review: every decision, who made it and when. */
+  review?: { decisions: ReviewRecord[]; ignoredSignals: IgnoredSignal[]; remindersSent: number; outcome: NonNullable<ReviewStatus['outcome']> };
+  /** Set when a reviewer rejected the brief. */
+  rejection?: { reviewer: string; reason: string; at: string };
   timings: StageTiming[];
   manifestKey: string;
   /** Where the blob store keeps the assets (a folder path or an s3:// URL). */
@@ -157,5 +162,48 @@ export interface BriefStatus {
   cost: { forecastUsd: number; actualUsd: number; budgetUsd: number };
   /** Set when the brief has finished. */
   manifestKey?: string;
+  subject: string;
+  channels: string[];
+  approval: 'auto' | 'human';
+  /** Present once judging is done on a brief with human approval. */
+  review?: ReviewStatus;
   error?: string;
+}
+
+/** A candidate as a reviewer sees it. */
+export interface ReviewCandidate {
+  id: string;
+  round: number;
+  promptVersion: string;
+  /** Blob key of the full image; the reviewer tool makes thumbnails from it. */
+  key: string;
+  width: number;
+  height: number;
+  score?: number;
+  /** Rank within its round, 1 is best. */
+  rank?: number;
+  reasons: string[];
+  /** In its round's top K: the judge's suggestion. */
+  suggested: boolean;
+}
+
+/** The review part of `status`. */
+export interface ReviewStatus {
+  awaiting: boolean;
+  round: number;
+  maxRounds: number;
+  /** At most this many candidates may be approved (the brief's topK). */
+  maxApprovals: number;
+  /** When the current wait ends (worker clock, ISO). */
+  deadlineAt?: string;
+  onDeadline: DeadlinePolicy;
+  remindersSent: number;
+  prompt: { version: string; text: string };
+  /** Every round's candidates, newest round first within the list order of rounds. */
+  candidates: ReviewCandidate[];
+  /** Candidate ids a decision may name now. */
+  reviewable: string[];
+  decisions: ReviewRecord[];
+  ignoredSignals: IgnoredSignal[];
+  outcome?: 'approved' | 'rejected' | 'deadline-approved' | 'deadline-failed';
 }

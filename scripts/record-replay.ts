@@ -6,16 +6,18 @@
  * JSON. Commit the files: the replay test proves new workflow code still replays them.
  * Record again only when a change is deliberately incompatible (and then use patched()).
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
 import { validateBrief } from '../domain/brief';
 import { createDarkroomWorker } from '../workers/worker';
 import { startDevServer } from './dev-server';
+import { ensureTemporalCli } from './temporal-cli';
 
 const OUT = path.resolve('test/replay/histories');
 
@@ -42,7 +44,8 @@ const cases: Array<{ name: string; input: unknown }> = [
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'darkroom-record-'));
-  const server = await startDevServer({ dbFile: path.join(dir, 'temporal.sqlite'), uiPort: false, log: console.log });
+  const cli = await ensureTemporalCli({ log: console.log });
+  const server = await startDevServer({ cli, dbFile: path.join(dir, 'temporal.sqlite'), uiPort: false, log: console.log });
   try {
     const taskQueue = 'darkroom-record';
     const config = parseConfig({ TEMPORAL_ADDRESS: server.address, DARKROOM_TASK_QUEUE: taskQueue, DARKROOM_DATA_DIR: dir });
@@ -54,10 +57,12 @@ async function main(): Promise<void> {
       for (const c of cases) {
         const handle = await client.workflow.start('briefWorkflow', { taskQueue, workflowId: `replay-${c.name}`, args: [c.input] });
         const outcome = await handle.result().then(() => 'completed', (e: Error) => `failed (${(e.cause as Error | undefined)?.message ?? e.message})`);
-        const history = await handle.fetchHistory();
+        // The temporal CLI writes the standard JSON form that replay (historyFromJSON) reads.
+        const { stdout } = await promisify(execFile)(cli, ['workflow', 'show', '--address', server.address, '--workflow-id', handle.workflowId, '--output', 'json'], { maxBuffer: 64 << 20 });
+        const events = (JSON.parse(stdout) as { events: unknown[] }).events.length;
         const file = path.join(OUT, `${c.name}.json`);
-        await writeFile(file, historyToJSON(history));
-        console.log(`${c.name}: ${outcome}; ${history.events?.length} events → ${path.relative(process.cwd(), file)}`);
+        await writeFile(file, stdout);
+        console.log(`${c.name}: ${outcome}; ${events} events, ${stdout.length} bytes → ${path.relative(process.cwd(), file)}`);
       }
     });
     await connection.close();

@@ -48,6 +48,9 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
     candidates: { total: 0, generated: 0, rejected: 0, judged: 0, selected: 0 },
     assets: { total: 0, done: 0 },
     cost: { forecastUsd: 0, actualUsd: 0, budgetUsd: 0 },
+    subject: '',
+    channels: [],
+    approval: 'auto',
   };
   setHandler(statusQuery, () => status);
 
@@ -81,6 +84,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
     upsertSearchAttributes([{ key: SA.channel, value: channelIds[0]! }]);
     status.cost = { forecastUsd: forecast.totalUsd, actualUsd: 0, budgetUsd: brief.budgetUsd };
     status.promptVersion = prompt.version;
+    Object.assign(status, { subject: brief.subject, channels: channelIds, approval: brief.approval });
     status.promptScore = promptScore.score;
 
     // ── prompt: the gates that stand before any money is spent ──────────────

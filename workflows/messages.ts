@@ -1,9 +1,28 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ApproveDecision, RejectDecision, RequestChangesDecision, ReviewDecision } from '../domain/review';
 import type { BriefStatus } from '../domain/types';
 
-/** `status`: where a brief is, its progress counts and its cost so far. */
+/** `status`: where a brief is, its progress counts, its cost so far and, under review, its candidates. */
 export const statusQuery = defineQuery<BriefStatus>('status');
+
+/** What the `review` update returns once the decision is accepted. */
+export interface ReviewAck {
+  accepted: true;
+  action: ReviewDecision['action'];
+  round: number;
+}
+
+/**
+ * `review`: approve, reject or request changes. Validated before it is accepted, so a caller
+ * learns at once (and nothing is written to history) when a decision cannot be taken.
+ */
+export const reviewUpdate = defineUpdate<ReviewAck, [ReviewDecision]>('review');
+
+/** The same decisions as signals, for tools that can only signal (the Temporal UI, `temporal workflow signal`). */
+export const approveSignal = defineSignal<[Omit<ApproveDecision, 'action'>]>('approve');
+export const rejectSignal = defineSignal<[Omit<RejectDecision, 'action'>]>('reject');
+export const requestChangesSignal = defineSignal<[Omit<RequestChangesDecision, 'action'>]>('requestChanges');
 
 /** Search attributes Darkroom keeps current (registered by `npm run server`). */
 export const SA = {
@@ -13,5 +32,8 @@ export const SA = {
   costUsd: defineSearchAttributeKey('DarkroomCostUsd', SearchAttributeType.DOUBLE),
   awaitingReview: defineSearchAttributeKey('DarkroomAwaitingReview', SearchAttributeType.BOOL),
 } as const;
+
+/** The visibility query for briefs waiting for a reviewer. */
+export const AWAITING_REVIEW_QUERY = `WorkflowType = 'briefWorkflow' AND DarkroomAwaitingReview = true AND ExecutionStatus = 'Running'`;
 
 export const TASK_QUEUE = 'darkroom';

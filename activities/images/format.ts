@@ -1,0 +1,258 @@
+import sharp, { type Sharp } from 'sharp';
+import { FORMAT_MIME, type ChannelPreset, type ImageFormat } from '../../domain/channels';
+
+/** One encoded deliverable for one channel. */
+export interface FormattedImage {
+  /** The channel id, e.g. `web-hero`. */
+  channel: string;
+  format: ImageFormat;
+  data: Buffer;
+  /** Exactly the channel's width and height. */
+  width: number;
+  height: number;
+  /**
+   * Pixels per inch the file declares. PNG (pHYs), JPEG (JFIF) and TIFF carry the channel's
+   * density; WebP and AVIF have no field for it outside EXIF, which is never written, so 72.
+   */
+  density: number;
+  mime: string;
+  /** The part of the master this image shows, in master pixels (after EXIF orientation). */
+  crop: { left: number; top: number; width: number; height: number };
+  /** Crop area divided by master area, in (0, 1]. */
+  cropKept: number;
+}
+
+export interface FormatOptions {
+  /**
+   * Encoder quality per lossy format (1–100). PNG and TIFF are lossless and ignore it.
+   * @default { jpeg: 82, webp: 80, avif: 50 }
+   */
+  quality?: Partial<Record<ImageFormat, number>>;
+  /**
+   * zlib level for PNG, 0–9. Measured on a 2480x3508 print master: level 9 took 6.9 s for a
+   * file 3% smaller than level 6 made in 2.0 s, so 6 is the better trade for a pipeline.
+   * @default 6
+   */
+  pngCompressionLevel?: number;
+  /**
+   * AVIF encoder effort, 0 (fastest) – 9. Measured at 1920x1080 on this class of machine:
+   * effort 4 took 7.5 s, effort 2 0.9 s, for files within 3% of each other (libaom's effort 4
+   * is a cliff). The encoder uses as many threads as `sharp.concurrency()` allows.
+   * @default 2
+   */
+  avifEffort?: number;
+  /** Stops between channels when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Encoder qualities that look clean at delivery sizes; AVIF's scale runs lower than JPEG's. */
+export const DEFAULT_QUALITY = { jpeg: 82, webp: 80, avif: 50 } as const;
+
+const SCREEN_DENSITY = 72;
+
+/**
+ * Crops and encodes one master for every channel: attention-based smart crop to each
+ * channel's exact size, then each of the channel's formats, all metadata stripped.
+ *
+ * The master is decoded by one sharp instance and cloned per channel; each channel is
+ * resized once into raw pixels and every format is encoded from those pixels. Encoding from
+ * raw pixels is also what guarantees that nothing from the master (EXIF, GPS, XMP, IPTC)
+ * can reach a deliverable: raw input has no metadata to carry.
+ */
+export async function formatForChannels(master: Uint8Array, channels: readonly ChannelPreset[], options: FormatOptions = {}): Promise<FormattedImage[]> {
+  const source = sharp(master, { failOn: 'error' }).autoOrient();
+  const { autoOrient } = await source.metadata();
+  const settings: EncoderSettings = {
+    quality: { ...DEFAULT_QUALITY, ...options.quality },
+    pngCompressionLevel: options.pngCompressionLevel ?? 6,
+    avifEffort: options.avifEffort ?? 2,
+  };
+  const perChannel = await Promise.all(
+    channels.map((channel) => formatChannel(source, autoOrient.width, autoOrient.height, channel, settings, options.signal)),
+  );
+  return perChannel.flat();
+}
+
+interface EncoderSettings {
+  quality: Partial<Record<ImageFormat, number>>;
+  pngCompressionLevel: number;
+  avifEffort: number;
+}
+
+async function formatChannel(
+  source: Sharp,
+  masterWidth: number,
+  masterHeight: number,
+  channel: ChannelPreset,
+  settings: EncoderSettings,
+  signal: AbortSignal | undefined,
+): Promise<FormattedImage[]> {
+  signal?.throwIfAborted();
+  const { width, height } = channel;
+  const { data, info } = await source
+    .clone()
+    .resize(width, height, { fit: 'cover', position: sharp.strategy.attention, kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  signal?.throwIfAborted();
+
+  // Cover scales the master until it covers the channel, then crops: offsets are in that
+  // scaled image, so divide by the scale to get master pixels. sharp reports them negated.
+  const scale = Math.max(width / masterWidth, height / masterHeight);
+  const cropWidth = Math.min(masterWidth, Math.round(width / scale));
+  const cropHeight = Math.min(masterHeight, Math.round(height / scale));
+  const left = clamp(Math.round(Math.abs(info.cropOffsetLeft ?? 0) / scale), 0, masterWidth - cropWidth);
+  const top = clamp(Math.round(Math.abs(info.cropOffsetTop ?? 0) / scale), 0, masterHeight - cropHeight);
+  const crop = { left, top, width: cropWidth, height: cropHeight };
+  const cropKept = (cropWidth * cropHeight) / (masterWidth * masterHeight);
+
+  const pixels = () => sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+  const hasAlpha = info.channels === 2 || info.channels === 4;
+
+  return Promise.all(
+    channel.formats.map(async (format): Promise<FormattedImage> => {
+      const { bytes, density } = await encode(pixels(), format, channel.density, settings, hasAlpha);
+      return { channel: channel.id, format, data: bytes, width: info.width, height: info.height, density, mime: FORMAT_MIME[format], crop, cropKept };
+    }),
+  );
+}
+
+async function encode(
+  image: Sharp,
+  format: ImageFormat,
+  density: number,
+  { quality, pngCompressionLevel, avifEffort }: EncoderSettings,
+  hasAlpha: boolean,
+): Promise<{ bytes: Buffer; density: number }> {
+  switch (format) {
+    case 'jpeg': {
+      // JPEG has no alpha: transparent areas become white rather than black.
+      const flat = hasAlpha ? image.flatten({ background: '#ffffff' }) : image;
+      const bytes = await flat.jpeg({ quality: quality.jpeg ?? DEFAULT_QUALITY.jpeg, mozjpeg: true, progressive: true }).toBuffer();
+      return { bytes: withJfifDensity(bytes, density), density };
+    }
+    case 'png': {
+      const bytes = await image.png({ compressionLevel: pngCompressionLevel, adaptiveFiltering: true }).toBuffer();
+      return { bytes: withPngDensity(bytes, density), density };
+    }
+    case 'webp':
+      return { bytes: await image.webp({ quality: quality.webp ?? DEFAULT_QUALITY.webp, effort: 4 }).toBuffer(), density: SCREEN_DENSITY };
+    case 'avif':
+      return { bytes: await image.avif({ quality: quality.avif ?? DEFAULT_QUALITY.avif, effort: avifEffort }).toBuffer(), density: SCREEN_DENSITY };
+    case 'tiff': {
+      // TIFF stores resolution in its own tags (sharp writes no EXIF to TIFF).
+      const perMm = density / 25.4;
+      const bytes = await image.tiff({ compression: 'lzw', predictor: 'horizontal', xres: perMm, yres: perMm, resolutionUnit: 'inch' }).toBuffer();
+      return { bytes, density };
+    }
+  }
+}
+
+function clamp(v: number, min: number, max: number): number {
+  return Math.max(min, Math.min(max, v));
+}
+
+/*
+ * Density without EXIF. sharp's `withDensity()` turns on `keepExif()` and writes an EXIF
+ * block into PNG and JPEG (and would carry the master's EXIF along with it). PNG and JPEG
+ * each have a native density field, so it is written there instead and any metadata
+ * chunks or segments are dropped on the way.
+ */
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** Chunks that carry metadata (EXIF, text, timestamps); none belong in a deliverable. */
+const PNG_METADATA_CHUNKS = new Set(['eXIf', 'tEXt', 'zTXt', 'iTXt', 'tIME', 'pHYs']);
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = (CRC_TABLE[(c ^ b) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function pngChunk(type: string, body: Buffer): Buffer {
+  const out = Buffer.alloc(12 + body.length);
+  out.writeUInt32BE(body.length, 0);
+  out.write(type, 4, 'latin1');
+  body.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + body.length)), 8 + body.length);
+  return out;
+}
+
+/** Sets the pHYs chunk to `dpi` and drops metadata chunks. */
+export function withPngDensity(png: Buffer, dpi: number): Buffer {
+  if (!png.subarray(0, 8).equals(PNG_SIGNATURE)) throw new Error('not a PNG');
+  const phys = Buffer.alloc(9);
+  const perMetre = Math.round(dpi / 0.0254);
+  phys.writeUInt32BE(perMetre, 0);
+  phys.writeUInt32BE(perMetre, 4);
+  phys[8] = 1; // unit: metre
+  const parts: Buffer[] = [PNG_SIGNATURE];
+  let p = 8;
+  while (p + 12 <= png.length) {
+    const length = png.readUInt32BE(p);
+    const type = png.toString('latin1', p + 4, p + 8);
+    const end = p + 12 + length;
+    if (!PNG_METADATA_CHUNKS.has(type)) parts.push(png.subarray(p, end));
+    // pHYs must come before the first IDAT; straight after IHDR always is.
+    if (type === 'IHDR') parts.push(pngChunk('pHYs', phys));
+    p = end;
+  }
+  return Buffer.concat(parts);
+}
+
+/** JPEG segments that carry metadata: APP0 (replaced), APP1 (EXIF, XMP), APP13 (IPTC), COM. */
+const JPEG_METADATA_MARKERS = new Set([0xe0, 0xe1, 0xed, 0xfe]);
+
+/** Writes a JFIF APP0 segment with `dpi` right after SOI and drops metadata segments. */
+export function withJfifDensity(jpeg: Buffer, dpi: number): Buffer {
+  if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) throw new Error('not a JPEG');
+  const d = Math.max(1, Math.min(65535, Math.round(dpi)));
+  const jfif = Buffer.from([0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x01, d >> 8, d & 0xff, d >> 8, d & 0xff, 0x00, 0x00]);
+  const parts: Buffer[] = [jpeg.subarray(0, 2), jfif];
+  let p = 2;
+  while (p + 4 <= jpeg.length) {
+    if (jpeg[p] !== 0xff) throw new Error(`malformed JPEG: expected a marker at byte ${p}`);
+    const marker = jpeg[p + 1] as number;
+    if (marker === 0xff) {
+      p++; // fill byte
+      continue;
+    }
+    // From start-of-scan on it is entropy-coded data: keep the rest as it is.
+    if (marker === 0xda) break;
+    const end = p + 2 + jpeg.readUInt16BE(p + 2);
+    if (!JPEG_METADATA_MARKERS.has(marker)) parts.push(jpeg.subarray(p, end));
+    p = end;
+  }
+  parts.push(jpeg.subarray(p));
+  return Buffer.concat(parts);
+}
+
+const PROBE_MIME: Record<string, string> = {
+  ...FORMAT_MIME,
+  gif: 'image/gif',
+  svg: 'image/svg+xml',
+  heic: 'image/heic',
+};
+
+/** Size (after EXIF orientation), format and MIME type of encoded image bytes. */
+export async function probeImage(data: Uint8Array): Promise<{ width: number; height: number; format: string; mime: string }> {
+  const meta = await sharp(data).metadata();
+  // sharp names AVIF and HEIC both `heif`; the codec tells them apart.
+  const format: string = meta.format === 'heif' ? (meta.compression === 'av1' ? 'avif' : 'heic') : meta.format;
+  return {
+    width: meta.autoOrient.width,
+    height: meta.autoOrient.height,
+    format,
+    mime: PROBE_MIME[format] ?? 'application/octet-stream',
+  };
+}

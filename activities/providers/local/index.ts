@@ -1,0 +1,4 @@
+export { LocalImageGenerator, parseComposition, parseLighting } from './image-generator';
+export { LocalVisionJudge, LOCAL_JUDGE_WEIGHTS, scoreStats, uncheckedChecks } from './vision-judge';
+export { SharpUpscaler, upscaleTarget } from './upscaler';
+export { LocalAltTextWriter, altTextFromBrief, ALT_TEXT_TARGET_LENGTH } from './alt-text-writer';
