@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { createHmac, randomUUID } from 'node:crypto';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { parseBrief, type Brief } from '../domain/brief';
 import { resolveChannel, type ChannelPreset } from '../domain/channels';
 import { runSettings, type Config, type RunSettings } from '../domain/config';
@@ -7,6 +7,7 @@ import { hashInt, stableStringify } from '../domain/hash';
 import { costForBatch, pickImageModel, pickMasterSize, type BatchCost } from '../domain/models';
 import { assetKey, candidateId, candidateKey, ledgerKey, manifestKey, upscaledKey } from '../domain/naming';
 import { buildPrompt, scorePrompt, type BuiltPrompt, type PromptScore } from '../domain/prompt';
+import type { ReviewRecord } from '../domain/review';
 import type { Asset, BlobRef, Candidate, JudgeResult, Manifest } from '../domain/types';
 import type { BlobStore } from './blob-store';
 import { formatForChannels } from './images/format';
@@ -76,6 +77,15 @@ export interface FormatInput {
   candidateId: string;
   master: BlobRef;
   channels: string[];
+}
+
+export interface NotifyInput {
+  workflowId: string;
+  kind: 'awaiting' | 'reminder';
+  subject: string;
+  round: number;
+  candidates: number;
+  deadlineAt: string;
 }
 
 export type ManifestDraft = Omit<Manifest, 'manifestKey' | 'location' | 'publishedAt' | 'schema'>;
@@ -303,6 +313,39 @@ export function createActivities(deps: ActivityDeps) {
           throw toFailure(err);
         }
       });
+    },
+
+    /**
+     * Stamps a review decision with the worker's clock and keeps it in the blob store's audit
+     * log (`<workflowId>/audit/`), beside the manifest that will list it.
+     */
+    async recordReviewDecision(input: { workflowId: string; sequence: number; record: Omit<ReviewRecord, 'at'> }): Promise<ReviewRecord> {
+      const record: ReviewRecord = { ...input.record, at: now() };
+      const key = `${input.workflowId}/audit/${String(input.sequence).padStart(3, '0')}-${record.action}.json`;
+      await blobs.put(key, new TextEncoder().encode(JSON.stringify(record, null, 2)), { mime: 'application/json' });
+      return record;
+    },
+
+    /**
+     * Tells reviewers a brief is waiting (or still waiting): a Slack-compatible webhook when one
+     * is configured, signed with HMAC-SHA256; otherwise a line in the worker's log.
+     */
+    async notifyReviewers(input: NotifyInput): Promise<{ delivered: boolean; channel: 'webhook' | 'log' }> {
+      const link = config.DARKROOM_REVIEW_URL ? `${config.DARKROOM_REVIEW_URL.replace(/\/$/, '')}/briefs/${encodeURIComponent(input.workflowId)}` : undefined;
+      const verb = input.kind === 'reminder' ? 'is still waiting for review' : 'is ready for review';
+      const text = `Darkroom: "${input.subject}" (${input.workflowId}) ${verb}: round ${input.round}, ${input.candidates} candidates, decide by ${input.deadlineAt}.${link ? ` ${link}` : ''}`;
+      if (!config.DARKROOM_NOTIFY_WEBHOOK) {
+        log.info(text, { workflowId: input.workflowId, kind: input.kind });
+        return { delivered: false, channel: 'log' };
+      }
+      const body = JSON.stringify({ text, darkroom: { event: `review.${input.kind}`, ...input, link } });
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (config.DARKROOM_NOTIFY_SECRET) headers['x-darkroom-signature'] = `sha256=${createHmac('sha256', config.DARKROOM_NOTIFY_SECRET).update(body).digest('hex')}`;
+      const res = await fetch(config.DARKROOM_NOTIFY_WEBHOOK, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) {
+        throw ApplicationFailure.create({ message: `notification webhook answered ${res.status}`, type: 'NotifyFailed', nonRetryable: res.status >= 400 && res.status < 500 && res.status !== 429 });
+      }
+      return { delivered: true, channel: 'webhook' };
     },
 
     /** Writes `<workflowId>/manifest.json` and returns the manifest as published. */

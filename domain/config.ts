@@ -40,6 +40,12 @@ export const ConfigSchema = z.object({
   DARKROOM_RETRY_INITIAL: durationMs.default(1000),
   /** Attempts before an activity failure fails the brief. @default 8 */
   DARKROOM_RETRY_MAX_ATTEMPTS: int(1, 1000).default(8),
+  /** Where review notifications go: a Slack-compatible incoming-webhook URL. Unset: the worker logs them. */
+  DARKROOM_NOTIFY_WEBHOOK: z.url({ protocol: /^https?$/ }).optional(),
+  /** Key for the `X-Darkroom-Signature: sha256=<hmac>` header on webhook calls. */
+  DARKROOM_NOTIFY_SECRET: z.string().min(16).optional(),
+  /** Base URL of the reviewer tool, for links in notifications, e.g. http://review.internal:8787 */
+  DARKROOM_REVIEW_URL: z.url().optional(),
   /** Path to a `temporal` CLI binary. */
   TEMPORAL_CLI: z.string().optional(),
 });

@@ -7,6 +7,7 @@
  * Record again only when a change is deliberately incompatible (and then use patched()).
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import os from 'node:os';
@@ -16,10 +17,13 @@ import { NativeConnection } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
 import { validateBrief } from '../domain/brief';
 import { createDarkroomWorker } from '../workers/worker';
+import type { BriefStatus } from '../domain/types';
+import { approveSignal, requestChangesSignal, reviewUpdate, statusQuery } from '../workflows/messages';
 import { startDevServer } from './dev-server';
 import { ensureTemporalCli } from './temporal-cli';
 
 const OUT = path.resolve('test/replay/histories');
+const all = process.argv.includes('--all');
 
 const published = validateBrief({
   id: 'replay-published',
@@ -36,10 +40,30 @@ const published = validateBrief({
   topK: 1,
 });
 
-const cases: Array<{ name: string; input: unknown }> = [
+type Handle = Awaited<ReturnType<Client['workflow']['start']>>;
+
+async function awaitingRound(handle: Handle, round: number): Promise<BriefStatus> {
+  for (;;) {
+    const s = await handle.query(statusQuery).catch(() => undefined);
+    if (s?.review?.awaiting && s.review.round === round) return s;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Human review: a bad signal, changes requested, then approval of a round-2 candidate. */
+async function reviewWithRevision(handle: Handle): Promise<void> {
+  await awaitingRound(handle, 1);
+  await handle.signal(approveSignal, { candidateIds: ['r7-c01'], reviewer: 'recorder' });
+  await handle.signal(requestChangesSignal, { feedback: 'Warmer light, lamp switched on.', keep: ['r1-c01'], reviewer: 'recorder' });
+  await awaitingRound(handle, 2);
+  await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: ['r2-c02'], reviewer: 'recorder' }] });
+}
+
+const cases: Array<{ name: string; input: unknown; drive?: (h: Handle) => Promise<void> }> = [
   { name: 'brief-published', input: published },
   { name: 'brief-score-gate', input: validateBrief({ subject: 'a teapot on a shelf', channels: ['og-image'], minPromptScore: 7 }) },
   { name: 'brief-invalid-input', input: { subject: '', channels: ['tiktok'] } },
+  { name: 'brief-human-review', input: validateBrief({ ...published, id: 'replay-review', channels: ['email-header'], approval: 'human', candidates: 2 }), drive: reviewWithRevision },
 ];
 
 async function main(): Promise<void> {
@@ -55,12 +79,18 @@ async function main(): Promise<void> {
     const client = new Client({ connection });
     await worker.runUntil(async () => {
       for (const c of cases) {
+        const file = path.join(OUT, `${c.name}.json`);
+        // Existing histories are the evidence that new code replays old runs: never overwrite them by default.
+        if (!all && existsSync(file)) {
+          console.log(`${c.name}: kept (exists; pass --all to record it again)`);
+          continue;
+        }
         const handle = await client.workflow.start('briefWorkflow', { taskQueue, workflowId: `replay-${c.name}`, args: [c.input] });
+        await c.drive?.(handle);
         const outcome = await handle.result().then(() => 'completed', (e: Error) => `failed (${(e.cause as Error | undefined)?.message ?? e.message})`);
         // The temporal CLI writes the standard JSON form that replay (historyFromJSON) reads.
         const { stdout } = await promisify(execFile)(cli, ['workflow', 'show', '--address', server.address, '--workflow-id', handle.workflowId, '--output', 'json'], { maxBuffer: 64 << 20 });
         const events = (JSON.parse(stdout) as { events: unknown[] }).events.length;
-        const file = path.join(OUT, `${c.name}.json`);
         await writeFile(file, stdout);
         console.log(`${c.name}: ${outcome}; ${events} events, ${stdout.length} bytes → ${path.relative(process.cwd(), file)}`);
       }

@@ -1,12 +1,17 @@
 import {
-  ActivityFailure, ApplicationFailure, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo,
+  ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { BriefInput } from '../domain/brief';
+import { formatDuration } from '../domain/duration';
+import { candidateId } from '../domain/naming';
+import { buildPrompt, type BuiltPrompt } from '../domain/prompt';
+import { checkDecision, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord } from '../domain/review';
 import type {
-  Asset, BriefStatus, Candidate, Manifest, ManifestAsset, ManifestCandidate, RejectedCandidate, Stage, StageTiming,
+  Asset, BriefStatus, Candidate, Judgement, Manifest, ManifestAsset, ManifestCandidate, RejectedCandidate, ReviewStatus,
+  Stage, StageTiming,
 } from '../domain/types';
 import type { DarkroomActivities, PreparedBrief, Span } from '../activities';
-import { SA, statusQuery } from './messages';
+import { approveSignal, rejectSignal, requestChangesSignal, reviewUpdate, SA, statusQuery } from './messages';
 import { mapPool } from './pool';
 
 /** Only the first step has fixed options: every later one takes its timeouts from the worker's config. */
@@ -33,10 +38,15 @@ function failureType(err: unknown): string | undefined {
   return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? (err.cause.type ?? undefined) : undefined;
 }
 
+const addMs = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
+
+type Made = Candidate & { timing: Span };
+
 /**
  * One brief, end to end:
- * validate → prompt (score gate, cost gate) → generate N → judge → keep top K → approve →
- * upscale if needed → format → publish. Returns the published manifest.
+ * validate → prompt (score gate, cost gate) → generate N → judge → keep top K →
+ * approve (auto, or a person: approve / reject / request changes → next round) →
+ * upscale if needed → format → publish. Returns the published (or rejected) manifest.
  */
 export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
   const { workflowId, runId } = workflowInfo();
@@ -53,6 +63,50 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
     approval: 'auto',
   };
   setHandler(statusQuery, () => status);
+
+  // ── review messages: registered first, so nothing that arrives early is lost ──
+  let review: ReviewStatus | undefined;
+  let reviewCtx: Omit<ReviewContext, 'awaiting' | 'reviewable' | 'round' | 'spentUsd'> | undefined;
+  const pending: Array<{ decision: ReviewDecision; via: ReviewChannel }> = [];
+  const ignoredSignals: IgnoredSignal[] = [];
+  const check = (raw: unknown) => {
+    if (pending.length > 0) return { ok: false as const, reason: `a decision for round ${status.round} has already been made` };
+    return checkDecision(raw, {
+      awaiting: review?.awaiting ?? false,
+      reviewable: review?.reviewable ?? [],
+      round: status.round,
+      spentUsd: status.cost.actualUsd,
+      maxApprovals: reviewCtx?.maxApprovals ?? 0,
+      maxRounds: reviewCtx?.maxRounds ?? 1,
+      nextRoundUsd: reviewCtx?.nextRoundUsd ?? 0,
+      budgetUsd: reviewCtx?.budgetUsd ?? 0,
+    });
+  };
+  setHandler(
+    reviewUpdate,
+    (decision) => {
+      const r = check(decision);
+      if (!r.ok) throw ApplicationFailure.create({ message: r.reason, type: 'ReviewRefused', nonRetryable: true });
+      pending.push({ decision: r.decision, via: 'update' });
+      return { accepted: true, action: r.decision.action, round: status.round };
+    },
+    {
+      validator: (decision) => {
+        const r = check(decision);
+        if (!r.ok) throw new Error(r.reason);
+      },
+    },
+  );
+  // Signals cannot answer back: a bad one is recorded in status and the manifest, then ignored.
+  const onSignal = (name: ReviewDecision['action']) => (payload: unknown) => {
+    const raw = payload && typeof payload === 'object' && !Array.isArray(payload) ? { ...payload, action: name } : payload;
+    const r = check(raw);
+    if (r.ok) pending.push({ decision: r.decision, via: 'signal' });
+    else ignoredSignals.push({ signal: name, reason: r.reason, round: status.round, input: (JSON.stringify(payload) ?? String(payload)).slice(0, 500) });
+  };
+  setHandler(approveSignal, onSignal('approve'));
+  setHandler(rejectSignal, onSignal('reject'));
+  setHandler(requestChangesSignal, onSignal('requestChanges'));
 
   const enter = (stage: Stage) => {
     status.stage = stage;
@@ -79,13 +133,14 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
       throw err;
     }
     record('validate', prep.timing);
-    const { brief, prompt, promptScore, forecast, settings } = prep;
+    const { brief, promptScore, forecast, settings } = prep;
     const channelIds = prep.channels.map((c) => c.id);
     upsertSearchAttributes([{ key: SA.channel, value: channelIds[0]! }]);
     status.cost = { forecastUsd: forecast.totalUsd, actualUsd: 0, budgetUsd: brief.budgetUsd };
-    status.promptVersion = prompt.version;
-    Object.assign(status, { subject: brief.subject, channels: channelIds, approval: brief.approval });
+    status.promptVersion = prep.prompt.version;
     status.promptScore = promptScore.score;
+    Object.assign(status, { subject: brief.subject, channels: channelIds, approval: brief.approval });
+    reviewCtx = { maxApprovals: brief.topK, maxRounds: brief.review.maxRounds, nextRoundUsd: forecast.totalUsd, budgetUsd: brief.budgetUsd };
 
     // ── prompt: the gates that stand before any money is spent ──────────────
     enter('prompting');
@@ -107,58 +162,169 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
     }
     const acts = activitiesFor(settings);
 
-    // ── generate N, a few at a time ─────────────────────────────────────────
-    enter('generating');
-    const round = 1;
-    status.candidates.total = brief.candidates;
+    const all: Made[] = [];
+    const judgementOf = new Map<string, Judgement>();
+    const promptOf = new Map<string, BuiltPrompt>([[prep.prompt.version, prep.prompt]]);
     const rejected: RejectedCandidate[] = [];
-    const made = await mapPool(Array.from({ length: brief.candidates }, (_, i) => i), settings.generateConcurrency, async (index) => {
-      try {
-        const c = await acts.generateCandidate({
-          workflowId, round, index, model: prep.model,
-          seed: (prep.baseSeed + index) % 2_147_483_647,
-          prompt, palette: brief.brandColors, width: prep.master.width, height: prep.master.height,
-        });
-        record('generate', c.timing);
-        status.candidates.generated++;
-        spend(c.costUsd);
-        return c;
-      } catch (err) {
-        // A refused candidate is recorded and the batch goes on with the rest.
-        if (failureType(err) !== 'ContentPolicy') throw err;
-        rejected.push({ id: `r${round}-c${String(index + 1).padStart(2, '0')}`, round, index, reason: (err as ActivityFailure).cause!.message, type: 'ContentPolicy' });
-        status.candidates.rejected++;
-        return undefined;
+    const decisions: ReviewRecord[] = [];
+    let unchecked: string[] = [];
+    let prompt = prep.prompt;
+    let kept: string[] = [];
+    const feedback: string[] = [];
+    let approved: Made[];
+
+    /** Generates one round's batch, a few at a time; refused candidates are set aside. */
+    const generateRound = async (round: number): Promise<Made[]> => {
+      status.candidates.total += brief.candidates;
+      const made = await mapPool(Array.from({ length: brief.candidates }, (_, i) => i), settings.generateConcurrency, async (index) => {
+        try {
+          const c = await acts.generateCandidate({
+            workflowId, round, index, model: prep.model,
+            seed: (prep.baseSeed + (round - 1) * 1000 + index) % 2_147_483_647,
+            prompt, palette: brief.brandColors, width: prep.master.width, height: prep.master.height,
+          });
+          record('generate', c.timing);
+          status.candidates.generated++;
+          spend(c.costUsd);
+          return c;
+        } catch (err) {
+          // A refused candidate is recorded and the batch goes on with the rest.
+          if (failureType(err) !== 'ContentPolicy') throw err;
+          rejected.push({ id: candidateId(round, index), round, index, reason: (err as ActivityFailure).cause!.message, type: 'ContentPolicy' });
+          status.candidates.rejected++;
+          return undefined;
+        }
+      });
+      return made.filter((c): c is Made => c !== undefined);
+    };
+
+    for (let round = 1; ; round++) {
+      status.round = round;
+      // ── generate N ──────────────────────────────────────────────────────────
+      enter('generating');
+      const made = await generateRound(round);
+      all.push(...made);
+      if (made.length === 0 && kept.length === 0) {
+        throw ApplicationFailure.create({ message: `every candidate was refused by ${prep.model}: ${rejected.at(-1)?.reason ?? ''}`, type: 'AllCandidatesRejected', nonRetryable: true });
       }
-    });
-    const candidates = made.filter((c): c is Candidate & { timing: Span } => c !== undefined);
-    if (candidates.length === 0) {
-      throw ApplicationFailure.create({ message: `every candidate was refused by ${prep.model}: ${rejected[0]?.reason ?? ''}`, type: 'AllCandidatesRejected', nonRetryable: true });
-    }
 
-    // ── judge, keep top K ───────────────────────────────────────────────────
-    enter('judging');
-    const judged = await acts.judgeCandidates({ workflowId, brief, candidates: candidates.map((c) => ({ id: c.id, blob: c.blob })) });
-    record('judge', judged.timing);
-    spend(judged.costUsd);
-    status.candidates.judged = judged.judgements.length;
-    const top = judged.judgements.slice(0, brief.topK);
-    const selected = top.map((j) => candidates.find((c) => c.id === j.candidateId)!);
-    status.candidates.selected = selected.length;
+      // ── judge, keep top K ───────────────────────────────────────────────────
+      enter('judging');
+      const judged = await acts.judgeCandidates({ workflowId, brief, candidates: made.map((c) => ({ id: c.id, blob: c.blob })) });
+      record('judge', judged.timing);
+      spend(judged.costUsd);
+      for (const j of judged.judgements) judgementOf.set(j.candidateId, j);
+      unchecked = judged.unchecked;
+      status.candidates.judged += judged.judgements.length;
+      const top = judged.judgements.slice(0, brief.topK).map((j) => j.candidateId);
+      const byId = (id: string) => all.find((c) => c.id === id)!;
 
-    // ── approve ─────────────────────────────────────────────────────────────
-    if (brief.approval === 'human') {
-      throw ApplicationFailure.create({ message: 'approval "human" needs the review step, which this version of Darkroom does not have yet: use approval "auto"', type: 'InvalidBrief', nonRetryable: true });
+      if (brief.approval === 'auto') {
+        approved = top.map(byId);
+        break;
+      }
+
+      // ── review: a person decides ────────────────────────────────────────────
+      const reviewable = [...kept, ...made.map((c) => c.id)];
+      const deadlineMs = brief.review.deadline;
+      review = {
+        awaiting: true,
+        round,
+        maxRounds: brief.review.maxRounds,
+        maxApprovals: brief.topK,
+        deadlineAt: addMs(judged.timing.finishedAt, deadlineMs),
+        onDeadline: brief.review.onDeadline,
+        remindersSent: review?.remindersSent ?? 0,
+        prompt: { version: prompt.version, text: prompt.text },
+        candidates: all.map((c) => {
+          const j = judgementOf.get(c.id);
+          return {
+            id: c.id, round: c.round, promptVersion: c.promptVersion, key: c.blob.key, width: c.blob.width, height: c.blob.height,
+            score: j?.score, rank: j?.rank, reasons: j?.reasons ?? [], suggested: c.round === round && top.includes(c.id),
+          };
+        }),
+        reviewable,
+        decisions,
+        ignoredSignals,
+      };
+      status.review = review;
+      status.candidates.selected = top.length;
+      enter('review');
+      upsertSearchAttributes([{ key: SA.awaitingReview, value: true }]);
+      const notify = (kind: 'awaiting' | 'reminder') => {
+        // Fire and forget: a broken webhook must not hold up the review.
+        void acts.notifyReviewers({ workflowId, kind, subject: brief.subject, round, candidates: reviewable.length, deadlineAt: review!.deadlineAt! }).catch(() => undefined);
+      };
+      notify('awaiting');
+      while (!(await condition(() => pending.length > 0, deadlineMs))) {
+        if (brief.review.onDeadline === 'remind') {
+          review.remindersSent++;
+          review.deadlineAt = addMs(review.deadlineAt!, deadlineMs);
+          notify('reminder');
+        } else if (brief.review.onDeadline === 'approveTop') {
+          pending.push({ decision: { action: 'approve', candidateIds: top, reviewer: 'darkroom', comment: `review deadline of ${formatDuration(deadlineMs)} passed: approved the judge's top ${top.length}` }, via: 'deadline' });
+        } else {
+          review.awaiting = false;
+          review.outcome = 'deadline-failed';
+          upsertSearchAttributes([{ key: SA.awaitingReview, value: false }]);
+          throw ApplicationFailure.create({ message: `no review decision within ${formatDuration(deadlineMs)} (review.onDeadline is "fail")`, type: 'ReviewDeadlineExceeded', nonRetryable: true });
+        }
+      }
+      review.awaiting = false;
+      upsertSearchAttributes([{ key: SA.awaitingReview, value: false }]);
+      const { decision, via } = pending.shift()!;
+      const entry = await acts.recordReviewDecision({
+        workflowId,
+        sequence: decisions.length + 1,
+        record: {
+          action: decision.action, reviewer: decision.reviewer ?? 'unknown', round, via,
+          ...(decision.action === 'approve' ? { candidateIds: decision.candidateIds, comment: decision.comment } : {}),
+          ...(decision.action === 'reject' ? { reason: decision.reason } : {}),
+          ...(decision.action === 'requestChanges' ? { feedback: decision.feedback, keep: decision.keep } : {}),
+        },
+      });
+      decisions.push(entry);
+
+      if (decision.action === 'approve') {
+        review.outcome = via === 'deadline' ? 'deadline-approved' : 'approved';
+        approved = decision.candidateIds.map(byId);
+        break;
+      }
+      if (decision.action === 'reject') {
+        review.outcome = 'rejected';
+        status.candidates.selected = 0;
+        enter('publishing');
+        const manifest = await acts.publishManifest({
+          workflowId, runId, outcome: 'rejected', brief, prompt, promptScore, rounds: round,
+          candidates: candidateRows(all, judgementOf), rejectedCandidates: rejected, selected: [], assets: [],
+          judgeUnchecked: unchecked,
+          cost: { forecastUsd: forecast.totalUsd, actualUsd: status.cost.actualUsd, budgetUsd: brief.budgetUsd, currency: 'USD' },
+          review: { decisions, ignoredSignals, remindersSent: review.remindersSent, outcome: 'rejected' },
+          rejection: { reviewer: entry.reviewer, reason: decision.reason, at: entry.at },
+          timings: stageTimings(spans),
+        });
+        status.manifestKey = manifest.manifestKey;
+        enter('rejected');
+        return manifest;
+      }
+      // requestChanges: fold the feedback into a new prompt version and go round again.
+      feedback.push(decision.feedback);
+      kept = decision.keep ?? [];
+      prompt = buildPrompt(brief, feedback);
+      promptOf.set(prompt.version, prompt);
+      status.promptVersion = prompt.version;
+      enter('prompting');
     }
+    status.candidates.selected = approved.length;
 
     // ── upscale where a channel needs more pixels than the master has ───────
     const need = Math.max(...prep.channels.map((c) => Math.max(c.width / prep.master.width, c.height / prep.master.height)));
-    const masters = new Map(selected.map((c) => [c.id, { blob: c.blob, upscaledFrom: undefined as ManifestCandidate['upscaledFrom'] }]));
+    const masters = new Map(approved.map((c) => [c.id, { blob: c.blob, upscaledFrom: undefined as ManifestCandidate['upscaledFrom'] }]));
     if (need > 1) {
       enter('upscaling');
       const minWidth = Math.ceil(prep.master.width * need);
       const minHeight = Math.ceil(prep.master.height * need);
-      await Promise.all(selected.map(async (c) => {
+      await Promise.all(approved.map(async (c) => {
         const up = await acts.upscaleCandidate({ workflowId, candidateId: c.id, blob: c.blob, minWidth, minHeight });
         record('upscale', up.timing);
         spend(up.costUsd);
@@ -168,8 +334,8 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
 
     // ── format every channel, write alt text ────────────────────────────────
     enter('formatting');
-    status.assets.total = selected.length * prep.channels.reduce((n, c) => n + c.formats.length, 0);
-    const formatted = await Promise.all(selected.map(async (c) => {
+    status.assets.total = approved.length * prep.channels.reduce((n, c) => n + c.formats.length, 0);
+    const formatted = await Promise.all(approved.map(async (c) => {
       const [f, alt] = await Promise.all([
         acts.formatCandidate({ workflowId, candidateId: c.id, master: masters.get(c.id)!.blob, channels: channelIds }),
         acts.writeAltText({ brief, blob: c.blob }),
@@ -183,11 +349,11 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
 
     // ── publish ─────────────────────────────────────────────────────────────
     enter('publishing');
-    const judgementOf = new Map(judged.judgements.map((j) => [j.candidateId, j]));
+    const textOf = (c: Candidate) => promptOf.get(c.promptVersion)?.text ?? prompt.text;
     const selectedOut: ManifestCandidate[] = formatted.map(({ candidate: c, altText }) => {
       const j = judgementOf.get(c.id)!;
       return {
-        id: c.id, model: c.model, seed: c.seed, promptVersion: c.promptVersion, prompt: prompt.text,
+        id: c.id, model: c.model, seed: c.seed, promptVersion: c.promptVersion, prompt: textOf(c),
         master: masters.get(c.id)!.blob, upscaledFrom: masters.get(c.id)!.upscaledFrom,
         judge: { score: j.score, rank: j.rank, scores: j.scores, reasons: j.reasons, judge: j.judge },
         altText, costUsd: c.costUsd,
@@ -195,22 +361,20 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
     });
     const assets: ManifestAsset[] = formatted.flatMap(({ candidate: c, assets: list, altText }) =>
       list.map((a: Asset) => ({
-        ...a, model: c.model, prompt: prompt.text, promptVersion: c.promptVersion, seed: c.seed,
+        ...a, model: c.model, prompt: textOf(c), promptVersion: c.promptVersion, seed: c.seed,
         judgeScore: judgementOf.get(c.id)!.score, judgeReasons: judgementOf.get(c.id)!.reasons, altText,
         costUsd: Math.round((c.costUsd / list.length) * 1e6) / 1e6,
       })),
     );
     const manifest = await acts.publishManifest({
-      workflowId, runId, outcome: 'published', brief, prompt, promptScore, rounds: round,
-      candidates: candidates.map((c) => ({
-        id: c.id, round: c.round, seed: c.seed, model: c.model, promptVersion: c.promptVersion, costUsd: c.costUsd,
-        reused: c.reused, key: c.blob.key, score: judgementOf.get(c.id)?.score, rank: judgementOf.get(c.id)?.rank,
-      })),
+      workflowId, runId, outcome: 'published', brief, prompt, promptScore, rounds: status.round,
+      candidates: candidateRows(all, judgementOf),
       rejectedCandidates: rejected,
       selected: selectedOut,
       assets,
-      judgeUnchecked: judged.unchecked,
+      judgeUnchecked: unchecked,
       cost: { forecastUsd: forecast.totalUsd, actualUsd: status.cost.actualUsd, budgetUsd: brief.budgetUsd, currency: 'USD' },
+      ...(review ? { review: { decisions, ignoredSignals, remindersSent: review.remindersSent, outcome: review.outcome ?? 'approved' } } : {}),
       timings: stageTimings(spans),
     });
     status.manifestKey = manifest.manifestKey;
@@ -221,6 +385,13 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
     enter('failed');
     throw err;
   }
+}
+
+function candidateRows(all: readonly Made[], judgementOf: ReadonlyMap<string, Judgement>): Manifest['candidates'] {
+  return all.map((c) => ({
+    id: c.id, round: c.round, seed: c.seed, model: c.model, promptVersion: c.promptVersion, costUsd: c.costUsd,
+    reused: c.reused, key: c.blob.key, score: judgementOf.get(c.id)?.score, rank: judgementOf.get(c.id)?.rank,
+  }));
 }
 
 /** A stage's wall time runs from its first activity's start to its last one's end. */
