@@ -46,6 +46,22 @@ export const ConfigSchema = z.object({
   DARKROOM_NOTIFY_SECRET: z.string().min(16).optional(),
   /** Base URL of the reviewer tool, for links in notifications, e.g. http://review.internal:8787 */
   DARKROOM_REVIEW_URL: z.url().optional(),
+  /** OpenAI API key: enables gpt-image models and the OpenAI judge and alt-text writer. Never logged or stored. */
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  /** OpenAI-compatible base URL (tests point it at a local server). @default the SDK's */
+  OPENAI_BASE_URL: z.url().optional(),
+  /** Google AI Studio key: enables Gemini image (nano-banana) and the Gemini judge. */
+  GEMINI_API_KEY: z.string().min(1).optional(),
+  /** @default the SDK's */
+  GEMINI_BASE_URL: z.url().optional(),
+  /** Replicate token: enables Flux models and the Replicate upscalers. */
+  REPLICATE_API_TOKEN: z.string().min(1).optional(),
+  /** @default https://api.replicate.com/v1 */
+  REPLICATE_BASE_URL: z.url().optional(),
+  /** Hosts Replicate output URLs may be fetched from, comma-separated. @default replicate.delivery,*.replicate.delivery */
+  REPLICATE_OUTPUT_HOSTS: z.string().default('replicate.delivery,*.replicate.delivery'),
+  /** One provider call may take this long before it counts as a timeout (retried). @default 120s */
+  DARKROOM_PROVIDER_TIMEOUT: durationMs.default(120_000),
   /** Path to a `temporal` CLI binary. */
   TEMPORAL_CLI: z.string().optional(),
 });
