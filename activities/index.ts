@@ -4,7 +4,7 @@ import { parseBrief, type Brief } from '../domain/brief';
 import { resolveChannel, type ChannelPreset } from '../domain/channels';
 import { runSettings, type Config, type RunSettings } from '../domain/config';
 import { hashInt, stableStringify } from '../domain/hash';
-import { costForBatch, pickImageModel, pickMasterSize, type BatchCost } from '../domain/models';
+import { costForBatch, pickMasterSize, routeImageModel, RoutingError, type BatchCost } from '../domain/models';
 import { assetKey, candidateId, candidateKey, ledgerKey, manifestKey, upscaledKey } from '../domain/naming';
 import { buildPrompt, scorePrompt, type BuiltPrompt, type PromptScore } from '../domain/prompt';
 import type { ReviewRecord } from '../domain/review';
@@ -37,6 +37,8 @@ export interface PreparedBrief {
   brief: Brief;
   channels: ChannelPreset[];
   model: string;
+  /** The model first, then its fallbacks, and why routing chose them. Absent in histories recorded before routing. */
+  route?: { chain: string[]; reason: string; cheapOnly: boolean };
   master: { width: number; height: number };
   prompt: BuiltPrompt;
   promptScore: PromptScore;
@@ -163,28 +165,41 @@ export function createActivities(deps: ActivityDeps) {
           });
         }
         const brief = parsed.brief;
-        let model: string;
+        const prompt = buildPrompt(brief);
+        const promptScore = scorePrompt(prompt.knobs);
+        const cheapOnly = promptScore.score < brief.minPromptScore && brief.onLowPromptScore === 'cheap';
+        let route;
         try {
-          model = pickImageModel(brief, providers.imageModels);
-          providers.imageGenerator(model);
+          route = routeImageModel(brief, providers.imageModels, { cheapOnly });
         } catch (err) {
+          if (!(err instanceof RoutingError)) throw err;
           throw ApplicationFailure.create({
-            message: `invalid brief: model ${(err as Error).message}`,
+            message: `invalid brief: ${err.field} ${err.message}`,
             type: INVALID_BRIEF,
             nonRetryable: true,
-            details: [[{ field: 'model', message: (err as Error).message }]],
+            details: [[{ field: err.field, message: err.message }]],
           });
         }
+        const model = route.model;
         const channels = brief.channels.map((c) => resolveChannel(c)!);
-        const prompt = buildPrompt(brief);
+        const master = pickMasterSize(model, channels);
+        const upscales = channels.some((c) => c.width > master.width || c.height > master.height) ? brief.topK : 0;
         return {
           brief,
           channels,
           model,
-          master: pickMasterSize(model, channels),
+          route: { chain: route.chain, reason: route.reason, cheapOnly },
+          master,
           prompt,
-          promptScore: scorePrompt(prompt.knobs),
-          forecast: costForBatch(model, brief.candidates),
+          promptScore,
+          forecast: costForBatch(model, brief.candidates, {
+            size: `${master.width}x${master.height}`,
+            judgeUsdPerImage: providers.prices.judgeUsdPerImage,
+            upscales,
+            upscaleUsd: providers.prices.upscaleUsd,
+            altTexts: brief.topK,
+            altTextUsd: providers.prices.altTextUsd,
+          }),
           baseSeed: brief.seed ?? hashInt(stableStringify(brief)) % 1_000_000,
           settings: runSettings(config),
         };

@@ -66,6 +66,8 @@ export const BriefSchema = z
       .default([]),
     /** Elements the image must show. */
     mustInclude: phraseList(20),
+    /** Exact text the image must show (a headline, a price); routes to a model that renders lettering. */
+    textInImage: z.string().trim().min(1).max(200).optional(),
     /** Elements the image must not show; they become the prompt's negatives. */
     mustAvoid: phraseList(20),
     /** Style words, e.g. "editorial", "flat illustration". */
@@ -87,6 +89,8 @@ export const BriefSchema = z
     approval: z.enum(['auto', 'human']).default('auto'),
     /** Prompts scoring below this (out of 8) are refused before any money is spent. */
     minPromptScore: z.number().int().min(0).max(8).default(4),
+    /** Under minPromptScore: `fail` at once, or `cheap` (explore on the cheap tier only). @default fail */
+    onLowPromptScore: z.enum(['fail', 'cheap']).default('fail'),
     /** Image model id, or `auto` to route by the brief. */
     model: z.string().trim().min(1).default('auto'),
     /** Human review settings (used when approval is `human`). */

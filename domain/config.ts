@@ -62,6 +62,8 @@ export const ConfigSchema = z.object({
   REPLICATE_OUTPUT_HOSTS: z.string().default('replicate.delivery,*.replicate.delivery'),
   /** One provider call may take this long before it counts as a timeout (retried). @default 120s */
   DARKROOM_PROVIDER_TIMEOUT: durationMs.default(120_000),
+  /** The reviewer tool's login token (16+ characters); a random one each start when unset. */
+  DARKROOM_REVIEW_TOKEN: z.string().min(16, { error: 'must be at least 16 characters (or unset it for a random one)' }).optional(),
   /** Path to a `temporal` CLI binary. */
   TEMPORAL_CLI: z.string().optional(),
 });

@@ -139,26 +139,111 @@ export interface BatchCost {
   totalUsd: number;
 }
 
-/** Forecast for `count` candidates on `model`, judge and upscale included. */
-export function costForBatch(modelId: string, count: number, options: { judgeUsdPerImage?: number; upscales?: number; upscaleUsd?: number } = {}): BatchCost {
-  const model = IMAGE_MODELS[modelId];
-  if (!model) throw new Error(`unknown image model ${JSON.stringify(modelId)}`);
-  const round = (v: number) => Math.round(v * 1e6) / 1e6;
-  const generateUsd = round(model.priceUsdPerImage * count);
-  const judgeUsd = round((options.judgeUsdPerImage ?? 0) * count);
-  const upscaleUsd = round((options.upscaleUsd ?? 0) * (options.upscales ?? 0));
-  return { model: modelId, count, generateUsd, judgeUsd, upscaleUsd, totalUsd: round(generateUsd + judgeUsd + upscaleUsd) };
+export interface CostOptions {
+  /** Generation size `WxH`, for vendors that price by size. */
+  size?: string;
+  /** @default medium */
+  quality?: Quality;
+  /** Judge price per image looked at. @default 0 */
+  judgeUsdPerImage?: number;
+  /** How many images will be upscaled, and the price of one. @default 0 */
+  upscales?: number;
+  upscaleUsd?: number;
+  /** Alt text per kept image. @default 0 */
+  altTexts?: number;
+  altTextUsd?: number;
 }
 
-/** Picks the image model for a brief among those available (configured) on this worker. */
-export function pickImageModel(brief: Pick<Brief, 'model'>, available: readonly string[] = ['local']): string {
-  if (brief.model !== 'auto') {
-    if (!IMAGE_MODELS[brief.model]) {
-      throw new Error(`model ${JSON.stringify(brief.model)} is not in the catalog: use auto or one of ${Object.keys(IMAGE_MODELS).join(', ')}`);
-    }
-    return brief.model;
+const roundUsd = (v: number) => Math.round(v * 1e6) / 1e6;
+
+/** Forecast for `count` candidates on `model` at catalog prices, judge, upscale and alt text included. */
+export function costForBatch(modelId: string, count: number, options: CostOptions = {}): BatchCost {
+  const generateUsd = roundUsd(imagePrice(modelId, options.size, options.quality) * count);
+  const judgeUsd = roundUsd((options.judgeUsdPerImage ?? 0) * count + (options.altTextUsd ?? 0) * (options.altTexts ?? 0));
+  const upscaleUsd = roundUsd((options.upscaleUsd ?? 0) * (options.upscales ?? 0));
+  return { model: modelId, count, generateUsd, judgeUsd, upscaleUsd, totalUsd: roundUsd(generateUsd + judgeUsd + upscaleUsd) };
+}
+
+/** A routing decision: the model to use first, what to fall back to, and why. */
+export interface Route {
+  model: string;
+  /** The model first, then fallbacks in order; all configured on this worker. */
+  chain: string[];
+  reason: string;
+}
+
+/** Why routing refused: the brief names a model this worker cannot call. */
+export class RoutingError extends Error {
+  override readonly name = 'RoutingError';
+  constructor(readonly field: string, message: string) {
+    super(message);
   }
-  return available.find((m) => IMAGE_MODELS[m]) ?? 'local';
+}
+
+const PROVIDER_KEY: Record<Provider, string> = { local: '(none)', openai: 'OPENAI_API_KEY', google: 'GEMINI_API_KEY', replicate: 'REPLICATE_API_TOKEN' };
+
+type RoutableBrief = Pick<Brief, 'model' | 'needs4k' | 'candidates' | 'budgetUsd' | 'styleHints' | 'subject' | 'mustInclude'> & { textInImage?: string };
+
+/** Text a brief wants rendered in the image: the explicit field, or quoted words in must-include. */
+export function textInImage(brief: RoutableBrief): string | undefined {
+  if (brief.textInImage) return brief.textInImage;
+  const quoted = brief.mustInclude.map((m) => /["“”']([^"“”']{2,})["“”']/.exec(m)?.[1]).find(Boolean);
+  return quoted;
+}
+
+/**
+ * Picks the image model for a brief, with a fallback chain, among the models this worker
+ * can call: text in the image → a gpt-image model; 4K → Flux Ultra natively (no upscale);
+ * large cheap batches → nano-banana or flux-schnell; photoreal product shots → Flux pro.
+ * A low-scoring prompt (`cheapOnly`) never goes above the cheap tier. `model` in the brief
+ * overrides routing and gets no fallback: the user asked for that model.
+ */
+export function routeImageModel(brief: RoutableBrief, available: readonly string[], opts: { cheapOnly?: boolean } = {}): Route {
+  const configured = (m: string) => available.includes(m) && IMAGE_MODELS[m] !== undefined;
+  if (brief.model !== 'auto') {
+    const spec = IMAGE_MODELS[brief.model];
+    if (!spec) throw new RoutingError('model', `"${brief.model}" is not in the model catalog: use auto or one of ${Object.keys(IMAGE_MODELS).join(', ')}`);
+    if (!configured(brief.model)) throw new RoutingError('model', `"${brief.model}" needs ${PROVIDER_KEY[spec.provider]}, which this worker does not have: set it or use model "auto"`);
+    if (opts.cheapOnly && (spec.tier === 'standard' || spec.tier === 'premium')) {
+      throw new RoutingError('model', `"${brief.model}" is ${spec.tier} tier, and a prompt under minPromptScore only goes to cheap models`);
+    }
+    return { model: brief.model, chain: [brief.model], reason: 'chosen in the brief' };
+  }
+  const text = textInImage(brief);
+  const look = `${brief.subject} ${brief.styleHints.join(' ')}`.toLowerCase();
+  const photoreal = /\b(photo|photograph|photography|photoreal|product shot|packshot|studio shot)/.test(look);
+  const perImageBudget = brief.budgetUsd / Math.max(1, brief.candidates);
+  let chain: string[];
+  let reason: string;
+  if (opts.cheapOnly) {
+    chain = ['flux-schnell', 'gemini-2.5-flash-image', 'gpt-image-1-mini'];
+    reason = 'prompt under minPromptScore: cheap tier only';
+  } else if (brief.needs4k) {
+    chain = ['flux-1.1-pro-ultra', 'gpt-image-2', 'flux-1.1-pro', 'gpt-image-1.5'];
+    reason = '4K: Flux Ultra makes 4 MP natively instead of generate-then-upscale';
+  } else if (text) {
+    chain = ['gpt-image-1.5', 'gpt-image-2', 'gpt-image-1-mini', 'gemini-2.5-flash-image'];
+    reason = `text in the image ("${text}"): gpt-image renders lettering best`;
+  } else if (brief.candidates >= 12 || perImageBudget < 0.03) {
+    chain = ['gemini-2.5-flash-image', 'flux-schnell', 'gpt-image-1-mini'];
+    reason = `exploration batch (${brief.candidates} candidates at $${perImageBudget.toFixed(3)} each): cheap models`;
+  } else if (photoreal) {
+    chain = ['flux-1.1-pro', 'gpt-image-1.5', 'flux-dev', 'gemini-2.5-flash-image'];
+    reason = 'photoreal product shot: Flux pro';
+  } else {
+    chain = ['gemini-2.5-flash-image', 'gpt-image-1.5', 'flux-1.1-pro', 'flux-dev'];
+    reason = 'general brief: nano-banana first';
+  }
+  const usable = chain.filter(configured);
+  if (usable.length === 0) {
+    return { model: 'local', chain: ['local'], reason: `${reason}; no vendor model configured, so the offline local generator` };
+  }
+  return { model: usable[0]!, chain: usable, reason };
+}
+
+/** The model routing picks for a brief (see {@link routeImageModel}). */
+export function pickImageModel(brief: RoutableBrief, available: readonly string[] = ['local']): string {
+  return routeImageModel(brief, available).model;
 }
 
 /**

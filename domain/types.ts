@@ -18,7 +18,7 @@ export interface BlobRef {
 
 /** Pipeline stages, in order; also the values of the `DarkroomStage` search attribute. */
 export const STAGES = [
-  'validating', 'prompting', 'generating', 'judging', 'review', 'upscaling', 'formatting', 'publishing',
+  'validating', 'prompting', 'budget', 'generating', 'judging', 'review', 'upscaling', 'formatting', 'publishing',
   'done', 'rejected', 'failed',
 ] as const;
 export type Stage = (typeof STAGES)[number];
@@ -165,6 +165,10 @@ export interface BriefStatus {
   subject: string;
   channels: string[];
   approval: 'auto' | 'human';
+  /** The model in use, its fallbacks, and why routing chose them. */
+  route?: { model: string; chain: string[]; reason: string; down: string[] };
+  /** Set while the brief waits for a budget raise (approval `human`, forecast over budget). */
+  awaitingBudget?: { forecastUsd: number; budgetUsd: number };
   /** Present once judging is done on a brief with human approval. */
   review?: ReviewStatus;
   error?: string;

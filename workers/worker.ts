@@ -1,17 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Config } from '../domain/config';
 import { createActivities } from '../activities';
-import { FsBlobStore, type BlobStore } from '../activities/blob-store';
+import { createBlobStore, type BlobStore } from '../activities/blob-store';
 import { createProviderRegistry, type ProviderOverrides } from '../activities/providers';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-/** The blob store a config names: the filesystem one under `<data dir>/blobs`. */
-export function blobStoreFor(config: Config): BlobStore {
-  return new FsBlobStore(path.join(config.DARKROOM_DATA_DIR, 'blobs'));
-}
 
 export interface DarkroomWorkerOptions {
   config: Config;
@@ -34,7 +29,7 @@ export interface DarkroomWorkerOptions {
 export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection; ownsConnection: boolean }> {
   const { config } = opts;
   const connection = opts.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
-  const blobs = opts.blobs ?? blobStoreFor(config);
+  const blobs = opts.blobs ?? createBlobStore(config);
   const activities = createActivities({ blobs, providers: createProviderRegistry(config, opts.providers), config });
   const worker = await Worker.create({
     connection,

@@ -3,6 +3,7 @@ import {
 } from '@temporalio/workflow';
 import type { BriefInput } from '../domain/brief';
 import { formatDuration } from '../domain/duration';
+import { IMAGE_MODELS, imagePrice } from '../domain/models';
 import { candidateId } from '../domain/naming';
 import { buildPrompt, type BuiltPrompt } from '../domain/prompt';
 import { checkDecision, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord } from '../domain/review';
@@ -11,7 +12,7 @@ import type {
   Stage, StageTiming,
 } from '../domain/types';
 import type { DarkroomActivities, PreparedBrief, Span } from '../activities';
-import { approveSignal, rejectSignal, requestChangesSignal, reviewUpdate, SA, statusQuery } from './messages';
+import { approveSignal, raiseBudgetUpdate, rejectSignal, requestChangesSignal, reviewUpdate, SA, statusQuery } from './messages';
 import { mapPool } from './pool';
 
 /** Only the first step has fixed options: every later one takes its timeouts from the worker's config. */
@@ -20,8 +21,9 @@ const { prepareBrief } = proxyActivities<DarkroomActivities>({
   retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidBrief'] },
 });
 
-function activitiesFor(s: PreparedBrief['settings']) {
+function activitiesFor(s: PreparedBrief['settings'], taskQueue?: string) {
   return proxyActivities<DarkroomActivities>({
+    ...(taskQueue ? { taskQueue } : {}),
     startToCloseTimeout: s.activityTimeoutMs,
     heartbeatTimeout: s.heartbeatTimeoutMs,
     retry: {
@@ -32,6 +34,9 @@ function activitiesFor(s: PreparedBrief['settings']) {
     },
   });
 }
+
+/** Failures that mean "this provider cannot serve us now": try the next model in the chain. */
+const FALL_BACK_ON = new Set(['Authentication', 'ProviderUnavailable', 'RateLimited']);
 
 /** The failure's own type when an activity failed with an ApplicationFailure. */
 function failureType(err: unknown): string | undefined {
@@ -144,7 +149,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
 
     // ── prompt: the gates that stand before any money is spent ──────────────
     enter('prompting');
-    if (promptScore.score < brief.minPromptScore) {
+    if (promptScore.score < brief.minPromptScore && !prep.route?.cheapOnly) {
       throw ApplicationFailure.create({
         message: `prompt scores ${promptScore.score}/8, below this brief's minimum of ${brief.minPromptScore}: missing ${promptScore.missing.join(', ')}. Set them in the brief (composition, lighting, camera, lens, styleHints, brandColors, mustAvoid) or lower minPromptScore.`,
         type: 'PromptScoreTooLow',
@@ -152,15 +157,54 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
         details: [promptScore],
       });
     }
-    if (forecast.totalUsd > brief.budgetUsd) {
+    const chain = prep.route?.chain ?? [prep.model];
+    if (prep.route) status.route = { model: prep.model, chain, reason: prep.route.reason, down: [] };
+    let budgetUsd = brief.budgetUsd;
+    if (forecast.totalUsd > budgetUsd && brief.approval === 'human') {
+      // A person can raise the budget; the brief waits for them as it would for a review.
+      let raised: number | undefined;
+      setHandler(raiseBudgetUpdate, ({ budgetUsd: b }) => {
+        raised = b;
+        return { budgetUsd: b };
+      }, {
+        validator: (req) => {
+          if (!status.awaitingBudget) throw new Error('this brief is not waiting for a budget');
+          if (typeof req?.budgetUsd !== 'number' || !(req.budgetUsd >= forecast.totalUsd) || req.budgetUsd > 100_000) {
+            throw new Error(`budgetUsd must be a number covering the forecast of $${forecast.totalUsd.toFixed(2)}`);
+          }
+        },
+      });
+      status.awaitingBudget = { forecastUsd: forecast.totalUsd, budgetUsd };
+      enter('budget');
+      if (!(await condition(() => raised !== undefined, brief.review.deadline))) {
+        throw ApplicationFailure.create({ message: `forecast cost $${forecast.totalUsd.toFixed(2)} exceeds the budget of $${budgetUsd.toFixed(2)}, and nobody raised it within ${formatDuration(brief.review.deadline)}`, type: 'OverBudget', nonRetryable: true, details: [forecast] });
+      }
+      budgetUsd = raised!;
+      status.awaitingBudget = undefined;
+      status.cost.budgetUsd = budgetUsd;
+      if (reviewCtx) reviewCtx.budgetUsd = budgetUsd;
+    }
+    if (forecast.totalUsd > budgetUsd) {
       throw ApplicationFailure.create({
-        message: `forecast cost $${forecast.totalUsd.toFixed(2)} for ${brief.candidates} candidates on ${prep.model} exceeds the budget of $${brief.budgetUsd.toFixed(2)}: raise budgetUsd or lower candidates.`,
+        message: `forecast cost $${forecast.totalUsd.toFixed(2)} for ${brief.candidates} candidates on ${prep.model} exceeds the budget of $${budgetUsd.toFixed(2)}: raise budgetUsd or lower candidates.`,
         type: 'OverBudget',
         nonRetryable: true,
         details: [forecast],
       });
     }
     const acts = activitiesFor(settings);
+    // Vendor calls go through one task queue per provider, where the worker enforces that
+    // provider's rate limit; the offline generator stays on the brief's own queue.
+    const { taskQueue } = workflowInfo();
+    const generatorFor = (model: string) => {
+      const provider = IMAGE_MODELS[model]?.provider ?? 'local';
+      return provider === 'local' ? acts : activitiesFor(settings, `${taskQueue}-${provider}`);
+    };
+    const down = new Set<string>();
+    // Generation may spend what the forecast leaves after judging, upscaling and alt text.
+    const generationBudget = budgetUsd - (forecast.judgeUsd + forecast.upscaleUsd);
+    let generationSpent = 0;
+    let inFlightUsd = 0;
 
     const all: Made[] = [];
     const judgementOf = new Map<string, Judgement>();
@@ -177,22 +221,48 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
     const generateRound = async (round: number): Promise<Made[]> => {
       status.candidates.total += brief.candidates;
       const made = await mapPool(Array.from({ length: brief.candidates }, (_, i) => i), settings.generateConcurrency, async (index) => {
-        try {
-          const c = await acts.generateCandidate({
-            workflowId, round, index, model: prep.model,
-            seed: (prep.baseSeed + (round - 1) * 1000 + index) % 2_147_483_647,
-            prompt, palette: brief.brandColors, width: prep.master.width, height: prep.master.height,
-          });
-          record('generate', c.timing);
-          status.candidates.generated++;
-          spend(c.costUsd);
-          return c;
-        } catch (err) {
-          // A refused candidate is recorded and the batch goes on with the rest.
-          if (failureType(err) !== 'ContentPolicy') throw err;
-          rejected.push({ id: candidateId(round, index), round, index, reason: (err as ActivityFailure).cause!.message, type: 'ContentPolicy' });
-          status.candidates.rejected++;
-          return undefined;
+        for (;;) {
+          const model = chain.find((m) => !down.has(m));
+          if (!model) {
+            throw ApplicationFailure.create({ message: `no image model could serve this brief: ${chain.join(', ')} all failed`, type: 'ProvidersDown', nonRetryable: true });
+          }
+          // Reserve the price before paying, so concurrent calls cannot overspend together.
+          const price = imagePrice(model, `${prep.master.width}x${prep.master.height}`);
+          if (price > 0 && generationSpent + inFlightUsd + price > generationBudget + 1e-9) {
+            rejected.push({ id: candidateId(round, index), round, index, reason: `not generated: it would take spend past the budget of $${budgetUsd.toFixed(2)}`, type: 'OverBudget' });
+            status.candidates.rejected++;
+            return undefined;
+          }
+          inFlightUsd += price;
+          try {
+            const c = await generatorFor(model).generateCandidate({
+              workflowId, round, index, model,
+              seed: (prep.baseSeed + (round - 1) * 1000 + index) % 2_147_483_647,
+              prompt, palette: brief.brandColors, width: prep.master.width, height: prep.master.height,
+            });
+            record('generate', c.timing);
+            status.candidates.generated++;
+            generationSpent += c.costUsd;
+            spend(c.costUsd);
+            return c;
+          } catch (err) {
+            const type = failureType(err);
+            // A refused candidate is recorded and the batch goes on with the rest.
+            if (type === 'ContentPolicy') {
+              rejected.push({ id: candidateId(round, index), round, index, reason: (err as ActivityFailure).cause!.message, type: 'ContentPolicy' });
+              status.candidates.rejected++;
+              return undefined;
+            }
+            // The provider is down (retries exhausted) or refuses our key: next model in the chain.
+            if (type && FALL_BACK_ON.has(type) && chain.length > 1) {
+              down.add(model);
+              status.route?.down.push(model);
+              continue;
+            }
+            throw err;
+          } finally {
+            inFlightUsd -= price;
+          }
         }
       });
       return made.filter((c): c is Made => c !== undefined);

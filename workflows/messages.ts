@@ -24,6 +24,13 @@ export const approveSignal = defineSignal<[Omit<ApproveDecision, 'action'>]>('ap
 export const rejectSignal = defineSignal<[Omit<RejectDecision, 'action'>]>('reject');
 export const requestChangesSignal = defineSignal<[Omit<RequestChangesDecision, 'action'>]>('requestChanges');
 
+/**
+ * `raiseBudget`: for a brief with human approval whose forecast is over its budget, the
+ * budget it may spend instead. Refused unless the brief is waiting for one and the new
+ * budget covers the forecast.
+ */
+export const raiseBudgetUpdate = defineUpdate<{ budgetUsd: number }, [{ budgetUsd: number; reviewer?: string }]>('raiseBudget');
+
 /** Search attributes Darkroom keeps current (registered by `npm run server`). */
 export const SA = {
   stage: defineSearchAttributeKey('DarkroomStage', SearchAttributeType.KEYWORD),

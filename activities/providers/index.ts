@@ -15,6 +15,8 @@ export interface ProviderRegistry {
   readonly judge: VisionJudge;
   readonly upscaler: Upscaler;
   readonly altText: AltTextWriter;
+  /** Catalog prices of the judge, upscaler and alt-text writer in use, for forecasts. */
+  readonly prices: { judgeUsdPerImage: number; upscaleUsd: number; altTextUsd: number };
 }
 
 /** Overrides for tests and embedding: any capability not given uses the offline default. */
@@ -23,6 +25,7 @@ export interface ProviderOverrides {
   judge?: VisionJudge;
   upscaler?: Upscaler;
   altText?: AltTextWriter;
+  prices?: Partial<ProviderRegistry['prices']>;
 }
 
 /**
@@ -41,5 +44,6 @@ export function createProviderRegistry(_config: Config, overrides: ProviderOverr
     judge: overrides.judge ?? new LocalVisionJudge(),
     upscaler: overrides.upscaler ?? new SharpUpscaler(),
     altText: overrides.altText ?? new LocalAltTextWriter(),
+    prices: { judgeUsdPerImage: 0, upscaleUsd: 0, altTextUsd: 0, ...overrides.prices },
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CHANNEL_PRESETS, resolveChannel } from '../../domain/channels';
-import { costForBatch, pickImageModel, pickMasterSize } from '../../domain/models';
+import { costForBatch, IMAGE_MODELS, imagePrice, pickImageModel, pickMasterSize, routeImageModel, RoutingError } from '../../domain/models';
 import { parseConfig } from '../../domain/config';
 import { hash8, seededRandom, slugify, stableStringify } from '../../domain/hash';
 
@@ -25,16 +25,48 @@ describe('channel presets', () => {
   });
 });
 
-describe('models', () => {
-  it('forecasts a free local batch and refuses unknown models', () => {
+describe('models and routing', () => {
+  const brief = (over: Partial<Parameters<typeof routeImageModel>[0]> = {}) => ({
+    model: 'auto', needs4k: false, candidates: 4, budgetUsd: 5, styleHints: [], subject: 'a teapot on a table', mustInclude: [], ...over,
+  });
+  const everything = Object.keys(IMAGE_MODELS);
+
+  it('forecasts at catalog prices by size and quality, judge and upscale included', () => {
     expect(costForBatch('local', 10).totalUsd).toBe(0);
+    expect(costForBatch('gpt-image-1.5', 10, { size: '1536x1024', quality: 'high' }).generateUsd).toBeCloseTo(1.99, 6);
+    const c = costForBatch('flux-1.1-pro', 4, { judgeUsdPerImage: 0.0015, upscales: 1, upscaleUsd: 0.0025, altTexts: 1, altTextUsd: 0.0015 });
+    expect(c).toEqual({ model: 'flux-1.1-pro', count: 4, generateUsd: 0.16, judgeUsd: 0.0075, upscaleUsd: 0.0025, totalUsd: 0.17 });
+    expect(imagePrice('gpt-image-1.5', '1024x1024', 'low')).toBe(0.009);
     expect(() => costForBatch('nope', 1)).toThrow(/unknown image model/);
   });
-  it('routes auto to an available model and honours overrides', () => {
-    expect(pickImageModel({ model: 'auto' })).toBe('local');
-    expect(pickImageModel({ model: 'local' })).toBe('local');
-    expect(() => pickImageModel({ model: 'dall-e-9' })).toThrow(/not in the catalog/);
+
+  it('routes text in the image to gpt-image, 4K to Flux Ultra, cheap batches to nano-banana, photoreal to Flux pro', () => {
+    expect(routeImageModel(brief({ textInImage: 'SALE 30%' }), everything).model).toBe('gpt-image-1.5');
+    expect(routeImageModel(brief({ mustInclude: ['the words "Open Late"'] }), everything).reason).toMatch(/Open Late/);
+    expect(routeImageModel(brief({ needs4k: true }), everything).model).toBe('flux-1.1-pro-ultra');
+    expect(routeImageModel(brief({ candidates: 40, budgetUsd: 2 }), everything).model).toBe('gemini-2.5-flash-image');
+    expect(routeImageModel(brief({ styleHints: ['studio product photography'] }), everything).model).toBe('flux-1.1-pro');
+    expect(routeImageModel(brief(), everything).chain).toEqual(['gemini-2.5-flash-image', 'gpt-image-1.5', 'flux-1.1-pro', 'flux-dev']);
   });
+
+  it('falls back along the chain to what is configured, and to local when no vendor is', () => {
+    expect(routeImageModel(brief({ textInImage: 'Hi' }), ['local', 'gemini-2.5-flash-image']).chain).toEqual(['gemini-2.5-flash-image']);
+    expect(routeImageModel(brief({ needs4k: true }), ['gpt-image-1.5', 'local'])).toMatchObject({ model: 'gpt-image-1.5', chain: ['gpt-image-1.5'] });
+    expect(routeImageModel(brief(), ['local'])).toMatchObject({ model: 'local', chain: ['local'] });
+    expect(pickImageModel(brief())).toBe('local');
+  });
+
+  it('keeps a low-scoring prompt on the cheap tier', () => {
+    expect(routeImageModel(brief({ textInImage: 'SALE' }), everything, { cheapOnly: true }).chain).toEqual(['flux-schnell', 'gemini-2.5-flash-image', 'gpt-image-1-mini']);
+    expect(() => routeImageModel(brief({ model: 'gpt-image-1.5' }), everything, { cheapOnly: true })).toThrow(/cheap models/);
+  });
+
+  it('honours a model named in the brief, and says which key it needs', () => {
+    expect(routeImageModel(brief({ model: 'flux-dev' }), everything)).toMatchObject({ model: 'flux-dev', chain: ['flux-dev'] });
+    expect(() => routeImageModel(brief({ model: 'flux-dev' }), ['local'])).toThrow(/needs REPLICATE_API_TOKEN/);
+    expect(() => routeImageModel(brief({ model: 'dall-e-9' }), everything)).toThrow(RoutingError);
+  });
+
   it('picks the master size that crops least', () => {
     const portrait = [CHANNEL_PRESETS['story-9x16']!, CHANNEL_PRESETS['print-a4']!];
     expect(pickMasterSize('local', portrait)).toEqual({ width: 1024, height: 1536 });

@@ -15,20 +15,9 @@ import { startBrief } from '../../client/briefs';
 import { SA, statusQuery } from '../../workflows/messages';
 import { closeTestConnection, testAddress, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
+import { testBrief } from '../support/briefs';
 
-const complete: BriefInput = {
-  subject: 'a glass bottle of olive oil on a stone table',
-  channels: ['email-header', 'og-image'],
-  brandColors: ['#556B2F', '#F5F0E1'],
-  mustAvoid: ['text'],
-  styleHints: ['clean product photography'],
-  composition: 'centered subject',
-  lighting: 'soft daylight from the left',
-  camera: 'full-frame mirrorless',
-  lens: '85mm',
-  candidates: 3,
-  topK: 2,
-};
+const complete: BriefInput = testBrief({ channels: ['email-header', 'og-image'], topK: 2 });
 
 /** Counts provider calls, to prove nothing is generated twice. */
 function countingGenerator(delayMs = 0): ImageGenerator & { calls: number } {
@@ -152,8 +141,8 @@ describe('briefWorkflow on a real dev server', () => {
       DARKROOM_RETRY_INITIAL: '200ms',
       DARKROOM_GENERATE_CONCURRENCY: '2',
     };
-    const tsx = path.resolve('node_modules/.bin/tsx');
-    const spawnWorker = (): ChildProcess => spawn(tsx, ['workers/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    // node itself runs the worker (tsx as a loader), so SIGKILL reaches the worker and not a wrapper.
+    const spawnWorker = (): ChildProcess => spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
 
     const { handle } = await startBrief(client, brief, taskQueue, { workflowId });
     let worker = spawnWorker();

@@ -5,28 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { validateBrief, type BriefInput } from '../../domain/brief';
-import type { BriefStatus } from '../../domain/types';
 import type { ImageGenerator } from '../../activities/providers';
 import { LocalImageGenerator } from '../../activities/providers/local';
 import { startBrief, type BriefHandle } from '../../client/briefs';
 import { approveSignal, rejectSignal, requestChangesSignal, reviewUpdate, SA, statusQuery } from '../../workflows/messages';
 import { closeTestConnection, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
+import { awaitingRound, testBrief, waitForStatus } from '../support/briefs';
 
-const base: BriefInput = {
-  subject: 'a linen tote bag hanging on a wooden peg',
-  channels: ['email-header'],
-  brandColors: ['#2F4F4F', '#F5DEB3'],
-  mustAvoid: ['text'],
-  styleHints: ['minimal product photography'],
-  composition: 'centered subject',
-  lighting: 'soft daylight',
-  camera: 'full-frame mirrorless',
-  lens: '50mm',
-  candidates: 2,
-  topK: 1,
-  approval: 'human',
-};
+const base: BriefInput = testBrief({ subject: 'a linen tote bag hanging on a wooden peg', brandColors: ['#2F4F4F', '#F5DEB3'], styleHints: ['minimal product photography'], lighting: 'soft daylight', lens: '50mm', candidates: 2, approval: 'human' });
 
 let client: Client;
 beforeAll(async () => {
@@ -35,17 +22,6 @@ beforeAll(async () => {
 });
 afterAll(closeTestConnection);
 
-async function waitForStatus(handle: BriefHandle, pred: (s: BriefStatus) => boolean, what: string, timeoutMs = 60_000): Promise<BriefStatus> {
-  const end = Date.now() + timeoutMs;
-  let last: BriefStatus | undefined;
-  while (Date.now() < end) {
-    last = await handle.query(statusQuery).catch(() => undefined);
-    if (last && pred(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last)}`);
-}
-const awaitingRound = (round: number) => (s: BriefStatus) => s.review?.awaiting === true && s.review.round === round;
 
 async function start(input: BriefInput, taskQueue: string, name: string): Promise<BriefHandle> {
   return (await startBrief(client, validateBrief(input), taskQueue, { workflowId: uniqueWorkflowId(`review-${name}`) })).handle;

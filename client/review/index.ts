@@ -1,0 +1,2 @@
+export { startReviewServer, type ReviewServer, type ReviewServerOptions } from './server';
+export * from './actions';
