@@ -60,6 +60,20 @@ export const ConfigSchema = z.object({
   REPLICATE_BASE_URL: z.url().optional(),
   /** Hosts Replicate output URLs may be fetched from, comma-separated. @default replicate.delivery,*.replicate.delivery */
   REPLICATE_OUTPUT_HOSTS: z.string().default('replicate.delivery,*.replicate.delivery'),
+  /** OpenAI image calls a minute, across all workers. @default 50 */
+  DARKROOM_OPENAI_RPM: int(1, 100_000).default(50),
+  /** OpenAI image calls at once, per worker. @default 4 */
+  DARKROOM_OPENAI_CONCURRENCY: int(1, 256).default(4),
+  /** Gemini image calls a minute, across all workers. @default 60 */
+  DARKROOM_GEMINI_RPM: int(1, 100_000).default(60),
+  /** @default 4 */
+  DARKROOM_GEMINI_CONCURRENCY: int(1, 256).default(4),
+  /** Replicate predictions a minute, across all workers. @default 300 */
+  DARKROOM_REPLICATE_RPM: int(1, 100_000).default(300),
+  /** @default 6 */
+  DARKROOM_REPLICATE_CONCURRENCY: int(1, 256).default(6),
+  /** Attempts at one provider call before the brief falls back to the next model. @default 4 */
+  DARKROOM_PROVIDER_ATTEMPTS: int(1, 100).default(4),
   /** One provider call may take this long before it counts as a timeout (retried). @default 120s */
   DARKROOM_PROVIDER_TIMEOUT: durationMs.default(120_000),
   /** The reviewer tool's login token (16+ characters); a random one each start when unset. */
@@ -91,6 +105,8 @@ export interface RunSettings {
   activityTimeoutMs: number;
   retryInitialMs: number;
   retryMaxAttempts: number;
+  /** Attempts at one vendor call before falling back; absent in histories recorded before vendors. */
+  providerAttempts?: number;
 }
 
 export function runSettings(config: Config): RunSettings {
@@ -100,5 +116,6 @@ export function runSettings(config: Config): RunSettings {
     activityTimeoutMs: config.DARKROOM_ACTIVITY_TIMEOUT,
     retryInitialMs: config.DARKROOM_RETRY_INITIAL,
     retryMaxAttempts: config.DARKROOM_RETRY_MAX_ATTEMPTS,
+    providerAttempts: config.DARKROOM_PROVIDER_ATTEMPTS,
   };
 }

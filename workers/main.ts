@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const { worker, connection } = created;
-  console.log(`darkroom worker: polling task queue "${worker.options.taskQueue}" on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); blobs in ${config.DARKROOM_DATA_DIR}`);
+  console.log(`darkroom worker: polling ${worker.taskQueues.map((q) => `"${q}"`).join(', ')} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); blobs in ${config.DARKROOM_DATA_DIR}`);
   await worker.run();
   await connection.close();
   console.log('darkroom worker: stopped');

@@ -1,12 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Config } from '../domain/config';
+import { IMAGE_MODELS, type Provider } from '../domain/models';
 import { createActivities } from '../activities';
 import { createBlobStore, type BlobStore } from '../activities/blob-store';
 import { createProviderRegistry, type ProviderOverrides } from '../activities/providers';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-
 
 export interface DarkroomWorkerOptions {
   config: Config;
@@ -22,19 +22,64 @@ export interface DarkroomWorkerOptions {
   worker?: Partial<WorkerOptions>;
 }
 
+/** A provider's limits: calls a minute (enforced by the server across all workers) and calls at once (per worker). */
+export function providerLimits(config: Config, provider: Exclude<Provider, 'local'>): { perMinute: number; concurrency: number } {
+  const key = provider === 'google' ? 'GEMINI' : provider.toUpperCase();
+  return {
+    perMinute: config[`DARKROOM_${key}_RPM` as 'DARKROOM_OPENAI_RPM'],
+    concurrency: config[`DARKROOM_${key}_CONCURRENCY` as 'DARKROOM_OPENAI_CONCURRENCY'],
+  };
+}
+
 /**
- * One worker runs both the workflows and the activities of the `darkroom` task queue.
- * Concurrency defaults suit a 2-core machine: image activities are CPU-bound in sharp.
+ * The workers of one process, run and stopped together: the main one (workflows and offline
+ * activities on the brief task queue) and one activity worker per configured vendor, on
+ * `<queue>-<provider>`, where that provider's rate limit is enforced.
  */
-export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection; ownsConnection: boolean }> {
+export class DarkroomWorkers {
+  constructor(readonly main: Worker, readonly providerWorkers: ReadonlyMap<string, Worker>) {}
+
+  get taskQueues(): string[] {
+    return [this.main.options.taskQueue, ...[...this.providerWorkers.values()].map((w) => w.options.taskQueue)];
+  }
+
+  async run(): Promise<void> {
+    await Promise.all([this.main.run(), ...[...this.providerWorkers.values()].map((w) => w.run())]);
+  }
+
+  shutdown(): void {
+    for (const w of [this.main, ...this.providerWorkers.values()]) {
+      if (w.getState() === 'RUNNING') w.shutdown();
+    }
+  }
+
+  /** Runs until `fn` settles, then shuts every worker down and waits for them. */
+  async runUntil<T>(fn: () => Promise<T>): Promise<T> {
+    const running = this.run();
+    try {
+      return await fn();
+    } finally {
+      this.shutdown();
+      await running;
+    }
+  }
+}
+
+/**
+ * Creates Darkroom's workers. Concurrency defaults suit a 2-core machine: image activities
+ * are CPU-bound in sharp; vendor calls are I/O-bound and limited per provider instead.
+ */
+export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise<{ worker: DarkroomWorkers; connection: NativeConnection; ownsConnection: boolean }> {
   const { config } = opts;
   const connection = opts.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
   const blobs = opts.blobs ?? createBlobStore(config);
-  const activities = createActivities({ blobs, providers: createProviderRegistry(config, opts.providers), config });
-  const worker = await Worker.create({
+  const registry = createProviderRegistry(config, opts.providers);
+  const activities = createActivities({ blobs, providers: registry, config });
+  const taskQueue = opts.taskQueue ?? config.DARKROOM_TASK_QUEUE;
+  const main = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: opts.taskQueue ?? config.DARKROOM_TASK_QUEUE,
+    taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities,
     maxConcurrentActivityTaskExecutions: config.DARKROOM_MAX_CONCURRENT_ACTIVITIES,
@@ -44,5 +89,21 @@ export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise
     shutdownGraceTime: '10s',
     ...opts.worker,
   });
-  return { worker, connection, ownsConnection: !opts.connection };
+  const providers = new Set(registry.imageModels.map((m) => IMAGE_MODELS[m]!.provider).filter((p) => p !== 'local')) as Set<Exclude<Provider, 'local'>>;
+  const providerWorkers = new Map<string, Worker>();
+  for (const provider of providers) {
+    const limits = providerLimits(config, provider);
+    providerWorkers.set(provider, await Worker.create({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: `${taskQueue}-${provider}`,
+      activities,
+      maxConcurrentActivityTaskExecutions: limits.concurrency,
+      // Enforced by the server for the whole task queue, so N workers together stay under it.
+      maxTaskQueueActivitiesPerSecond: limits.perMinute / 60,
+      shutdownGraceTime: '10s',
+      ...opts.worker,
+    }));
+  }
+  return { worker: new DarkroomWorkers(main, providerWorkers), connection, ownsConnection: !opts.connection };
 }

@@ -23,6 +23,7 @@ const { prepareBrief } = proxyActivities<DarkroomActivities>({
 
 function activitiesFor(s: PreparedBrief['settings'], taskQueue?: string) {
   return proxyActivities<DarkroomActivities>({
+    // A vendor's own queue: fewer attempts, so a provider that is down hands over to the next model sooner.
     ...(taskQueue ? { taskQueue } : {}),
     startToCloseTimeout: s.activityTimeoutMs,
     heartbeatTimeout: s.heartbeatTimeoutMs,
@@ -30,7 +31,7 @@ function activitiesFor(s: PreparedBrief['settings'], taskQueue?: string) {
       initialInterval: s.retryInitialMs,
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
-      maximumAttempts: s.retryMaxAttempts,
+      maximumAttempts: taskQueue ? (s.providerAttempts ?? s.retryMaxAttempts) : s.retryMaxAttempts,
     },
   });
 }

@@ -1,0 +1,139 @@
+import OpenAI from 'openai';
+import {
+  AuthenticationError,
+  ContentPolicyError,
+  InvalidRequestError,
+  ProviderError,
+  ProviderUnavailableError,
+  RateLimitError,
+} from '../errors';
+
+/** What every OpenAI adapter needs to reach the API. */
+export interface OpenAIClientOptions {
+  /** The OpenAI API key. Handed to the SDK only; never logged, never put in an error message. */
+  apiKey: string;
+  /** An OpenAI-compatible base URL (tests point it at a local server). @default the SDK's, https://api.openai.com/v1 */
+  baseURL?: string;
+  /**
+   * How long one call may wait for the response headers before it counts as a timeout
+   * (a retryable ProviderUnavailableError). Matches `DARKROOM_PROVIDER_TIMEOUT`.
+   * @default 120000
+   */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+/**
+ * One SDK client per adapter. SDK retries are off: Temporal owns retries, and a retry inside
+ * the SDK would spend the activity's start-to-close time and hide the vendor's `retry-after`.
+ */
+export function createOpenAIClient(options: OpenAIClientOptions): OpenAI {
+  if (!options.apiKey) throw new Error('OpenAI adapter: apiKey is required (set OPENAI_API_KEY)');
+  return new OpenAI({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    maxRetries: 0,
+    timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  });
+}
+
+/**
+ * How long the vendor asked us to wait, in ms: `retry-after-ms` (OpenAI's own), else
+ * `retry-after` as seconds or as an HTTP date. Undefined when absent or unreadable.
+ */
+export function retryAfterMs(headers: Pick<Headers, 'get'> | undefined, now: number = Date.now()): number | undefined {
+  const ms = headers?.get('retry-after-ms');
+  if (ms != null && ms.trim() !== '') {
+    const v = Number(ms);
+    if (Number.isFinite(v) && v >= 0) return Math.round(v);
+  }
+  const after = headers?.get('retry-after')?.trim();
+  if (!after) return undefined;
+  if (/^\d+(?:\.\d+)?$/.test(after)) return Math.round(Number(after) * 1000);
+  const at = Date.parse(after);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** OpenAI key shapes (`sk-…`, `sk-proj-…`), masked or not; the vendor echoes them in 401 messages. */
+const KEY_PATTERN = /\bsk-[A-Za-z0-9_*.-]{3,}/g;
+
+/** Removes the key (and anything shaped like one) from a text. */
+export function redact(text: string, apiKey: string): string {
+  let out = text;
+  if (apiKey.length >= 4) out = out.split(apiKey).join('[redacted]');
+  return out.replace(KEY_PATTERN, 'sk-[redacted]');
+}
+
+/**
+ * The SDK error is kept as `cause` (DESIGN: the original cause kept), but its message and
+ * stack are scrubbed first: Temporal serialises the cause chain into the workflow history.
+ */
+function scrubbed(err: unknown, apiKey: string): unknown {
+  if (!(err instanceof Error)) return err;
+  err.message = redact(err.message, apiKey);
+  if (err.stack) err.stack = redact(err.stack, apiKey);
+  const body = (err as { error?: unknown }).error;
+  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
+    (body as { message: string }).message = redact((body as { message: string }).message, apiKey);
+  }
+  return err;
+}
+
+const CONTENT_POLICY_CODES = new Set(['moderation_blocked', 'content_policy_violation', 'content_filter']);
+
+/** The vendor's own message, without the SDK's `400 ` status prefix. */
+function vendorMessage(err: InstanceType<typeof OpenAI.APIError>): string {
+  const body = err.error as { message?: unknown } | undefined;
+  return typeof body?.message === 'string' && body.message ? body.message : err.message;
+}
+
+/**
+ * Maps whatever the SDK threw onto Darkroom's error classes, which the activity turns into
+ * retryable or non-retryable Temporal failures. A cancelled call rethrows the signal's reason
+ * (Temporal's CancelledFailure inside an activity), not a provider error.
+ */
+export function mapOpenAIError(err: unknown, ctx: { provider: string; apiKey: string; signal?: AbortSignal; what: string }): unknown {
+  const { provider, apiKey, signal, what } = ctx;
+  if (err instanceof ProviderError) return err;
+  if (signal?.aborted) return signal.reason ?? err;
+  if (err instanceof OpenAI.APIUserAbortError) return err;
+  const cause = scrubbed(err, apiKey);
+  const opts = { cause };
+  // Connection errors first: APIConnectionTimeoutError is an APIConnectionError is an APIError.
+  if (err instanceof OpenAI.APIConnectionTimeoutError) {
+    return new ProviderUnavailableError(`OpenAI ${what} timed out waiting for a response`, provider, opts);
+  }
+  if (err instanceof OpenAI.APIConnectionError) {
+    return new ProviderUnavailableError(`OpenAI ${what}: could not connect (${redact(err.message, apiKey)})`, provider, opts);
+  }
+  if (err instanceof OpenAI.APIError) {
+    const message = redact(vendorMessage(err), apiKey);
+    const status = err.status ?? 0;
+    const where = `OpenAI ${what} (HTTP ${status}${err.code ? `, ${err.code}` : ''})`;
+    if (err instanceof OpenAI.RateLimitError || status === 429) {
+      return new RateLimitError(`${where}: ${message}`, provider, retryAfterMs(err.headers), opts);
+    }
+    if (err instanceof OpenAI.AuthenticationError || err instanceof OpenAI.PermissionDeniedError || status === 401 || status === 403) {
+      return new AuthenticationError(`${where}: ${message} — check OPENAI_API_KEY and the project's access to the model`, provider, opts);
+    }
+    if (status === 400 && (CONTENT_POLICY_CODES.has(err.code ?? '') || /safety system|content policy/i.test(message))) {
+      return new ContentPolicyError(`${where}: ${message}`, provider, opts);
+    }
+    if (status === 400 || status === 404 || status === 409 || status === 413 || status === 422) {
+      return new InvalidRequestError(`${where}: ${message}`, provider, opts);
+    }
+    // 5xx, 408 and anything unexpected: the next attempt may well succeed.
+    return new ProviderUnavailableError(`${where}: ${message}`, provider, opts);
+  }
+  // A 200 whose body is not JSON: the SDK's JSON.parse throws.
+  if (err instanceof SyntaxError) {
+    return new ProviderUnavailableError(`OpenAI ${what}: malformed response (${redact(err.message, apiKey)})`, provider, opts);
+  }
+  return cause;
+}
+
+/** A vendor response that failed its schema check: retried, because the next one is usually fine. */
+export function malformed(what: string, provider: string, detail: string, cause?: unknown): ProviderUnavailableError {
+  return new ProviderUnavailableError(`OpenAI ${what}: malformed response (${detail})`, provider, { cause });
+}

@@ -1,0 +1,10 @@
+export { OpenAIImageGenerator, promptWithNegatives } from './image-generator';
+export type { OpenAIBackground, OpenAIGenerateImageResult, OpenAIImageGeneratorOptions, OpenAIImageUsage, OpenAIOutputFormat } from './image-generator';
+export { OpenAIVisionJudge, OPENAI_JUDGE_WEIGHTS, MISSING_MUST_INCLUDE_PENALTY, PRESENT_MUST_AVOID_PENALTY, MAX_JUDGE_BATCH } from './vision-judge';
+export type { OpenAIVisionJudgeOptions } from './vision-judge';
+export { OpenAIAltTextWriter, cleanAltText, OPENAI_ALT_TEXT_MAX } from './alt-text-writer';
+export type { OpenAIAltTextWriterOptions } from './alt-text-writer';
+export { OPENAI_CHAT_PRICES, DEFAULT_VISION_MODEL, VISION_MAX_SIDE } from './vision';
+export type { ChatPrice, OpenAIVisionOptions } from './vision';
+export { DEFAULT_TIMEOUT_MS, retryAfterMs } from './client';
+export type { OpenAIClientOptions } from './client';

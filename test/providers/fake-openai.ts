@@ -1,0 +1,333 @@
+/**
+ * A local stand-in for api.openai.com that speaks its wire format, so the adapters run the real
+ * `openai` SDK (pointed here by `baseURL`) with no network. It serves the two endpoints Darkroom
+ * uses — POST /v1/images/generations and POST /v1/chat/completions — records every request,
+ * and fails the next request on demand the way OpenAI does.
+ *
+ * Shapes follow the API reference and openai-node's types (ImagesResponse, ChatCompletion,
+ * the `{ error: { message, type, param, code } }` error body).
+ */
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import sharp from 'sharp';
+import type { Fault, RecordedRequest } from './contract/faults';
+
+export interface FakeOpenAIOptions {
+  /** When set, requests must carry `Authorization: Bearer <apiKey>` (a 401 otherwise, as OpenAI answers). */
+  apiKey?: string;
+  /** Add `revised_prompt` to image results (gpt-image models do not; dall-e-3 did). @default false */
+  revisedPrompt?: boolean;
+  /** What a chat completion without `response_format` answers (the alt-text writer's call). */
+  altText?: string;
+}
+
+/** A canned answer for the next request, for tests that need one exact response. */
+export interface CannedResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** Sent as JSON unless it is a string. */
+  body: unknown;
+}
+
+export interface FakeOpenAI {
+  /** `http://127.0.0.1:<port>/v1`, for the SDK's `baseURL`. */
+  baseURL: string;
+  /** Every request received, oldest first. */
+  requests(): RecordedRequest[];
+  /** Makes the next request fail this way. `retryAfter` overrides the rateLimit fault's `retry-after` (default `7`). */
+  fault(kind: Fault, options?: { retryAfter?: string }): void;
+  /** Answers the next request with exactly this. */
+  respondNext(response: CannedResponse): void;
+  /** The `message.content` of the next chat completion, instead of one made from its schema. */
+  nextChatContent(content: string): void;
+  close(): Promise<void>;
+}
+
+/** OpenAI's error body. */
+const apiError = (message: string, type: string, code: string | null, param: string | null = null) => ({ error: { message, type, param, code } });
+
+/** What OpenAI answers for each fault, in its own words. */
+function faultResponse(kind: Exclude<Fault, 'timeout'>, ctx: { retryAfter: string; bearer: string; path: string }): CannedResponse {
+  const chat = ctx.path.endsWith('/chat/completions');
+  switch (kind) {
+    case 'rateLimit':
+      return {
+        status: 429,
+        headers: { 'retry-after': ctx.retryAfter, 'x-ratelimit-limit-requests': '5', 'x-ratelimit-remaining-requests': '0' },
+        body: apiError(
+          `Rate limit reached for ${chat ? 'gpt-4.1-mini' : 'gpt-image-1.5'} in organization org-fake on ${chat ? 'requests per min (RPM)' : 'images per minute (IPM)'}: Limit 5, Used 5, Requested 1. Please try again in 7s.`,
+          'requests',
+          'rate_limit_exceeded',
+        ),
+      };
+    case 'serverError':
+      return { status: 500, body: apiError('The server had an error while processing your request. Sorry about that!', 'server_error', null) };
+    case 'contentPolicy':
+      return {
+        status: 400,
+        body: apiError(
+          'Your request was rejected as a result of our safety system. Your request may contain content that is not allowed by our safety system.',
+          'image_generation_user_error',
+          'moderation_blocked',
+        ),
+      };
+    case 'badKey':
+      // OpenAI masks most of the key in this message; the fake echoes it whole, so the test
+      // proves the adapter scrubs it rather than trusting the vendor to.
+      return {
+        status: 401,
+        body: apiError(
+          `Incorrect API key provided: ${ctx.bearer || 'sk-...'}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+          'invalid_request_error',
+          'invalid_api_key',
+        ),
+      };
+    case 'malformed':
+      return chat
+        ? { status: 200, body: { id: 'chatcmpl-malformed', object: 'chat.completion', created: 1, model: 'gpt-4.1-mini', choices: [] } }
+        : { status: 200, body: { created: 1, data: [{ url: null }] } };
+  }
+}
+
+const hash = (s: string) => createHash('sha256').update(s).digest().readUInt32BE(0);
+
+/** Output tokens gpt-image-1 reports per quality and size (OpenAI's image generation guide). */
+const IMAGE_OUTPUT_TOKENS: Record<string, Record<string, number>> = {
+  low: { '1024x1024': 272, '1024x1536': 408, '1536x1024': 400 },
+  medium: { '1024x1024': 1056, '1024x1536': 1584, '1536x1024': 1568 },
+  high: { '1024x1024': 4160, '1024x1536': 6240, '1536x1024': 6208 },
+};
+
+async function imagesGenerations(body: Record<string, unknown>, revisedPrompt: boolean): Promise<CannedResponse> {
+  const invalid = (message: string, param: string, code = 'invalid_value') => ({ status: 400, body: apiError(message, 'invalid_request_error', code, param) });
+  const model = String(body.model ?? 'dall-e-2');
+  const gptImage = model.startsWith('gpt-image') || model === 'chatgpt-image-latest';
+  if (typeof body.prompt !== 'string' || !body.prompt) return invalid("Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
+  if (gptImage && 'response_format' in body) return invalid("Unknown parameter: 'response_format'.", 'response_format', 'unknown_parameter');
+  const size = String(body.size ?? '1024x1024');
+  const m = /^(\d+)x(\d+)$/.exec(size);
+  if (!m) return invalid(`Invalid value: '${size}'. Supported values are: '1024x1024', '1024x1536', '1536x1024', and 'auto'.`, 'size');
+  const width = Number(m[1]);
+  const height = Number(m[2]);
+  const format = String(body.output_format ?? 'png');
+  if (!['png', 'jpeg', 'webp'].includes(format)) return invalid(`Invalid value: '${format}'. Supported values are: 'png', 'jpeg', and 'webp'.`, 'output_format');
+  const quality = String(body.quality ?? 'auto');
+  const transparent = body.background === 'transparent';
+
+  const h = hash(body.prompt);
+  const colour = { r: h & 0xff, g: (h >>> 8) & 0xff, b: (h >>> 16) & 0xff, alpha: transparent ? 0 : 1 };
+  let img = sharp({ create: { width, height, channels: transparent ? 4 : 3, background: colour } }).composite([
+    { input: Buffer.from(`<svg width="${width}" height="${height}"><circle cx="${width / 2}" cy="${height / 2}" r="${Math.min(width, height) / 3}" fill="#F4B400"/></svg>`) },
+  ]);
+  img = format === 'jpeg' ? img.jpeg() : format === 'webp' ? img.webp() : img.png();
+  const bytes = await img.toBuffer();
+
+  const inputTokens = Math.ceil(body.prompt.length / 4);
+  const outputTokens = IMAGE_OUTPUT_TOKENS[quality]?.[size] ?? 1056;
+  return {
+    status: 200,
+    body: {
+      created: Math.floor(Date.now() / 1000),
+      background: transparent ? 'transparent' : 'opaque',
+      data: [{ b64_json: bytes.toString('base64'), ...(revisedPrompt ? { revised_prompt: `${body.prompt} (revised)` } : {}) }],
+      output_format: format,
+      quality: quality === 'auto' ? 'medium' : quality,
+      size,
+      usage: {
+        input_tokens: inputTokens,
+        input_tokens_details: { image_tokens: 0, text_tokens: inputTokens },
+        output_tokens: outputTokens,
+        output_tokens_details: { image_tokens: outputTokens, text_tokens: 0 },
+        total_tokens: inputTokens + outputTokens,
+      },
+    },
+  };
+}
+
+type JsonSchema = Record<string, unknown>;
+
+/** Follows a local `$ref` (`#/$defs/…`, `#/definitions/…`). */
+function deref(schema: JsonSchema, root: JsonSchema): JsonSchema {
+  if (typeof schema.$ref !== 'string') return schema;
+  const target = schema.$ref.replace(/^#\/?/, '').split('/').filter(Boolean).reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], root);
+  return deref((target ?? {}) as JsonSchema, root);
+}
+
+/**
+ * A deterministic instance of a (strict structured-output) JSON schema, as a model would fill
+ * it: an array whose items hold an enum gets one element per enum value (one judgement per
+ * candidate id, one entry per checklist item); numbers depend on those enum values, so each
+ * candidate gets its own scores; `present` is true except under a property about avoiding.
+ */
+function instanceOf(schema: JsonSchema, root: JsonSchema, path: string[], seed: string): unknown {
+  if (typeof schema.$ref === 'string') return instanceOf(deref(schema, root), root, path, seed);
+  const anyOf = (schema.anyOf ?? schema.oneOf) as JsonSchema[] | undefined;
+  if (anyOf) return instanceOf(anyOf.find((s) => s.type !== 'null') ?? anyOf[0]!, root, path, seed);
+  if (Array.isArray(schema.enum)) return schema.enum[0];
+  if ('const' in schema) return schema.const;
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  switch (type) {
+    case 'object': {
+      const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
+      return Object.fromEntries(Object.entries(props).map(([k, s]) => [k, instanceOf(s, root, [...path, k], seed)]));
+    }
+    case 'array': {
+      const max = typeof schema.maxItems === 'number' ? schema.maxItems : Infinity;
+      if (max === 0) return [];
+      const items = deref((schema.items ?? {}) as JsonSchema, root);
+      const props = (items.properties ?? {}) as Record<string, JsonSchema>;
+      const keyed = Object.entries(props).find(([, s]) => Array.isArray(s.enum));
+      if (keyed) {
+        const [key, s] = keyed;
+        return (s.enum as unknown[]).map((v) => ({ ...(instanceOf(items, root, path, `${seed}/${String(v)}`) as object), [key]: v }));
+      }
+      const n = Math.min(items.type === 'string' ? 2 : 1, max);
+      return Array.from({ length: n }, (_, i) => instanceOf(items, root, [...path, String(i)], seed));
+    }
+    case 'integer':
+    case 'number': {
+      const min = typeof schema.minimum === 'number' ? schema.minimum : 0;
+      const max = typeof schema.maximum === 'number' ? schema.maximum : 100;
+      // The upper half of the range: a fake that scores everything badly would trip score gates.
+      const lo = Math.ceil(min + (max - min) / 2);
+      return lo + (hash(`${seed}:${path.join('.')}`) % (max - lo + 1));
+    }
+    case 'boolean':
+      return !path.some((p) => /avoid/i.test(p));
+    case 'string':
+      return `Fake ${path.filter((p) => !/^\d+$/.test(p)).at(-1) ?? 'text'} ${Number(path.at(-1) ?? 0) + 1} for ${seed.split('/').at(-1) || 'the request'}.`;
+    default:
+      return null;
+  }
+}
+
+function countImages(messages: unknown): number {
+  if (!Array.isArray(messages)) return 0;
+  let n = 0;
+  for (const m of messages as Array<{ content?: unknown }>) {
+    if (Array.isArray(m.content)) n += (m.content as Array<{ type?: string }>).filter((p) => p.type === 'image_url').length;
+  }
+  return n;
+}
+
+function chatCompletions(body: Record<string, unknown>, content: string | undefined, altText: string): CannedResponse {
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    return { status: 400, body: apiError("Missing required parameter: 'messages'.", 'invalid_request_error', 'missing_required_parameter', 'messages') };
+  }
+  const format = body.response_format as { type?: string; json_schema?: { schema?: JsonSchema } } | undefined;
+  let text = content;
+  if (text === undefined) {
+    if (format?.type === 'json_schema' && format.json_schema?.schema) {
+      const schema = format.json_schema.schema;
+      text = JSON.stringify(instanceOf(schema, schema, [], ''));
+    } else {
+      text = altText;
+    }
+  }
+  // About what OpenAI counts: a 768 px image at high detail is some hundreds of tokens.
+  const promptTokens = 120 + JSON.stringify(body.messages).length % 97 + countImages(body.messages) * 765;
+  const completionTokens = Math.ceil(text.length / 4);
+  return {
+    status: 200,
+    body: {
+      id: `chatcmpl-fake${hash(text).toString(16)}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: `${String(body.model)}-2025-04-14`,
+      choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens,
+        total_tokens: promptTokens + completionTokens,
+        prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+      },
+      service_tier: 'default',
+      system_fingerprint: 'fp_fake',
+    },
+  };
+}
+
+/** Starts the fake on a free port of 127.0.0.1. */
+export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
+  const recorded: RecordedRequest[] = [];
+  let pendingFault: { kind: Fault; retryAfter: string } | undefined;
+  let canned: CannedResponse | undefined;
+  let chatContent: string | undefined;
+  let seq = 0;
+  const altText = options.altText ?? 'Image of a white ceramic teapot on a linen cloth, with steam rising from its spout';
+
+  const send = (res: http.ServerResponse, r: CannedResponse) => {
+    const text = typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+    res.writeHead(r.status, { 'content-type': 'application/json', 'x-request-id': `req_fake${++seq}`, 'openai-processing-ms': '12', ...r.headers });
+    res.end(text);
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = raw;
+        try {
+          body = raw ? JSON.parse(raw) : undefined;
+        } catch {
+          // not JSON: recorded as text
+        }
+        const path = (req.url ?? '/').split('?')[0]!;
+        recorded.push({ method: req.method ?? 'GET', path, headers: { ...req.headers }, body });
+
+        const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+        const fault = pendingFault;
+        pendingFault = undefined;
+        if (fault?.kind === 'timeout') return; // never answers; close() drops the socket
+        if (fault) return send(res, faultResponse(fault.kind, { retryAfter: fault.retryAfter, bearer, path }));
+        if (canned) {
+          const r = canned;
+          canned = undefined;
+          return send(res, r);
+        }
+        if (options.apiKey !== undefined && bearer !== options.apiKey) {
+          const masked = bearer ? `${bearer.slice(0, 3)}${'*'.repeat(Math.max(0, bearer.length - 7))}${bearer.slice(-4)}` : '';
+          return send(res, { status: 401, body: apiError(`Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key') });
+        }
+        if (req.method !== 'POST' || typeof body !== 'object' || body === null) {
+          return send(res, { status: 404, body: apiError(`Invalid URL (${req.method} ${path})`, 'invalid_request_error', null) });
+        }
+        if (path === '/v1/images/generations') return send(res, await imagesGenerations(body as Record<string, unknown>, options.revisedPrompt ?? false));
+        if (path === '/v1/chat/completions') {
+          const content = chatContent;
+          chatContent = undefined;
+          return send(res, chatCompletions(body as Record<string, unknown>, content, altText));
+        }
+        return send(res, { status: 404, body: apiError(`Invalid URL (${req.method} ${path})`, 'invalid_request_error', null) });
+      })().catch((err: unknown) => {
+        if (!res.headersSent) send(res, { status: 500, body: apiError(`fake server error: ${(err as Error).message}`, 'server_error', null) });
+      });
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    baseURL: `http://127.0.0.1:${port}/v1`,
+    requests: () => [...recorded],
+    fault(kind, o = {}) {
+      pendingFault = { kind, retryAfter: o.retryAfter ?? '7' };
+    },
+    respondNext(response) {
+      canned = response;
+    },
+    nextChatContent(content) {
+      chatContent = content;
+    },
+    async close() {
+      // A `timeout` fault leaves a request open for ever; close() would wait for it.
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    },
+  };
+}
