@@ -1,6 +1,9 @@
 import type { Config } from '../../domain/config';
-import { IMAGE_MODELS } from '../../domain/models';
+import { IMAGE_MODELS, UPSCALE_MODELS, VISION_MODELS } from '../../domain/models';
+import { GeminiAltTextWriter, GeminiImageGenerator, GeminiVisionJudge } from './gemini';
 import { LocalAltTextWriter, LocalImageGenerator, LocalVisionJudge, SharpUpscaler } from './local';
+import { OpenAIAltTextWriter, OpenAIImageGenerator, OpenAIVisionJudge } from './openai';
+import { ReplicateImageGenerator, ReplicateUpscaler } from './replicate';
 import type { AltTextWriter, ImageGenerator, Upscaler, VisionJudge } from './types';
 
 export * from './types';
@@ -8,7 +11,7 @@ export * from './errors';
 
 /** The providers a worker has: which image models it can call, and its judge, upscaler and alt-text writer. */
 export interface ProviderRegistry {
-  /** Catalog ids of the image models this worker can call, preferred first. */
+  /** Catalog ids of the image models this worker can call. */
   readonly imageModels: readonly string[];
   /** @throws Error when the model is not configured on this worker */
   imageGenerator(model: string): ImageGenerator;
@@ -19,7 +22,7 @@ export interface ProviderRegistry {
   readonly prices: { judgeUsdPerImage: number; upscaleUsd: number; altTextUsd: number };
 }
 
-/** Overrides for tests and embedding: any capability not given uses the offline default. */
+/** Overrides for tests and embedding: any capability not given comes from the configuration. */
 export interface ProviderOverrides {
   imageGenerators?: Record<string, ImageGenerator>;
   judge?: VisionJudge;
@@ -28,12 +31,47 @@ export interface ProviderOverrides {
   prices?: Partial<ProviderRegistry['prices']>;
 }
 
+const modelsOf = (provider: string) => Object.values(IMAGE_MODELS).filter((m) => m.provider === provider).map((m) => m.id);
+
 /**
- * Builds the registry from configuration. With no API keys configured every capability
- * is the offline `local` implementation, so Darkroom runs with no network at all.
+ * Builds the registry from configuration. Each API key present enables its vendor's models;
+ * with none, every capability is the offline implementation and Darkroom needs no network.
+ * Keys go to the adapters' constructors and nowhere else.
  */
-export function createProviderRegistry(_config: Config, overrides: ProviderOverrides = {}): ProviderRegistry {
-  const generators: Record<string, ImageGenerator> = { local: new LocalImageGenerator(), ...overrides.imageGenerators };
+export function createProviderRegistry(config: Config, overrides: ProviderOverrides = {}): ProviderRegistry {
+  const timeoutMs = config.DARKROOM_PROVIDER_TIMEOUT;
+  const generators: Record<string, ImageGenerator> = { local: new LocalImageGenerator() };
+  let judge: VisionJudge = new LocalVisionJudge();
+  let judgePrice = 0;
+  let altText: AltTextWriter = new LocalAltTextWriter();
+  let upscaler: Upscaler = new SharpUpscaler();
+  let upscalePrice = 0;
+
+  if (config.REPLICATE_API_TOKEN) {
+    const opts = { apiToken: config.REPLICATE_API_TOKEN, baseUrl: config.REPLICATE_BASE_URL, timeoutMs, outputHosts: config.REPLICATE_OUTPUT_HOSTS.split(',').map((h) => h.trim()).filter(Boolean) };
+    const flux = new ReplicateImageGenerator(opts);
+    for (const m of modelsOf('replicate')) generators[m] = flux;
+    upscaler = new ReplicateUpscaler({ ...opts, model: 'real-esrgan' });
+    upscalePrice = UPSCALE_MODELS['real-esrgan'].priceUsdPerImage;
+  }
+  if (config.GEMINI_API_KEY) {
+    const opts = { apiKey: config.GEMINI_API_KEY, baseUrl: config.GEMINI_BASE_URL, timeoutMs };
+    const gemini = new GeminiImageGenerator(opts);
+    for (const m of modelsOf('google')) generators[m] = gemini;
+    judge = new GeminiVisionJudge(opts);
+    altText = new GeminiAltTextWriter(opts);
+    judgePrice = VISION_MODELS['gemini-2.5-flash'].priceUsdPerImage;
+  }
+  if (config.OPENAI_API_KEY) {
+    const opts = { apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs };
+    const openai = new OpenAIImageGenerator(opts);
+    for (const m of modelsOf('openai')) generators[m] = openai;
+    // The OpenAI judge is preferred when both keys exist: structured outputs are strict.
+    judge = new OpenAIVisionJudge(opts);
+    altText = new OpenAIAltTextWriter(opts);
+    judgePrice = VISION_MODELS['gpt-4.1-mini'].priceUsdPerImage;
+  }
+  Object.assign(generators, overrides.imageGenerators);
   return {
     imageModels: Object.keys(generators).filter((m) => IMAGE_MODELS[m]),
     imageGenerator(model: string): ImageGenerator {
@@ -41,9 +79,9 @@ export function createProviderRegistry(_config: Config, overrides: ProviderOverr
       if (!g) throw new Error(`image model ${model} is not configured on this worker (configured: ${Object.keys(generators).join(', ')})`);
       return g;
     },
-    judge: overrides.judge ?? new LocalVisionJudge(),
-    upscaler: overrides.upscaler ?? new SharpUpscaler(),
-    altText: overrides.altText ?? new LocalAltTextWriter(),
-    prices: { judgeUsdPerImage: 0, upscaleUsd: 0, altTextUsd: 0, ...overrides.prices },
+    judge: overrides.judge ?? judge,
+    upscaler: overrides.upscaler ?? upscaler,
+    altText: overrides.altText ?? altText,
+    prices: { judgeUsdPerImage: judgePrice, upscaleUsd: upscalePrice, altTextUsd: judgePrice, ...overrides.prices },
   };
 }

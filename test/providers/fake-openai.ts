@@ -20,6 +20,8 @@ export interface FakeOpenAIOptions {
   revisedPrompt?: boolean;
   /** What a chat completion without `response_format` answers (the alt-text writer's call). */
   altText?: string;
+  /** A fault for some requests by their order (0-based, image requests only), e.g. every other one. */
+  imageFaults?: (index: number) => Fault | undefined;
 }
 
 /** A canned answer for the next request, for tests that need one exact response. */
@@ -37,6 +39,16 @@ export interface FakeOpenAI {
   requests(): RecordedRequest[];
   /** Makes the next request fail this way. `retryAfter` overrides the rateLimit fault's `retry-after` (default `7`). */
   fault(kind: Fault, options?: { retryAfter?: string }): void;
+  /**
+   * Image generations answered to a client still connected: what the vendor would bill.
+   * A response written after the client went away (a killed worker) is not counted.
+   */
+  delivered(): number;
+  /** From now on, image responses wait until release(): lets a test crash a worker mid-call. */
+  hold(): void;
+  release(): void;
+  /** Image requests waiting behind hold(). */
+  held(): number;
   /** Answers the next request with exactly this. */
   respondNext(response: CannedResponse): void;
   /** The `message.content` of the next chat completion, instead of one made from its schema. */
@@ -256,6 +268,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   let canned: CannedResponse | undefined;
   let chatContent: string | undefined;
   let seq = 0;
+  let imageIndex = 0;
+  let delivered = 0;
+  let holding = false;
+  const waiting: Array<() => void> = [];
   const altText = options.altText ?? 'Image of a white ceramic teapot on a linen cloth, with steam rising from its spout';
 
   const send = (res: http.ServerResponse, r: CannedResponse) => {
@@ -296,7 +312,15 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         if (req.method !== 'POST' || typeof body !== 'object' || body === null) {
           return send(res, { status: 404, body: apiError(`Invalid URL (${req.method} ${path})`, 'invalid_request_error', null) });
         }
-        if (path === '/v1/images/generations') return send(res, await imagesGenerations(body as Record<string, unknown>, options.revisedPrompt ?? false));
+        if (path === '/v1/images/generations') {
+          const scheduled = options.imageFaults?.(imageIndex++);
+          if (scheduled && scheduled !== 'timeout') return send(res, faultResponse(scheduled, { retryAfter: '1', bearer, path }));
+          const answer = await imagesGenerations(body as Record<string, unknown>, options.revisedPrompt ?? false);
+          if (holding) await new Promise<void>((resolve) => waiting.push(resolve));
+          if (res.destroyed || req.socket.destroyed) return;
+          delivered++;
+          return send(res, answer);
+        }
         if (path === '/v1/chat/completions') {
           const content = chatContent;
           chatContent = undefined;
@@ -321,11 +345,22 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     respondNext(response) {
       canned = response;
     },
+    delivered: () => delivered,
+    hold() {
+      holding = true;
+    },
+    release() {
+      holding = false;
+      for (const go of waiting.splice(0)) go();
+    },
+    held: () => waiting.length,
     nextChatContent(content) {
       chatContent = content;
     },
     async close() {
       // A `timeout` fault leaves a request open for ever; close() would wait for it.
+      holding = false;
+      for (const go of waiting.splice(0)) go();
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
     },

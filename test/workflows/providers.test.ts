@@ -1,0 +1,150 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
+import { validateBrief, type BriefInput } from '../../domain/brief';
+import { imagePrice } from '../../domain/models';
+import { readLedger } from '../../activities';
+import { createBlobStore } from '../../activities/blob-store';
+import { startBrief } from '../../client/briefs';
+import { statusQuery } from '../../workflows/messages';
+import { startFakeOpenAI, type FakeOpenAI } from '../providers/fake-openai';
+import { testBrief, waitForStatus } from '../support/briefs';
+import { closeTestConnection, testAddress, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
+import { testWorkflowBundle, withWorker } from '../support/worker';
+
+const KEY = 'sk-test-darkroom-0123456789abcdef';
+const poster = (over: Partial<BriefInput> = {}) => testBrief({ textInImage: 'SPRING SALE', candidates: 3, budgetUsd: 2, ...over });
+const openaiEnv = (fake: FakeOpenAI) => ({
+  OPENAI_API_KEY: KEY,
+  OPENAI_BASE_URL: fake.baseURL,
+  DARKROOM_PROVIDER_ATTEMPTS: '4',
+  DARKROOM_RETRY_INITIAL: '100ms',
+  DARKROOM_OPENAI_RPM: '6000',
+});
+const imageCalls = (fake: FakeOpenAI) => fake.requests().filter((r) => r.path === '/v1/images/generations');
+
+beforeAll(async () => {
+  await testWorkflowBundle();
+});
+afterAll(closeTestConnection);
+
+describe('briefs on vendor providers (OpenAI SDK against a local wire-format server)', () => {
+  it('routes text in the image to gpt-image, pays each candidate once, and counts judge spend', async () => {
+    const fake = await startFakeOpenAI({ apiKey: KEY });
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('prov-route');
+    const dataDir = testDataDir('prov-route');
+    try {
+      const m = await withWorker({ taskQueue, dataDir, env: openaiEnv(fake) }, async () => {
+        const { handle } = await startBrief(client, validateBrief(poster()), taskQueue, { workflowId: uniqueWorkflowId('prov-route') });
+        const done = await handle.result();
+        const s = await handle.query(statusQuery);
+        expect(s.route).toMatchObject({ model: 'gpt-image-1.5', down: [] });
+        expect(s.route!.reason).toMatch(/SPRING SALE/);
+        return done;
+      });
+      const calls = imageCalls(fake);
+      expect(calls).toHaveLength(3);
+      for (const c of calls) {
+        expect(c.body).toMatchObject({ model: 'gpt-image-1.5', size: '1536x1024', n: 1 });
+        expect(c.headers.authorization).toBe(`Bearer ${KEY}`);
+      }
+      expect(m.candidates.every((c) => c.model === 'gpt-image-1.5')).toBe(true);
+      const perImage = imagePrice('gpt-image-1.5', '1536x1024');
+      expect(m.candidates.map((c) => c.costUsd)).toEqual([perImage, perImage, perImage]);
+      // Judge and alt text were paid too: actual spend exceeds generation alone, and stays within budget.
+      expect(m.cost.actualUsd).toBeGreaterThan(3 * perImage);
+      expect(m.cost.actualUsd).toBeLessThanOrEqual(m.cost.budgetUsd);
+      expect(m.cost.forecastUsd).toBeGreaterThanOrEqual(3 * perImage);
+      const ledger = await readLedger(createBlobStore({ DARKROOM_DATA_DIR: dataDir }), m.workflowId);
+      expect(ledger.map((e) => e.candidateId).sort()).toEqual(['r1-c01', 'r1-c02', 'r1-c03']);
+      expect(JSON.stringify(m)).not.toContain(KEY);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('refuses a batch whose forecast exceeds the budget before any call is made', async () => {
+    const fake = await startFakeOpenAI({ apiKey: KEY });
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('prov-budget');
+    try {
+      await withWorker({ taskQueue, dataDir: testDataDir('prov-budget'), env: openaiEnv(fake) }, async () => {
+        const { handle } = await startBrief(client, validateBrief(poster({ candidates: 20, budgetUsd: 0.1 })), taskQueue, { workflowId: uniqueWorkflowId('prov-budget') });
+        const err = await handle.result().then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkflowFailedError);
+        const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+        expect(cause.type).toBe('OverBudget');
+        expect(cause.message).toMatch(/forecast cost \$1\.\d\d for 20 candidates on gpt-image-1\.5 exceeds the budget of \$0\.10/);
+      });
+      expect(fake.requests()).toHaveLength(0);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('completes a batch on a provider that fails every other call, paying only for what it delivered', async () => {
+    const fake = await startFakeOpenAI({ apiKey: KEY, imageFaults: (i) => (i % 2 === 0 ? 'serverError' : undefined) });
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('prov-flaky');
+    const dataDir = testDataDir('prov-flaky');
+    try {
+      const m = await withWorker({ taskQueue, dataDir, env: openaiEnv(fake) }, async () => {
+        const { handle } = await startBrief(client, validateBrief(poster({ candidates: 6 })), taskQueue, { workflowId: uniqueWorkflowId('prov-flaky') });
+        return handle.result();
+      });
+      expect(m.candidates).toHaveLength(6);
+      expect(imageCalls(fake).length).toBeGreaterThanOrEqual(12);
+      expect(fake.delivered()).toBe(6);
+      const ledger = await readLedger(createBlobStore({ DARKROOM_DATA_DIR: dataDir }), m.workflowId);
+      expect(ledger).toHaveLength(6);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('pays for no candidate twice when the worker crashes in the middle of a paid batch (counted at the server)', async () => {
+    const fake = await startFakeOpenAI({ apiKey: KEY });
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('prov-crash');
+    const dataDir = testDataDir('prov-crash');
+    const workflowId = uniqueWorkflowId('prov-crash');
+    const env = {
+      ...process.env,
+      ...openaiEnv(fake),
+      TEMPORAL_ADDRESS: testAddress(),
+      DARKROOM_TASK_QUEUE: taskQueue,
+      DARKROOM_DATA_DIR: dataDir,
+      DARKROOM_HEARTBEAT_TIMEOUT: '2s',
+      DARKROOM_GENERATE_CONCURRENCY: '2',
+    };
+    const spawnWorker = (): ChildProcess => spawn(process.execPath, ['--import', 'tsx', path.resolve('workers/main.ts')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let worker = spawnWorker();
+    try {
+      const { handle } = await startBrief(client, validateBrief(poster({ candidates: 8 })), taskQueue, { workflowId });
+      await waitForStatus(handle, (s) => s.candidates.generated >= 3, 'three paid candidates');
+      // Hold the vendor's answers, so the crash lands while calls are in flight at the vendor.
+      fake.hold();
+      for (let i = 0; i < 300 && fake.held() < 1; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(fake.held()).toBeGreaterThanOrEqual(1);
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker.once('exit', r));
+      await new Promise((r) => setTimeout(r, 300));
+      fake.release(); // answers to a dead worker: written to closed sockets, never delivered
+      const generatedAtCrash = (await handle.query(statusQuery).catch(() => undefined))?.candidates.generated;
+      worker = spawnWorker();
+      const m = await handle.result();
+      expect(m.candidates).toHaveLength(8);
+      const ledger = await readLedger(createBlobStore({ DARKROOM_DATA_DIR: dataDir }), workflowId);
+      // Calls made (delivered by the vendor) = candidates stored = ledger entries: nothing paid twice.
+      expect(fake.delivered()).toBe(8);
+      expect(ledger.map((e) => e.candidateId).sort()).toEqual(m.candidates.map((c) => c.id).sort());
+      expect(generatedAtCrash ?? 3).toBeLessThan(8);
+    } finally {
+      worker.kill('SIGTERM');
+      await fake.close();
+    }
+  });
+});
