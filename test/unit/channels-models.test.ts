@@ -37,6 +37,10 @@ describe('models and routing', () => {
     const c = costForBatch('flux-1.1-pro', 4, { judgeUsdPerImage: 0.0015, upscales: 1, upscaleUsd: 0.0025, altTexts: 1, altTextUsd: 0.0015 });
     expect(c).toEqual({ model: 'flux-1.1-pro', count: 4, generateUsd: 0.16, judgeUsd: 0.0075, upscaleUsd: 0.0025, totalUsd: 0.17 });
     expect(imagePrice('gpt-image-1.5', '1024x1024', 'low')).toBe(0.009);
+    // The README's worked example: spring-launch on gpt-image-1.5, and on flux-schnell.
+    const extras = { judgeUsdPerImage: 0.0015, altTexts: 1, altTextUsd: 0.0015, upscales: 1, upscaleUsd: 0.0025 };
+    expect(costForBatch('gpt-image-1.5', 4, { size: '1536x1024', ...extras }).totalUsd).toBe(0.21);
+    expect(costForBatch('flux-schnell', 4, extras).totalUsd).toBe(0.022);
     expect(() => costForBatch('nope', 1)).toThrow(/unknown image model/);
   });
 
