@@ -369,7 +369,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
           workflowId, runId, outcome: 'rejected', brief, prompt, promptScore, rounds: round,
           candidates: candidateRows(all, judgementOf), rejectedCandidates: rejected, selected: [], assets: [],
           judgeUnchecked: unchecked,
-          cost: { forecastUsd: forecast.totalUsd, actualUsd: status.cost.actualUsd, budgetUsd: brief.budgetUsd, currency: 'USD' },
+          cost: { forecastUsd: forecast.totalUsd, actualUsd: status.cost.actualUsd, budgetUsd: status.cost.budgetUsd, currency: 'USD' },
           review: { decisions, ignoredSignals, remindersSent: review.remindersSent, outcome: 'rejected' },
           rejection: { reviewer: entry.reviewer, reason: decision.reason, at: entry.at },
           timings: stageTimings(spans),
@@ -444,7 +444,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
       selected: selectedOut,
       assets,
       judgeUnchecked: unchecked,
-      cost: { forecastUsd: forecast.totalUsd, actualUsd: status.cost.actualUsd, budgetUsd: brief.budgetUsd, currency: 'USD' },
+      cost: { forecastUsd: forecast.totalUsd, actualUsd: status.cost.actualUsd, budgetUsd: status.cost.budgetUsd, currency: 'USD' },
       ...(review ? { review: { decisions, ignoredSignals, remindersSent: review.remindersSent, outcome: review.outcome ?? 'approved' } } : {}),
       timings: stageTimings(spans),
     });

@@ -8,9 +8,9 @@ import { imagePrice } from '../../domain/models';
 import { readLedger } from '../../activities';
 import { createBlobStore } from '../../activities/blob-store';
 import { startBrief } from '../../client/briefs';
-import { statusQuery } from '../../workflows/messages';
+import { raiseBudgetUpdate, reviewUpdate, statusQuery } from '../../workflows/messages';
 import { startFakeOpenAI, type FakeOpenAI } from '../providers/fake-openai';
-import { testBrief, waitForStatus } from '../support/briefs';
+import { awaitingRound, testBrief, waitForStatus } from '../support/briefs';
 import { closeTestConnection, testAddress, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
 
@@ -80,6 +80,32 @@ describe('briefs on vendor providers (OpenAI SDK against a local wire-format ser
         expect(cause.message).toMatch(/forecast cost \$1\.\d\d for 20 candidates on gpt-image-1\.5 exceeds the budget of \$0\.10/);
       });
       expect(fake.requests()).toHaveLength(0);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('with human approval, waits for a budget raise instead of failing, then spends within it', async () => {
+    const fake = await startFakeOpenAI({ apiKey: KEY });
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('prov-raise');
+    try {
+      await withWorker({ taskQueue, dataDir: testDataDir('prov-raise'), env: openaiEnv(fake) }, async () => {
+        const { handle } = await startBrief(client, validateBrief(poster({ candidates: 4, budgetUsd: 0.05, approval: 'human' })), taskQueue, { workflowId: uniqueWorkflowId('prov-raise') });
+        const s = await waitForStatus(handle, (x) => x.stage === 'budget', 'the budget wait');
+        expect(s.awaitingBudget!.budgetUsd).toBe(0.05);
+        expect(fake.requests()).toHaveLength(0);
+        const low = await handle.executeUpdate(raiseBudgetUpdate, { args: [{ budgetUsd: 0.06 }] }).then(() => undefined, (e: Error) => e);
+        expect((low as Error & { cause?: Error }).cause?.message).toMatch(/must be a number covering the forecast of \$0\.2\d/);
+        await handle.executeUpdate(raiseBudgetUpdate, { args: [{ budgetUsd: 1, reviewer: 'fin' }] });
+        const r = await waitForStatus(handle, awaitingRound(1), 'review');
+        expect(r.cost.budgetUsd).toBe(1);
+        await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: [r.review!.candidates[0]!.id], reviewer: 'fin' }] });
+        const m = await handle.result();
+        expect(m.cost.actualUsd).toBeGreaterThan(0.05);
+        expect(m.cost.actualUsd).toBeLessThanOrEqual(1);
+        expect(m.cost.budgetUsd).toBe(1);
+      });
     } finally {
       await fake.close();
     }
