@@ -256,8 +256,8 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
             }
             // The provider is down (retries exhausted) or refuses our key: next model in the chain.
             if (type && FALL_BACK_ON.has(type) && chain.length > 1) {
+              if (!down.has(model)) status.route?.down.push(model);
               down.add(model);
-              status.route?.down.push(model);
               continue;
             }
             throw err;

@@ -10,6 +10,7 @@ import { createBlobStore } from '../../activities/blob-store';
 import { startBrief } from '../../client/briefs';
 import { raiseBudgetUpdate, reviewUpdate, statusQuery } from '../../workflows/messages';
 import { startFakeOpenAI, type FakeOpenAI } from '../providers/fake-openai';
+import { startFakeGemini } from '../providers/fake-gemini';
 import { awaitingRound, testBrief, waitForStatus } from '../support/briefs';
 import { closeTestConnection, testAddress, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
@@ -128,6 +129,31 @@ describe('briefs on vendor providers (OpenAI SDK against a local wire-format ser
       expect(ledger).toHaveLength(6);
     } finally {
       await fake.close();
+    }
+  });
+
+  it('falls back to the next provider in the chain when one is down', async () => {
+    const openai = await startFakeOpenAI({ apiKey: KEY, imageFaults: () => 'serverError' });
+    const gemini = await startFakeGemini({ apiKey: 'gemini-test-key-0123456789' });
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('prov-fallback');
+    const dataDir = testDataDir('prov-fallback');
+    try {
+      const env = { ...openaiEnv(openai), DARKROOM_PROVIDER_ATTEMPTS: '2', GEMINI_API_KEY: 'gemini-test-key-0123456789', GEMINI_BASE_URL: gemini.baseUrl };
+      const { m, s } = await withWorker({ taskQueue, dataDir, env }, async () => {
+        const { handle } = await startBrief(client, validateBrief(poster({ candidates: 3 })), taskQueue, { workflowId: uniqueWorkflowId('prov-fallback') });
+        return { m: await handle.result(), s: await handle.query(statusQuery) };
+      });
+      expect(s.route!.chain).toEqual(['gpt-image-1.5', 'gpt-image-2', 'gpt-image-1-mini', 'gemini-2.5-flash-image']);
+      expect(s.route!.down).toEqual(['gpt-image-1.5', 'gpt-image-2', 'gpt-image-1-mini']);
+      expect(m.candidates.map((c) => c.model)).toEqual(['gemini-2.5-flash-image', 'gemini-2.5-flash-image', 'gemini-2.5-flash-image']);
+      expect(openai.delivered()).toBe(0);
+      expect(gemini.requests().filter((r) => r.path.includes('gemini-2.5-flash-image'))).toHaveLength(3);
+      const ledger = await readLedger(createBlobStore({ DARKROOM_DATA_DIR: dataDir }), m.workflowId);
+      expect(ledger.map((e) => e.model)).toEqual(['gemini-2.5-flash-image', 'gemini-2.5-flash-image', 'gemini-2.5-flash-image']);
+    } finally {
+      await openai.close();
+      await gemini.close();
     }
   });
 
