@@ -9,7 +9,7 @@ import { imagePrice } from '../domain/models';
 import type { GenerateImageInput, ImageGenerator } from '../activities/providers';
 import { GeminiImageGenerator } from '../activities/providers/gemini';
 import { OpenAIImageGenerator } from '../activities/providers/openai';
-import { ReplicateImageGenerator } from '../activities/providers/replicate';
+import { parseOutputHosts, ReplicateImageGenerator } from '../activities/providers/replicate';
 
 const config = parseConfig(process.env);
 const timeoutMs = config.DARKROOM_PROVIDER_TIMEOUT;
@@ -33,7 +33,7 @@ const smokes: Smoke[] = [
   },
   {
     provider: 'Replicate', key: 'REPLICATE_API_TOKEN', model: 'flux-schnell', size: [1024, 1024],
-    make: () => (config.REPLICATE_API_TOKEN ? new ReplicateImageGenerator({ apiToken: config.REPLICATE_API_TOKEN, baseUrl: config.REPLICATE_BASE_URL, timeoutMs, outputHosts: config.REPLICATE_OUTPUT_HOSTS.split(',') }) : undefined),
+    make: () => (config.REPLICATE_API_TOKEN ? new ReplicateImageGenerator({ apiToken: config.REPLICATE_API_TOKEN, baseUrl: config.REPLICATE_BASE_URL, timeoutMs, outputHosts: parseOutputHosts(config.REPLICATE_OUTPUT_HOSTS) }) : undefined),
   },
 ];
 

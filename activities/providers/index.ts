@@ -3,7 +3,7 @@ import { IMAGE_MODELS, UPSCALE_MODELS, VISION_MODELS } from '../../domain/models
 import { GeminiAltTextWriter, GeminiImageGenerator, GeminiVisionJudge } from './gemini';
 import { LocalAltTextWriter, LocalImageGenerator, LocalVisionJudge, SharpUpscaler } from './local';
 import { OpenAIAltTextWriter, OpenAIImageGenerator, OpenAIVisionJudge } from './openai';
-import { ReplicateImageGenerator, ReplicateUpscaler } from './replicate';
+import { parseOutputHosts, ReplicateImageGenerator, ReplicateUpscaler } from './replicate';
 import type { AltTextWriter, ImageGenerator, Upscaler, VisionJudge } from './types';
 
 export * from './types';
@@ -48,7 +48,7 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
   let upscalePrice = 0;
 
   if (config.REPLICATE_API_TOKEN) {
-    const opts = { apiToken: config.REPLICATE_API_TOKEN, baseUrl: config.REPLICATE_BASE_URL, timeoutMs, outputHosts: config.REPLICATE_OUTPUT_HOSTS.split(',').map((h) => h.trim()).filter(Boolean) };
+    const opts = { apiToken: config.REPLICATE_API_TOKEN, baseUrl: config.REPLICATE_BASE_URL, timeoutMs, outputHosts: parseOutputHosts(config.REPLICATE_OUTPUT_HOSTS) };
     const flux = new ReplicateImageGenerator(opts);
     for (const m of modelsOf('replicate')) generators[m] = flux;
     upscaler = new ReplicateUpscaler({ ...opts, model: 'real-esrgan' });

@@ -1,0 +1,301 @@
+import { ApiError, GoogleGenAI, type GenerateContentParameters, type Part as GeminiPart } from '@google/genai';
+import sharp from 'sharp';
+import { z } from 'zod';
+import {
+  AuthenticationError,
+  ContentPolicyError,
+  InvalidRequestError,
+  ProviderError,
+  ProviderUnavailableError,
+  RateLimitError,
+} from '../errors';
+
+/** What every Gemini adapter needs to reach the Gemini API (Google AI Studio keys). */
+export interface GeminiClientOptions {
+  /** The Gemini API key. Handed to the SDK only; never logged, never put in an error message. */
+  apiKey: string;
+  /** Base URL of the Gemini API (tests point it at a local server). @default the SDK's, https://generativelanguage.googleapis.com */
+  baseUrl?: string;
+  /**
+   * How long one call may take, response body included, before it counts as a timeout
+   * (a retryable ProviderUnavailableError). Matches `DARKROOM_PROVIDER_TIMEOUT`.
+   * @default 120000
+   */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+/**
+ * One SDK client per adapter. SDK retries are off: Temporal owns retries. In @google/genai
+ * 2.32 the SDK retries (5 attempts on 408/429/5xx) only when `httpOptions.retryOptions` is
+ * set; `attempts: 1` says "the first call only" explicitly, so a future default cannot turn
+ * them back on. `vertexai: false` keeps `GOOGLE_GENAI_USE_VERTEXAI` in the environment from
+ * silently sending the key somewhere else.
+ */
+export function createGeminiClient(options: GeminiClientOptions): GoogleGenAI {
+  if (!options.apiKey) throw new Error('Gemini adapter: apiKey is required (set GEMINI_API_KEY)');
+  return new GoogleGenAI({
+    apiKey: options.apiKey,
+    vertexai: false,
+    httpOptions: {
+      ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
+      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      retryOptions: { attempts: 1 },
+    },
+  });
+}
+
+// Deliberately small: only what the adapters read. Unknown fields pass through untouched.
+const InlineData = z.object({ mimeType: z.string().optional(), data: z.string() });
+const Part = z.looseObject({ text: z.string().optional(), thought: z.boolean().optional(), inlineData: InlineData.optional() });
+const Candidate = z.looseObject({
+  content: z.looseObject({ parts: z.array(Part).optional() }).optional(),
+  finishReason: z.string().optional(),
+  finishMessage: z.string().optional(),
+});
+export const GenerateContentResponseSchema = z.looseObject({
+  candidates: z.array(Candidate).optional(),
+  promptFeedback: z.looseObject({ blockReason: z.string().optional(), blockReasonMessage: z.string().optional() }).optional(),
+  usageMetadata: z
+    .looseObject({
+      promptTokenCount: z.number().optional(),
+      candidatesTokenCount: z.number().optional(),
+      thoughtsTokenCount: z.number().optional(),
+      totalTokenCount: z.number().optional(),
+    })
+    .optional(),
+});
+export type GeminiResponse = z.infer<typeof GenerateContentResponseSchema>;
+
+/**
+ * Finish reasons that mean a safety or policy filter stopped the answer. Gemini reports these
+ * with HTTP 200, so they must be read from the body: they are permanent for this prompt.
+ */
+export const POLICY_FINISH_REASONS: ReadonlySet<string> = new Set([
+  'SAFETY',
+  'RECITATION',
+  'BLOCKLIST',
+  'PROHIBITED_CONTENT',
+  'SPII',
+  'IMAGE_SAFETY',
+  'IMAGE_PROHIBITED_CONTENT',
+  'IMAGE_RECITATION',
+]);
+
+/** Why Gemini refused, when it did: a blocked prompt or a candidate stopped by a filter. */
+export function policyBlock(res: GeminiResponse): string | undefined {
+  const feedback = res.promptFeedback;
+  if (feedback?.blockReason && feedback.blockReason !== 'BLOCKED_REASON_UNSPECIFIED') {
+    return `prompt blocked (${feedback.blockReason})${feedback.blockReasonMessage ? `: ${feedback.blockReasonMessage}` : ''}`;
+  }
+  const candidate = res.candidates?.[0];
+  if (candidate?.finishReason && POLICY_FINISH_REASONS.has(candidate.finishReason)) {
+    return `answer stopped by a safety filter (${candidate.finishReason})${candidate.finishMessage ? `: ${candidate.finishMessage}` : ''}`;
+  }
+  return undefined;
+}
+
+/** Google API key shape (`AIza` and 35 more); a proxy or a log line might echo one. */
+const KEY_PATTERN = /\bAIza[0-9A-Za-z_-]{35}\b/g;
+
+/** Removes the key (and anything shaped like one) from a text. Google's error bodies do not echo keys, but a proxy might. */
+export function redact(text: string, apiKey: string): string {
+  const out = apiKey.length >= 4 ? text.split(apiKey).join('[redacted]') : text;
+  return out.replace(KEY_PATTERN, 'AIza[redacted]');
+}
+
+/** How long Google asked us to wait: `retry-after` (seconds or HTTP date), else `RetryInfo.retryDelay` ("7s", "0.5s"). */
+export function retryAfterMs(headers: Pick<Headers, 'get'> | undefined, details: readonly unknown[] | undefined, now: number = Date.now()): number | undefined {
+  const after = headers?.get('retry-after')?.trim();
+  if (after) {
+    if (/^\d+(?:\.\d+)?$/.test(after)) return Math.round(Number(after) * 1000);
+    const at = Date.parse(after);
+    if (!Number.isNaN(at)) return Math.max(0, at - now);
+  }
+  for (const d of details ?? []) {
+    const info = d as { '@type'?: unknown; retryDelay?: unknown };
+    if (typeof info['@type'] === 'string' && info['@type'].endsWith('google.rpc.RetryInfo') && typeof info.retryDelay === 'string') {
+      const m = /^(\d+(?:\.\d+)?)s$/.exec(info.retryDelay.trim());
+      if (m) return Math.round(Number(m[1]) * 1000);
+    }
+  }
+  return undefined;
+}
+
+/** The `{ error: { code, message, status, details } }` body Google APIs send with an error status. */
+const GoogleErrorBody = z.object({
+  error: z.looseObject({
+    code: z.number().optional(),
+    message: z.string().optional(),
+    status: z.string().optional(),
+    details: z.array(z.unknown()).optional(),
+  }),
+});
+
+function parseErrorBody(message: string): z.infer<typeof GoogleErrorBody>['error'] | undefined {
+  try {
+    const r = GoogleErrorBody.safeParse(JSON.parse(message));
+    return r.success ? r.data.error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function hasErrorInfoReason(details: readonly unknown[] | undefined, reason: string): boolean {
+  return (details ?? []).some((d) => (d as { reason?: unknown }).reason === reason);
+}
+
+/** The SDK error is kept as `cause`, with the key scrubbed: Temporal serialises the cause chain into history. */
+function scrubbed(err: unknown, apiKey: string): unknown {
+  if (!(err instanceof Error)) return err;
+  try {
+    // Only rewritten when needed: a DOMException's message is read-only.
+    const message = redact(err.message, apiKey);
+    if (message !== err.message) err.message = message;
+    if (err.stack && redact(err.stack, apiKey) !== err.stack) err.stack = redact(err.stack, apiKey);
+  } catch {
+    return new Error(redact(err.message, apiKey));
+  }
+  return err;
+}
+
+export interface CallContext {
+  provider: string;
+  apiKey: string;
+  /** For messages: "image generation", "judging", "alt text". */
+  what: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Maps whatever the SDK threw onto Darkroom's error classes. A cancelled call rethrows the
+ * signal's reason (Temporal's CancelledFailure inside an activity), not a provider error.
+ */
+export function mapGeminiError(err: unknown, ctx: CallContext, headers?: Pick<Headers, 'get'>): unknown {
+  const { provider, apiKey, signal, what } = ctx;
+  if (err instanceof ProviderError) return err;
+  if (signal?.aborted) return signal.reason ?? err;
+  const cause = scrubbed(err, apiKey);
+  const opts = { cause };
+  if (err instanceof ApiError) {
+    const body = parseErrorBody(err.message);
+    const status = err.status;
+    const message = redact(body?.message ?? err.message, apiKey);
+    const where = `Gemini ${what} (HTTP ${status}${body?.status ? `, ${body.status}` : ''})`;
+    if (status === 429 || body?.status === 'RESOURCE_EXHAUSTED') {
+      return new RateLimitError(`${where}: ${message}`, provider, retryAfterMs(headers, body?.details), opts);
+    }
+    if (status === 401 || status === 403 || hasErrorInfoReason(body?.details, 'API_KEY_INVALID') || /API key (?:not valid|expired|invalid)/i.test(message)) {
+      return new AuthenticationError(`${where}: ${message} — check GEMINI_API_KEY and the project's access to the model`, provider, opts);
+    }
+    if (status === 400 || status === 404 || status === 409 || status === 413 || status === 422) {
+      return new InvalidRequestError(`${where}: ${message}`, provider, opts);
+    }
+    // 5xx, 408 and anything unexpected: the next attempt may well succeed.
+    return new ProviderUnavailableError(`${where}: ${message}`, provider, opts);
+  }
+  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
+    return new ProviderUnavailableError(`Gemini ${what}: no complete answer within ${ctx.timeoutMs} ms`, provider, opts);
+  }
+  if (err instanceof SyntaxError) {
+    return new ProviderUnavailableError(`Gemini ${what}: malformed response (${redact(err.message, apiKey)})`, provider, opts);
+  }
+  if (err instanceof TypeError) {
+    // undici's "fetch failed": connection refused, reset, DNS.
+    const detail = (err.cause as Error | undefined)?.message ?? err.message;
+    return new ProviderUnavailableError(`Gemini ${what}: could not reach the API (${redact(detail, apiKey)})`, provider, opts);
+  }
+  return new ProviderUnavailableError(`Gemini ${what}: ${redact(err instanceof Error ? err.message : String(err), apiKey)}`, provider, opts);
+}
+
+/** A vendor response that failed its schema check: retried, because the next one is usually fine. */
+export function malformed(what: string, provider: string, detail: string, cause?: unknown): ProviderUnavailableError {
+  return new ProviderUnavailableError(`Gemini ${what}: malformed response (${detail})`, provider, { cause });
+}
+
+/**
+ * One `generateContent` call, exactly one HTTP request: no SDK retries and no automatic
+ * continuation (which would send a second, billed request). The response headers are caught
+ * by a per-call fetch so that a 429's `retry-after` reaches the RateLimitError — the SDK's
+ * ApiError keeps only the status and body.
+ */
+export async function generateContent(ai: GoogleGenAI, params: GenerateContentParameters, ctx: CallContext): Promise<GeminiResponse> {
+  ctx.signal?.throwIfAborted();
+  let headers: Headers | undefined;
+  const recordingFetch: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    headers = res.headers;
+    return res;
+  };
+  let raw: unknown;
+  try {
+    raw = await ai.models.generateContent({
+      ...params,
+      config: {
+        ...params.config,
+        abortSignal: ctx.signal,
+        automaticContinuation: false,
+        httpOptions: { ...params.config?.httpOptions, fetch: recordingFetch },
+      },
+    });
+  } catch (err) {
+    throw mapGeminiError(err, ctx, headers);
+  }
+  const parsed = GenerateContentResponseSchema.safeParse(raw);
+  if (!parsed.success) throw malformed(ctx.what, ctx.provider, z.prettifyError(parsed.error).replace(/\s+/g, ' '), parsed.error);
+  const blocked = policyBlock(parsed.data);
+  if (blocked) throw new ContentPolicyError(`Gemini ${ctx.what}: ${blocked}`, ctx.provider);
+  return parsed.data;
+}
+
+/** The text parts of the first candidate (thoughts left out), joined. */
+export function responseText(res: GeminiResponse): string {
+  return (res.candidates?.[0]?.content?.parts ?? [])
+    .filter((p) => !p.thought && typeof p.text === 'string')
+    .map((p) => p.text)
+    .join('');
+}
+
+/**
+ * Text-model prices per million tokens (Google AI Studio paid tier, standard processing),
+ * for costs computed from `usageMetadata`. Thinking tokens are billed as output.
+ */
+export const GEMINI_TOKEN_PRICES: Readonly<Record<string, { inputUsdPerMTok: number; outputUsdPerMTok: number; priceDate: string }>> = {
+  // $0.30 in (text/image/video) and $2.50 out, as in ai.google.dev/gemini-api/docs/pricing and price
+  // summaries dated March 2026. Check the vendor page before relying on a forecast.
+  'gemini-2.5-flash': { inputUsdPerMTok: 0.3, outputUsdPerMTok: 2.5, priceDate: '2026-03-01' },
+};
+
+/** What a call cost from its token usage; undefined when the model's price or the usage is unknown. */
+export function costFromUsage(model: string, usage: GeminiResponse['usageMetadata']): number | undefined {
+  const price = GEMINI_TOKEN_PRICES[model];
+  if (!price || !usage || usage.promptTokenCount === undefined) return undefined;
+  const output = (usage.candidatesTokenCount ?? 0) + (usage.thoughtsTokenCount ?? 0);
+  const usd = (usage.promptTokenCount * price.inputUsdPerMTok + output * price.outputUsdPerMTok) / 1e6;
+  return Math.round(usd * 1e8) / 1e8;
+}
+
+/** Longest side of an image sent to a vision model. */
+export const VISION_MAX_SIDE = 1024;
+
+/**
+ * An image as an inline part for a vision prompt. Large masters are shrunk to
+ * {@link VISION_MAX_SIDE} px first: Gemini bills an image by 768 px tiles (258 tokens each)
+ * and caps a request at 20 MB, while judging and describing need no more detail than this.
+ */
+export async function visionPart(image: Uint8Array, mime: string, provider: string): Promise<GeminiPart> {
+  let data = Buffer.from(image);
+  let mimeType = mime;
+  try {
+    const meta = await sharp(image).metadata();
+    if (Math.max(meta.width, meta.height) > VISION_MAX_SIDE || !/^image\/(png|jpeg|webp)$/.test(mime)) {
+      data = await sharp(image).autoOrient().resize(VISION_MAX_SIDE, VISION_MAX_SIDE, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 88 }).toBuffer();
+      mimeType = 'image/jpeg';
+    }
+  } catch (err) {
+    throw new InvalidRequestError(`the image (${mime}) could not be decoded: ${(err as Error).message}`, provider, { cause: err });
+  }
+  return { inlineData: { mimeType, data: data.toString('base64') } };
+}

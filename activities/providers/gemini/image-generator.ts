@@ -1,0 +1,86 @@
+import type { GoogleGenAI } from '@google/genai';
+import { IMAGE_MODELS, imagePrice } from '../../../domain/models';
+import { probeImage } from '../../images/format';
+import { nearestAspectRatio } from '../aspect-ratio';
+import { InvalidRequestError } from '../errors';
+import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
+import { DEFAULT_TIMEOUT_MS, createGeminiClient, generateContent, malformed, type CallContext, type GeminiClientOptions } from './client';
+
+export type GeminiImageGeneratorOptions = GeminiClientOptions;
+
+/**
+ * The prompt Gemini receives. Gemini image models take no negative prompt, but they follow
+ * instructions, so the things to keep out become one plain "Avoid:" sentence at the end.
+ */
+export function geminiImagePrompt(prompt: string, negativePrompt: string): string {
+  const avoid = negativePrompt.trim().replace(/[\s.]+$/, '');
+  return avoid ? `${prompt.trim()}\n\nAvoid: ${avoid}.` : prompt.trim();
+}
+
+/**
+ * Gemini 2.5 Flash Image ("nano-banana") through `generateContent`. The model takes an aspect
+ * ratio, not a size: the requested size is mapped to the nearest ratio in the catalog, and the
+ * result reports the size the model actually made (read from the bytes). A safety block comes
+ * back as HTTP 200 with a finish or block reason and becomes a ContentPolicyError.
+ */
+export class GeminiImageGenerator implements ImageGenerator {
+  readonly name = 'gemini';
+  readonly #ai: GoogleGenAI;
+  readonly #apiKey: string;
+  readonly #timeoutMs: number;
+
+  constructor(options: GeminiImageGeneratorOptions) {
+    this.#ai = createGeminiClient(options);
+    this.#apiKey = options.apiKey;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  async generate(input: GenerateImageInput): Promise<GenerateImageResult> {
+    input.signal?.throwIfAborted();
+    const spec = IMAGE_MODELS[input.model];
+    if (!spec || spec.provider !== 'google') {
+      throw new InvalidRequestError(`model ${JSON.stringify(input.model)} is not a Gemini image model in the catalog`, this.name);
+    }
+    const aspectRatio = nearestAspectRatio(input.width, input.height, spec.aspectRatios ?? ['1:1']);
+    const ctx: CallContext = { provider: this.name, apiKey: this.#apiKey, what: 'image generation', timeoutMs: this.#timeoutMs, signal: input.signal };
+
+    const res = await generateContent(
+      this.#ai,
+      {
+        model: spec.vendorModel,
+        contents: [{ role: 'user', parts: [{ text: geminiImagePrompt(input.prompt, input.negativePrompt) }] }],
+        config: {
+          // Image only: a text part would be billed and thrown away.
+          responseModalities: ['IMAGE'],
+          imageConfig: { aspectRatio },
+          candidateCount: 1,
+          seed: input.seed,
+        },
+      },
+      ctx,
+    );
+
+    const candidate = res.candidates?.[0];
+    const parts = candidate?.content?.parts ?? [];
+    const imagePart = parts.find((p) => p.inlineData?.data && (p.inlineData.mimeType ?? 'image/').startsWith('image/'));
+    if (!imagePart?.inlineData) {
+      const said = parts.map((p) => p.text ?? '').join(' ').trim();
+      const why = candidate?.finishReason ? `finish reason ${candidate.finishReason}` : res.candidates ? 'no image part' : 'no candidates';
+      throw malformed('image generation', this.name, `${why}${said ? `; the model said: ${said.slice(0, 200)}` : ''}`);
+    }
+    const image = Buffer.from(imagePart.inlineData.data, 'base64');
+    const probe = await probeImage(image).catch((err: unknown) => {
+      throw malformed('image generation', this.name, `the image part does not decode (${(err as Error).message})`, err);
+    });
+    input.signal?.throwIfAborted();
+    return {
+      image,
+      mime: probe.mime,
+      width: probe.width,
+      height: probe.height,
+      // Per image at the catalog's dated price: 1290 output tokens at $30/M on the vendor's list.
+      costUsd: imagePrice(input.model),
+      model: input.model,
+    };
+  }
+}

@@ -1,0 +1,4 @@
+export { GeminiImageGenerator, geminiImagePrompt, type GeminiImageGeneratorOptions } from './image-generator';
+export { GeminiVisionJudge, GEMINI_JUDGE_WEIGHTS, JUDGE_RESPONSE_SCHEMA, judgePrompt, scoreAnswer, type GeminiVisionJudgeOptions } from './vision-judge';
+export { GeminiAltTextWriter, altTextPrompt, tidyAltText, type GeminiAltTextWriterOptions } from './alt-text-writer';
+export { GEMINI_TOKEN_PRICES, POLICY_FINISH_REASONS, costFromUsage, type GeminiClientOptions } from './client';

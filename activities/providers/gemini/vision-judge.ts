@@ -1,0 +1,248 @@
+import { Type, type GoogleGenAI, type Part, type Schema } from '@google/genai';
+import { z } from 'zod';
+import type { Brief } from '../../../domain/brief';
+import type { Judgement } from '../../../domain/types';
+import { VISION_MODELS } from '../../../domain/models';
+import { InvalidRequestError } from '../errors';
+import type { JudgeInput, JudgeOutput, VisionJudge } from '../types';
+import {
+  DEFAULT_TIMEOUT_MS,
+  costFromUsage,
+  createGeminiClient,
+  generateContent,
+  malformed,
+  responseText,
+  visionPart,
+  type CallContext,
+  type GeminiClientOptions,
+} from './client';
+
+export interface GeminiVisionJudgeOptions extends GeminiClientOptions {
+  /** A Gemini vision model from `VISION_MODELS`. @default gemini-2.5-flash */
+  model?: string;
+  /** Candidates per request; more share one prompt but crowd the model's attention. At most 8. @default 8 */
+  batchSize?: number;
+  /**
+   * Thinking tokens the model may spend per request (billed as output). Scoring against a
+   * written rubric gains little from thinking, and 0 keeps the cost near the catalog's forecast.
+   * @default 0
+   */
+  thinkingBudget?: number;
+}
+
+/** How the judge's sub-scores make the score, and what a failed brief check costs. */
+export const GEMINI_JUDGE_WEIGHTS = {
+  match: 0.5,
+  aesthetics: 0.3,
+  artifacts: 0.2,
+  /** Points off per must-include item the judge did not see. */
+  missingMustInclude: 15,
+  /** Points off per must-avoid item the judge saw. */
+  presentMustAvoid: 25,
+} as const;
+
+export const MAX_BATCH = 8;
+
+const check = { type: Type.OBJECT, properties: { item: { type: Type.STRING }, present: { type: Type.BOOLEAN } }, required: ['item', 'present'] } satisfies Schema;
+const score = (description: string): Schema => ({ type: Type.INTEGER, minimum: 0, maximum: 100, description });
+
+/** The answer's shape, enforced by Gemini's structured output. */
+export const JUDGE_RESPONSE_SCHEMA: Schema = {
+  type: Type.OBJECT,
+  properties: {
+    candidates: {
+      type: Type.ARRAY,
+      items: {
+        type: Type.OBJECT,
+        properties: {
+          id: { type: Type.STRING, description: 'The candidate id exactly as given' },
+          match: score('How well the image shows the subject and serves the brief, 0-100'),
+          aesthetics: score('Composition, light, colour and finish, 0-100'),
+          artifacts: score('Freedom from generation artifacts, 0-100; 100 means none'),
+          mustInclude: { type: Type.ARRAY, items: check },
+          mustAvoid: { type: Type.ARRAY, items: check },
+          reasons: { type: Type.ARRAY, items: { type: Type.STRING } },
+        },
+        required: ['id', 'match', 'aesthetics', 'artifacts', 'mustInclude', 'mustAvoid', 'reasons'],
+        propertyOrdering: ['id', 'match', 'aesthetics', 'artifacts', 'mustInclude', 'mustAvoid', 'reasons'],
+      },
+    },
+  },
+  required: ['candidates'],
+};
+
+const Check = z.object({ item: z.string(), present: z.boolean() });
+const JudgeAnswer = z.object({
+  candidates: z.array(
+    z.object({
+      id: z.string(),
+      match: z.number(),
+      aesthetics: z.number(),
+      artifacts: z.number(),
+      mustInclude: z.array(Check).default([]),
+      mustAvoid: z.array(Check).default([]),
+      reasons: z.array(z.string()).default([]),
+    }),
+  ),
+});
+type CandidateAnswer = z.infer<typeof JudgeAnswer>['candidates'][number];
+
+/** The instructions and the brief, in plain words. */
+export function judgePrompt(brief: Brief, ids: readonly string[]): string {
+  const line = (label: string, value: string | undefined) => (value ? `- ${label}: ${value}\n` : '');
+  const list = (items: readonly string[]) => (items.length ? items.map((i) => `"${i}"`).join(', ') : '(none)');
+  return (
+    'You judge candidate images made for a creative brief. Judge each image on its own merits, strictly and consistently.\n\n' +
+    'Brief:\n' +
+    line('Subject', brief.subject) +
+    line('Intent', brief.intent) +
+    line('Audience', brief.audience) +
+    line('Style', brief.styleHints.join(', ')) +
+    line('Composition', brief.composition) +
+    line('Lighting', brief.lighting) +
+    line('Brand colours', brief.brandColors.join(', ')) +
+    line('Text that must appear', brief.textInImage) +
+    `- Must include: ${list(brief.mustInclude)}\n` +
+    `- Must avoid: ${list(brief.mustAvoid)}\n\n` +
+    `For every candidate (${ids.join(', ')}) return its id exactly as given; match, aesthetics and artifacts as integers 0-100 ` +
+    '(artifacts: 100 means no malformed hands, extra limbs, garbled text or warped geometry); ' +
+    'one mustInclude entry per must-include item and one mustAvoid entry per must-avoid item, each with the item text exactly as written above and whether it is visibly present; ' +
+    'and one to four short reasons a reviewer can act on.'
+  );
+}
+
+const clamp100 = (v: number) => Math.max(0, Math.min(100, Math.round(v)));
+const norm = (s: string) => s.trim().toLowerCase().replace(/^["“”']+|["“”']+$/g, '');
+
+/** The judge's entry for one brief item: same text, or the same position when the judge rephrased. */
+function findCheck(checks: ReadonlyArray<{ item: string; present: boolean }>, items: readonly string[], index: number): { present: boolean } | undefined {
+  const item = items[index]!;
+  return checks.find((c) => norm(c.item) === norm(item)) ?? (checks.length === items.length ? checks[index] : undefined);
+}
+
+/** One judgement from the judge's answer: weighted sub-scores, minus penalties for failed brief checks. */
+export function scoreAnswer(brief: Pick<Brief, 'mustInclude' | 'mustAvoid'>, a: CandidateAnswer, judge: string): { judgement: Omit<Judgement, 'rank'>; unreported: string[] } {
+  const W = GEMINI_JUDGE_WEIGHTS;
+  const scores: Record<string, number> = { match: clamp100(a.match), aesthetics: clamp100(a.aesthetics), artifacts: clamp100(a.artifacts) };
+  const reasons = a.reasons.map((r) => r.trim()).filter(Boolean);
+  const unreported: string[] = [];
+  let penalty = 0;
+
+  let included = 0;
+  brief.mustInclude.forEach((item, i) => {
+    const c = findCheck(a.mustInclude, brief.mustInclude, i);
+    if (!c) return void unreported.push(`must-include "${item}" on ${a.id}: not reported by the judge`);
+    if (c.present) included++;
+    else {
+      penalty += W.missingMustInclude;
+      reasons.push(`Missing must-include "${item}" (−${W.missingMustInclude}).`);
+    }
+  });
+  let avoided = 0;
+  brief.mustAvoid.forEach((item, i) => {
+    const c = findCheck(a.mustAvoid, brief.mustAvoid, i);
+    if (!c) return void unreported.push(`must-avoid "${item}" on ${a.id}: not reported by the judge`);
+    if (!c.present) avoided++;
+    else {
+      penalty += W.presentMustAvoid;
+      reasons.push(`Shows must-avoid "${item}" (−${W.presentMustAvoid}).`);
+    }
+  });
+  if (brief.mustInclude.length) scores.mustInclude = Math.round((included / brief.mustInclude.length) * 100);
+  if (brief.mustAvoid.length) scores.mustAvoid = Math.round((avoided / brief.mustAvoid.length) * 100);
+  if (reasons.length === 0) reasons.push(`Match ${scores.match}, aesthetics ${scores.aesthetics}, artifacts ${scores.artifacts} (no reasons given).`);
+
+  const base = W.match * scores.match! + W.aesthetics * scores.aesthetics! + W.artifacts * scores.artifacts!;
+  const total = Math.max(0, Math.min(100, base - penalty));
+  return { judgement: { candidateId: a.id, score: Math.round(total * 10) / 10, scores, reasons, judge }, unreported };
+}
+
+/**
+ * Gemini looks at the candidates against the brief: how well each matches, how good it looks,
+ * how free of artifacts, and whether each must-include and must-avoid item is in the picture.
+ * Up to {@link MAX_BATCH} candidates share a request; the answer is structured JSON.
+ */
+export class GeminiVisionJudge implements VisionJudge {
+  readonly name: string;
+  readonly #ai: GoogleGenAI;
+  readonly #apiKey: string;
+  readonly #timeoutMs: number;
+  readonly #model: string;
+  readonly #batchSize: number;
+  readonly #thinkingBudget: number;
+
+  constructor(options: GeminiVisionJudgeOptions) {
+    this.#model = options.model ?? 'gemini-2.5-flash';
+    this.name = this.#model;
+    this.#ai = createGeminiClient(options);
+    this.#apiKey = options.apiKey;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#batchSize = Math.max(1, Math.min(MAX_BATCH, options.batchSize ?? MAX_BATCH));
+    this.#thinkingBudget = options.thinkingBudget ?? 0;
+  }
+
+  async judge(input: JudgeInput): Promise<JudgeOutput> {
+    const { brief, candidates, signal } = input;
+    signal?.throwIfAborted();
+    const ids = new Set<string>();
+    for (const c of candidates) {
+      if (ids.has(c.id)) throw new InvalidRequestError(`candidate id ${c.id} appears twice`, this.name);
+      ids.add(c.id);
+    }
+    const judgements: JudgeOutput['judgements'] = [];
+    const unchecked = new Set<string>();
+    let costUsd = 0;
+    for (let i = 0; i < candidates.length; i += this.#batchSize) {
+      const batch = candidates.slice(i, i + this.#batchSize);
+      const out = await this.#judgeBatch(brief, batch, signal);
+      judgements.push(...out.judgements);
+      out.unreported.forEach((u) => unchecked.add(u));
+      costUsd += out.costUsd;
+    }
+    if (brief.brandColors.length) unchecked.add('brand colours: seen by eye as part of "match", not measured (the local judge measures ΔE)');
+    return { judgements, unchecked: [...unchecked], costUsd: Math.round(costUsd * 1e8) / 1e8 };
+  }
+
+  async #judgeBatch(brief: Brief, batch: JudgeInput['candidates'], signal: AbortSignal | undefined) {
+    const ctx: CallContext = { provider: this.name, apiKey: this.#apiKey, what: 'judging', timeoutMs: this.#timeoutMs, signal };
+    const parts: Part[] = [{ text: judgePrompt(brief, batch.map((c) => c.id)) }];
+    for (const c of batch) {
+      parts.push({ text: `Candidate ${c.id}:` }, await visionPart(c.image, c.mime, this.name));
+    }
+    const res = await generateContent(
+      this.#ai,
+      {
+        model: this.#model,
+        contents: [{ role: 'user', parts }],
+        config: {
+          responseMimeType: 'application/json',
+          responseSchema: JUDGE_RESPONSE_SCHEMA,
+          temperature: 0,
+          candidateCount: 1,
+          thinkingConfig: { thinkingBudget: this.#thinkingBudget },
+        },
+      },
+      ctx,
+    );
+
+    let answer: z.infer<typeof JudgeAnswer>;
+    try {
+      answer = JudgeAnswer.parse(JSON.parse(responseText(res)));
+    } catch (err) {
+      throw malformed('judging', this.name, `the answer is not the requested JSON (${err instanceof z.ZodError ? z.prettifyError(err).replace(/\s+/g, ' ') : (err as Error).message})`, err);
+    }
+    const byId = new Map(answer.candidates.map((a) => [a.id.trim(), a]));
+    const missing = batch.filter((c) => !byId.has(c.id)).map((c) => c.id);
+    if (missing.length) throw malformed('judging', this.name, `no judgement for ${missing.join(', ')}`);
+
+    const judgements: JudgeOutput['judgements'] = [];
+    const unreported: string[] = [];
+    for (const c of batch) {
+      const scored = scoreAnswer(brief, { ...byId.get(c.id)!, id: c.id }, this.name);
+      judgements.push(scored.judgement);
+      unreported.push(...scored.unreported);
+    }
+    const perImage = (VISION_MODELS as Record<string, { priceUsdPerImage: number } | undefined>)[this.#model]?.priceUsdPerImage ?? 0;
+    return { judgements, unreported, costUsd: costFromUsage(this.#model, res.usageMetadata) ?? perImage * batch.length };
+  }
+}

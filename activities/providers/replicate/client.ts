@@ -1,0 +1,392 @@
+import Replicate from 'replicate';
+import { z } from 'zod';
+import {
+  AuthenticationError,
+  ContentPolicyError,
+  InvalidRequestError,
+  ProviderError,
+  ProviderUnavailableError,
+  RateLimitError,
+} from '../errors';
+
+/** What every Replicate adapter needs to reach the API and fetch its outputs. */
+export interface ReplicateClientOptions {
+  /** The Replicate API token. Handed to the SDK only; never logged, never put in an error message, never sent to output hosts. */
+  apiToken: string;
+  /** @default https://api.replicate.com/v1 */
+  baseUrl?: string;
+  /**
+   * How long one call may take — creating the prediction, waiting for it and downloading its
+   * output — before it counts as a timeout (a retryable ProviderUnavailableError). Matches
+   * `DARKROOM_PROVIDER_TIMEOUT`.
+   * @default 120000
+   */
+  timeoutMs?: number;
+  /**
+   * Hosts output files may be downloaded from. `replicate.delivery` matches that host,
+   * `*.replicate.delivery` its subdomains, `127.0.0.1:8080` a host and port; all over HTTPS only.
+   * Plain HTTP needs the scheme in the entry (`http://127.0.0.1:8080`), which only local fakes want.
+   * @default ['replicate.delivery', '*.replicate.delivery']
+   */
+  outputHosts?: readonly string[];
+  /** Wait between status checks of a prediction that outlived `Prefer: wait`. @default 1000 */
+  pollIntervalMs?: number;
+  /** The fetch used for the API and for downloads (tests wrap it to watch requests). @default globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+export const DEFAULT_OUTPUT_HOSTS: readonly string[] = ['replicate.delivery', '*.replicate.delivery'];
+/** Output files larger than this are refused rather than buffered. */
+const MAX_OUTPUT_BYTES = 100 * 1024 * 1024;
+const MAX_REDIRECTS = 3;
+
+/** Parses `REPLICATE_OUTPUT_HOSTS` (comma-separated). */
+export function parseOutputHosts(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+}
+
+/**
+ * Whether an output URL may be fetched: HTTPS to a listed host, or plain HTTP to a host
+ * listed with `http://` in front. Wildcards match subdomains only, never the bare domain.
+ */
+export function outputUrlAllowed(url: URL, patterns: readonly string[]): boolean {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return false;
+  if (url.username || url.password) return false;
+  return patterns.some((raw) => {
+    let p = raw.trim().toLowerCase();
+    let scheme = 'https:';
+    const m = /^(https?):\/\//.exec(p);
+    if (m) {
+      scheme = `${m[1]}:`;
+      p = p.slice(m[0].length).replace(/\/+$/, '');
+    }
+    if (url.protocol !== scheme || !p) return false;
+    if (p.startsWith('*.')) {
+      const suffix = p.slice(1);
+      const host = p.includes(':') ? url.host : url.hostname;
+      return host.endsWith(suffix) && host.length > suffix.length;
+    }
+    return p.includes(':') ? url.host === p : url.hostname === p;
+  });
+}
+
+/** Replicate token shapes (`r8_…`); a proxy or a log line might echo one. */
+const TOKEN_PATTERN = /\br8_[A-Za-z0-9]{4,}/g;
+
+export function redact(text: string, token: string): string {
+  const out = token.length >= 4 ? text.split(token).join('[redacted]') : text;
+  return out.replace(TOKEN_PATTERN, 'r8_[redacted]');
+}
+
+/** How long Replicate asked us to wait: `retry-after` (seconds or HTTP date), else "available in N seconds" in the body. */
+export function retryAfterMs(headers: Pick<Headers, 'get'>, detail: string, now: number = Date.now()): number | undefined {
+  const after = headers.get('retry-after')?.trim();
+  if (after) {
+    if (/^\d+(?:\.\d+)?$/.test(after)) return Math.round(Number(after) * 1000);
+    const at = Date.parse(after);
+    if (!Number.isNaN(at)) return Math.max(0, at - now);
+  }
+  const m = /available in (\d+(?:\.\d+)?) seconds?/i.exec(detail);
+  return m ? Math.round(Number(m[1]) * 1000) : undefined;
+}
+
+/** The RFC 7807 problem body Replicate sends with an error status. */
+const Problem = z.looseObject({ title: z.string().optional(), detail: z.string().optional(), status: z.number().optional() });
+
+const PredictionSchema = z.looseObject({
+  id: z.string().min(1),
+  status: z.string(),
+  output: z.unknown().optional(),
+  error: z.unknown().optional(),
+  metrics: z.looseObject({ predict_time: z.number().optional(), image_count: z.number().optional() }).nullish(),
+});
+export type Prediction = z.infer<typeof PredictionSchema>;
+
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'aborted']);
+
+/** A failed prediction whose error says a safety filter refused the input or the output. */
+const POLICY_ERROR = /nsfw|flagged as sensitive|sensitive content|safety (?:filter|checker|system)|content (?:policy|moderation)|\(E005\)/i;
+
+/** Where a prediction is created: an official model by name, or any model by version id. */
+export type PredictionTarget = { model: `${string}/${string}` } | { version: string };
+
+interface Resolved {
+  apiToken: string;
+  baseUrl?: string;
+  timeoutMs: number;
+  outputHosts: readonly string[];
+  pollIntervalMs: number;
+  fetch: typeof fetch;
+}
+
+export function resolveOptions(options: ReplicateClientOptions): Resolved {
+  if (!options.apiToken) throw new Error('Replicate adapter: apiToken is required (set REPLICATE_API_TOKEN)');
+  return {
+    apiToken: options.apiToken,
+    baseUrl: options.baseUrl,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    outputHosts: options.outputHosts ?? DEFAULT_OUTPUT_HOSTS,
+    pollIntervalMs: options.pollIntervalMs ?? 1000,
+    fetch: options.fetch ?? globalThis.fetch,
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * One adapter call against Replicate: create a prediction, wait for it, download its output,
+ * under one deadline and the caller's signal.
+ *
+ * SDK retries are off, which the replicate SDK (1.4) has no option for: its `request()` wraps
+ * every call in `withAutomaticRetries`, retrying a 429 (and, for GETs, any 5xx) and swallowing
+ * any error the fetch throws, up to five more times. So the fetch given to the SDK answers
+ * only successes: any failure — an error status, a network error, the deadline — is turned
+ * into Darkroom's error class at once and remembered, and every later fetch of this call
+ * rejects with that same error without touching the network. The SDK's retry loop then ends
+ * with our error and the vendor saw exactly one request. Each call gets its own SDK client,
+ * so one call's failure never leaks into another.
+ */
+export class ReplicateCall {
+  readonly signal: AbortSignal;
+  readonly client: Replicate;
+  readonly #o: Resolved;
+  readonly #provider: string;
+  readonly #what: string;
+  readonly #caller?: AbortSignal;
+  readonly #deadline: AbortSignal;
+  #failure: { error: unknown } | undefined;
+
+  constructor(options: Resolved, ctx: { provider: string; what: string; signal?: AbortSignal; timeoutMs?: number }) {
+    this.#o = options;
+    this.#provider = ctx.provider;
+    this.#what = ctx.what;
+    this.#caller = ctx.signal;
+    this.#deadline = AbortSignal.timeout(ctx.timeoutMs ?? options.timeoutMs);
+    this.signal = ctx.signal ? AbortSignal.any([ctx.signal, this.#deadline]) : this.#deadline;
+    this.client = new Replicate({
+      auth: options.apiToken,
+      ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
+      fetch: (input, init) => this.#fetchOnce(input, init),
+      // Inputs are strings already (images as data URIs), so the default strategy uploads nothing.
+      // Not 'data-uri': in replicate 1.4 it passes the client, not the input, to the encoder.
+      fileEncodingStrategy: 'default',
+      useFileOutput: false,
+    });
+  }
+
+  async #fetchOnce(input: Request | string | URL, init?: RequestInit): Promise<Response> {
+    if (this.#failure) throw this.#failure.error;
+    let res: Response;
+    try {
+      res = await this.#o.fetch(input, { ...init, signal: this.signal });
+    } catch (err) {
+      throw this.#fail(this.#transportError(err));
+    }
+    if (res.ok) return res;
+    const text = await res.text().catch(() => '');
+    const method = (init?.method ?? 'GET').toUpperCase();
+    const path = new URL(typeof input === 'string' || input instanceof URL ? input : input.url).pathname;
+    throw this.#fail(this.#statusError(res.status, res.headers, text, `${method} ${path}`));
+  }
+
+  #fail(error: unknown): unknown {
+    this.#failure = { error };
+    return error;
+  }
+
+  /** A cancelled call rethrows the signal's reason (Temporal's CancelledFailure), not a provider error. */
+  #transportError(err: unknown): unknown {
+    if (this.#caller?.aborted) return this.#caller.reason ?? err;
+    const cause = this.#scrub(err);
+    if (this.#deadline.aborted) {
+      return new ProviderUnavailableError(`Replicate ${this.#what}: no answer within ${this.#o.timeoutMs} ms`, this.#provider, { cause });
+    }
+    const detail = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+    return new ProviderUnavailableError(`Replicate ${this.#what}: could not reach the API (${this.#redact(detail)})`, this.#provider, { cause });
+  }
+
+  #statusError(status: number, headers: Headers, text: string, request: string): ProviderError {
+    let problem: z.infer<typeof Problem> | undefined;
+    try {
+      const p = Problem.safeParse(JSON.parse(text));
+      problem = p.success ? p.data : undefined;
+    } catch {
+      problem = undefined;
+    }
+    const detail = this.#redact(problem?.detail ?? problem?.title ?? (text.slice(0, 300) || `HTTP ${status}`));
+    const where = `Replicate ${this.#what} (HTTP ${status} on ${request})`;
+    const p = this.#provider;
+    if (status === 429) return new RateLimitError(`${where}: ${detail}`, p, retryAfterMs(headers, detail));
+    if (status === 401 || status === 403) return new AuthenticationError(`${where}: ${detail} — check REPLICATE_API_TOKEN`, p);
+    if (status === 402) return new AuthenticationError(`${where}: ${detail} — the account cannot pay for predictions; check its billing`, p);
+    if (status === 400 || status === 404 || status === 409 || status === 413 || status === 422) return new InvalidRequestError(`${where}: ${detail}`, p);
+    return new ProviderUnavailableError(`${where}: ${detail}`, p);
+  }
+
+  #redact(text: string): string {
+    return redact(text, this.#o.apiToken);
+  }
+
+  #scrub(err: unknown): unknown {
+    if (!(err instanceof Error)) return err;
+    try {
+      // Only rewritten when needed: a DOMException's message is read-only.
+      const message = this.#redact(err.message);
+      if (message !== err.message) err.message = message;
+      if (err.stack && this.#redact(err.stack) !== err.stack) err.stack = this.#redact(err.stack);
+    } catch {
+      return new Error(this.#redact(err.message));
+    }
+    return err;
+  }
+
+  /** Whatever an SDK call threw, as a Darkroom error (or the caller's abort reason). */
+  #mapped(err: unknown): unknown {
+    if (err instanceof ProviderError) return err;
+    if (this.#caller?.aborted) return this.#caller.reason ?? err;
+    if (this.#deadline.aborted) return this.#transportError(err);
+    if (err instanceof SyntaxError) return this.malformed(`not JSON (${this.#redact(err.message)})`, err);
+    return new ProviderUnavailableError(`Replicate ${this.#what}: ${this.#redact(err instanceof Error ? err.message : String(err))}`, this.#provider, { cause: this.#scrub(err) });
+  }
+
+  malformed(detail: string, cause?: unknown): ProviderUnavailableError {
+    return new ProviderUnavailableError(`Replicate ${this.#what}: malformed response (${detail})`, this.#provider, { cause });
+  }
+
+  #prediction(raw: unknown): Prediction {
+    const r = PredictionSchema.safeParse(raw);
+    if (!r.success) throw this.malformed(`not a prediction: ${z.prettifyError(r.error).replace(/\s+/g, ' ')}`, r.error);
+    return r.data;
+  }
+
+  /** The latest version id of a model, for models that only run by version (community models). */
+  async latestVersion(owner: string, name: string): Promise<string> {
+    let raw: unknown;
+    try {
+      raw = await this.client.models.get(owner, name, { signal: this.signal });
+    } catch (err) {
+      throw this.#mapped(err);
+    }
+    const id = (raw as { latest_version?: { id?: unknown } } | null)?.latest_version?.id;
+    if (typeof id !== 'string' || !id) throw this.malformed(`model ${owner}/${name} has no latest_version`);
+    return id;
+  }
+
+  /**
+   * Creates a prediction with `Prefer: wait` (Replicate holds the request open up to 60 s and
+   * usually answers with the finished prediction), then polls `GET /predictions/{id}` while it
+   * is still starting or processing. Succeeded: the prediction. Failed on a safety filter:
+   * ContentPolicyError. Any other failure or cancellation: retryable.
+   */
+  async predict(target: PredictionTarget, input: Record<string, unknown>): Promise<Prediction> {
+    this.signal.throwIfAborted();
+    const wait = Math.max(1, Math.min(60, Math.floor(this.#o.timeoutMs / 1000)));
+    let prediction: Prediction;
+    try {
+      prediction = this.#prediction(await this.client.predictions.create({ ...target, input, wait, signal: this.signal }));
+    } catch (err) {
+      throw this.#mapped(err);
+    }
+    try {
+      while (!TERMINAL.has(prediction.status)) {
+        await sleep(this.#o.pollIntervalMs, this.signal);
+        prediction = this.#prediction(await this.client.predictions.get(prediction.id, { signal: this.signal }));
+      }
+    } catch (err) {
+      // Timed out or cancelled while it runs: stop it, so a retry does not pay for two.
+      this.#cancelQuietly(prediction.id);
+      throw this.#mapped(err);
+    }
+    if (prediction.status === 'succeeded') return prediction;
+    const error = this.#redact(typeof prediction.error === 'string' ? prediction.error : JSON.stringify(prediction.error ?? null));
+    if (prediction.status === 'failed' && POLICY_ERROR.test(error)) {
+      throw new ContentPolicyError(`Replicate ${this.#what}: prediction ${prediction.id} refused by a safety filter: ${error}`, this.#provider);
+    }
+    throw new ProviderUnavailableError(`Replicate ${this.#what}: prediction ${prediction.id} ${prediction.status}${error !== 'null' ? `: ${error}` : ''}`, this.#provider);
+  }
+
+  #cancelQuietly(id: string): void {
+    const call = new ReplicateCall(this.#o, { provider: this.#provider, what: 'cancel', timeoutMs: 5_000 });
+    call.client.predictions.cancel(id, { signal: call.signal }).catch(() => undefined);
+  }
+
+  /**
+   * Downloads an output file, only from an allowed host (redirects included) and without the
+   * API token: a prediction's output URL is vendor data, and an unchecked fetch of it would let
+   * a compromised or spoofed response make the worker request any address.
+   */
+  async download(output: string): Promise<Buffer> {
+    const data = /^data:(image\/[a-z0-9.+-]+);base64,(.*)$/is.exec(output);
+    if (data) return Buffer.from(data[2]!, 'base64');
+    let url: URL;
+    try {
+      url = new URL(output);
+    } catch (err) {
+      throw this.malformed(`output ${JSON.stringify(output.slice(0, 100))} is not a URL`, err);
+    }
+    for (let hop = 0; ; hop++) {
+      this.#checkHost(url);
+      let res: Response;
+      try {
+        res = await this.#o.fetch(url, { signal: this.signal, redirect: 'manual' });
+      } catch (err) {
+        throw this.#mapped(this.#transportError(err));
+      }
+      const location = res.headers.get('location');
+      if (res.status >= 300 && res.status < 400 && location) {
+        await res.body?.cancel().catch(() => undefined);
+        if (hop >= MAX_REDIRECTS) throw new ProviderUnavailableError(`Replicate ${this.#what}: too many redirects downloading the output`, this.#provider);
+        url = new URL(location, url);
+        continue;
+      }
+      if (!res.ok) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new ProviderUnavailableError(`Replicate ${this.#what}: downloading the output from ${url.host} failed with HTTP ${res.status}`, this.#provider);
+      }
+      const length = Number(res.headers.get('content-length') ?? 0);
+      if (length > MAX_OUTPUT_BYTES) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new ProviderUnavailableError(`Replicate ${this.#what}: output of ${length} bytes is over the ${MAX_OUTPUT_BYTES}-byte limit`, this.#provider);
+      }
+      try {
+        return Buffer.from(await res.arrayBuffer());
+      } catch (err) {
+        throw this.#mapped(this.#transportError(err));
+      }
+    }
+  }
+
+  #checkHost(url: URL): void {
+    if (outputUrlAllowed(url, this.#o.outputHosts)) return;
+    const listed = this.#o.outputHosts.join(', ') || '(none)';
+    const hint = url.protocol === 'http:' ? ` over plain HTTP (add http://${url.host} to allow that)` : '';
+    throw new InvalidRequestError(
+      `Replicate ${this.#what}: refusing to download the output from ${url.host}${hint}: it is not among the allowed output hosts (${listed}; set REPLICATE_OUTPUT_HOSTS)`,
+      this.#provider,
+    );
+  }
+}
+
+/** Output URLs of a prediction: Replicate gives one URL, or a list of them for multi-output models. */
+export function outputUrls(call: ReplicateCall, prediction: Prediction): string[] {
+  const out = prediction.output;
+  const urls = typeof out === 'string' ? [out] : Array.isArray(out) ? out : undefined;
+  if (!urls || urls.length === 0 || !urls.every((u): u is string => typeof u === 'string' && u.length > 0)) {
+    throw call.malformed(`prediction ${prediction.id} succeeded without an output URL (output: ${JSON.stringify(out ?? null).slice(0, 120)})`);
+  }
+  return urls;
+}

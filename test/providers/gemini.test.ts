@@ -1,0 +1,306 @@
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nearestAspectRatio } from '../../activities/providers/aspect-ratio';
+import {
+  AuthenticationError,
+  ContentPolicyError,
+  ProviderUnavailableError,
+  RateLimitError,
+  type GenerateImageInput,
+} from '../../activities/providers';
+import { GeminiAltTextWriter, GeminiImageGenerator, GeminiVisionJudge, GEMINI_JUDGE_WEIGHTS, tidyAltText } from '../../activities/providers/gemini';
+import { validateBrief } from '../../domain/brief';
+import { IMAGE_MODELS } from '../../domain/models';
+import { withFaults } from './contract/faults';
+import { runImageGeneratorContract } from './contract/image-generator';
+import { runAltTextContract, runVisionJudgeContract } from './contract/others';
+import { startFakeGemini, type FakeGemini } from './fake-gemini';
+
+const KEY = 'AIzaSyFAKE-gemini-key-0123456789abcdef';
+/** Short, so the timeout fault costs half a second; the fake answers in a few ms. */
+const TIMEOUT_MS = 500;
+
+type Body = {
+  contents: Array<{ role?: string; parts: Array<{ text?: string; inlineData?: { mimeType: string; data: string } }> }>;
+  generationConfig: Record<string, unknown> & { responseSchema?: { properties?: Record<string, unknown> } };
+};
+
+function harness<T>(make: (fake: FakeGemini) => T) {
+  return withFaults(async () => {
+    const fake = await startFakeGemini({ apiKey: KEY });
+    return { impl: make(fake), fault: (k: Parameters<FakeGemini['fault']>[0]) => fake.fault(k), requests: fake.requests, close: fake.close };
+  });
+}
+
+runImageGeneratorContract(
+  'gemini-2.5-flash-image',
+  harness((fake) => new GeminiImageGenerator({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: TIMEOUT_MS })),
+  {
+    model: 'gemini-2.5-flash-image',
+    width: 1248,
+    height: 832,
+    checkRequest: (body, input, req) => {
+      expect(req.path).toBe('/v1beta/models/gemini-2.5-flash-image:generateContent');
+      expect(req.headers['x-goog-api-key']).toBe(KEY);
+      const b = body as Body;
+      expect(b.generationConfig.responseModalities).toEqual(['IMAGE']);
+      expect(b.generationConfig.imageConfig).toEqual({ aspectRatio: '3:2' });
+      expect(b.generationConfig.seed).toBe(input.seed);
+      expect(b.generationConfig.candidateCount).toBe(1);
+      expect(b.contents).toHaveLength(1);
+      const text = b.contents[0]!.parts[0]!.text!;
+      expect(text.startsWith(input.prompt)).toBe(true);
+      expect(text).toMatch(/Avoid: text, people\.$/);
+    },
+  },
+);
+
+runVisionJudgeContract(
+  'gemini-2.5-flash',
+  harness((fake) => new GeminiVisionJudge({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: TIMEOUT_MS })),
+  {
+    checkRequest: (body) => {
+      const b = body as Body;
+      expect(b.generationConfig.responseMimeType).toBe('application/json');
+      expect(Object.keys(b.generationConfig.responseSchema?.properties ?? {})).toEqual(['candidates']);
+      expect(b.generationConfig.thinkingConfig).toEqual({ thinkingBudget: 0 });
+      const parts = b.contents[0]!.parts;
+      expect(parts[0]!.text).toContain('a ceramic teapot on a linen cloth');
+      expect(parts[0]!.text).toContain('- Must include: "steam from the spout"');
+      expect(parts[0]!.text).toContain('- Must avoid: "text", "people"');
+      expect(parts.filter((p) => p.inlineData).map((p) => p.inlineData!.mimeType)).toEqual(['image/png', 'image/png']);
+      expect(parts.filter((p) => p.text?.startsWith('Candidate ')).map((p) => p.text)).toEqual(['Candidate r1-c01:', 'Candidate r1-c02:']);
+    },
+  },
+);
+
+runAltTextContract(
+  'gemini-alt-text',
+  harness((fake) => new GeminiAltTextWriter({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: TIMEOUT_MS })),
+  {
+    checkRequest: (body) => {
+      const b = body as Body;
+      expect(b.generationConfig.responseMimeType).toBe('application/json');
+      expect(Object.keys(b.generationConfig.responseSchema?.properties ?? {})).toEqual(['altText']);
+      const parts = b.contents[0]!.parts;
+      expect(parts[0]!.text).toContain('alt text');
+      expect(parts[1]!.inlineData!.mimeType).toBe('image/png');
+    },
+  },
+);
+
+const brief = validateBrief({
+  subject: 'a ceramic teapot on a linen cloth',
+  channels: ['og-image'],
+  mustInclude: ['steam from the spout'],
+  mustAvoid: ['text', 'people'],
+});
+
+async function png(width = 64, height = 48): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer();
+}
+
+const genInput = (over: Partial<GenerateImageInput> = {}): GenerateImageInput => ({
+  model: 'gemini-2.5-flash-image',
+  prompt: 'a ceramic teapot on linen',
+  negativePrompt: '',
+  width: 1024,
+  height: 1024,
+  seed: 7,
+  palette: [],
+  ...over,
+});
+
+const rejection = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a rejection'); }, (e: unknown) => e as Error);
+
+describe('nearestAspectRatio', () => {
+  const ratios = IMAGE_MODELS['gemini-2.5-flash-image']!.aspectRatios!;
+  it.each([
+    [1024, 1024, '1:1'],
+    [1536, 1024, '3:2'],
+    [1920, 1080, '16:9'],
+    [1080, 1920, '9:16'],
+    [1080, 1350, '4:5'],
+    [1200, 630, '16:9'],
+    [3000, 1000, '21:9'],
+    [1000, 3000, '9:16'],
+  ])('%ix%i → %s', (w, h, ratio) => {
+    expect(nearestAspectRatio(w, h, ratios)).toBe(ratio);
+  });
+});
+
+describe('GeminiImageGenerator against the fake', () => {
+  let fake: FakeGemini;
+  let gen: GeminiImageGenerator;
+  beforeAll(async () => {
+    fake = await startFakeGemini({ apiKey: KEY, echoKeyInErrors: true });
+    gen = new GeminiImageGenerator({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: TIMEOUT_MS });
+  });
+  afterAll(() => fake.close());
+
+  it('reports the size the model made for the nearest ratio, and the catalog price', async () => {
+    const out = await gen.generate(genInput({ width: 1920, height: 1080 }));
+    expect([out.width, out.height]).toEqual([1344, 768]);
+    expect(out.mime).toBe('image/png');
+    expect(out.costUsd).toBe(0.039);
+    expect(out.model).toBe('gemini-2.5-flash-image');
+  });
+
+  it('sends no "Avoid:" sentence when there is nothing to avoid', async () => {
+    await gen.generate(genInput());
+    const text = (fake.requests().at(-1)!.body as Body).contents[0]!.parts[0]!.text;
+    expect(text).toBe('a ceramic teapot on linen');
+  });
+
+  it.each(['serverError', 'rateLimit', 'timeout'] as const)('makes exactly one request on %s (SDK retries are off)', async (kind) => {
+    const before = fake.requests().length;
+    fake.fault(kind);
+    await rejection(gen.generate(genInput()));
+    // Give a would-be retry time to show up.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.requests().length - before).toBe(1);
+  });
+
+  it.each(['retryInfoOnly', 'headerOnly'] as const)('reads the rate limit delay from either source (%s)', async (variant) => {
+    fake.fault('rateLimit', variant);
+    const err = await rejection(gen.generate(genInput()));
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect((err as RateLimitError).retryAfterMs).toBe(7000);
+    expect(err.message).toContain('RESOURCE_EXHAUSTED');
+  });
+
+  it('maps a blocked prompt (promptFeedback.blockReason) onto ContentPolicyError', async () => {
+    fake.fault('contentPolicy', 'promptBlock');
+    const err = await rejection(gen.generate(genInput()));
+    expect(err).toBeInstanceOf(ContentPolicyError);
+    expect(err.message).toContain('PROHIBITED_CONTENT');
+  });
+
+  it('maps a finish reason IMAGE_SAFETY onto ContentPolicyError naming it', async () => {
+    fake.fault('contentPolicy');
+    const err = await rejection(gen.generate(genInput()));
+    expect(err).toBeInstanceOf(ContentPolicyError);
+    expect(err.message).toContain('IMAGE_SAFETY');
+  });
+
+  it('a timeout is retryable and says how long it waited', async () => {
+    fake.fault('timeout');
+    const err = await rejection(gen.generate(genInput()));
+    expect(err).toBeInstanceOf(ProviderUnavailableError);
+    expect(err.message).toContain(`${TIMEOUT_MS} ms`);
+  });
+
+  it('a caller abort mid-request rejects with the abort reason, not a provider error', async () => {
+    const slow = new GeminiImageGenerator({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: 10_000 });
+    fake.fault('timeout');
+    const ac = new AbortController();
+    const reason = new Error('activity cancelled');
+    setTimeout(() => ac.abort(reason), 100);
+    const err = await rejection(slow.generate(genInput({ signal: ac.signal })));
+    expect(err).toBe(reason);
+  });
+
+  it('never puts the API key in an error message, its cause or its stack', async () => {
+    const wrongKey = 'AIzaSyWRONG-key-that-must-not-leak-987654';
+    const bad = new GeminiImageGenerator({ apiKey: wrongKey, baseUrl: fake.baseUrl, timeoutMs: TIMEOUT_MS });
+    const err = await rejection(bad.generate(genInput()));
+    expect(err).toBeInstanceOf(AuthenticationError);
+    // The fake echoes the key it got, as a careless proxy might.
+    expect(fake.requests().at(-1)!.headers['x-goog-api-key']).toBe(wrongKey);
+    const everything = [err.message, err.stack, (err.cause as Error | undefined)?.message, (err.cause as Error | undefined)?.stack].join('\n');
+    expect(everything).toContain('API key not valid');
+    expect(everything).not.toContain(wrongKey);
+  });
+});
+
+describe('GeminiVisionJudge against the fake', () => {
+  let fake: FakeGemini;
+  let judge: GeminiVisionJudge;
+  beforeAll(async () => {
+    fake = await startFakeGemini({ apiKey: KEY });
+    judge = new GeminiVisionJudge({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: 2000 });
+  });
+  afterAll(() => fake.close());
+
+  it('combines sub-scores and takes points off for missing must-include and present must-avoid items', async () => {
+    fake.nextText(
+      JSON.stringify({
+        candidates: [
+          { id: 'a', match: 90, aesthetics: 80, artifacts: 100, mustInclude: [{ item: 'steam from the spout', present: true }], mustAvoid: [{ item: 'text', present: false }, { item: 'people', present: false }], reasons: ['Clean.'] },
+          { id: 'b', match: 90, aesthetics: 80, artifacts: 100, mustInclude: [{ item: 'steam from the spout', present: false }], mustAvoid: [{ item: 'text', present: true }, { item: 'people', present: false }], reasons: ['Busy.'] },
+        ],
+      }),
+    );
+    const out = await judge.judge({ brief, candidates: [{ id: 'a', image: await png(), mime: 'image/png' }, { id: 'b', image: await png(), mime: 'image/png' }] });
+    const a = out.judgements.find((j) => j.candidateId === 'a')!;
+    const b = out.judgements.find((j) => j.candidateId === 'b')!;
+    const base = 0.5 * 90 + 0.3 * 80 + 0.2 * 100;
+    expect(a.score).toBe(base);
+    expect(b.score).toBe(base - GEMINI_JUDGE_WEIGHTS.missingMustInclude - GEMINI_JUDGE_WEIGHTS.presentMustAvoid);
+    expect(a.scores).toEqual({ match: 90, aesthetics: 80, artifacts: 100, mustInclude: 100, mustAvoid: 100 });
+    expect(b.reasons.join(' ')).toMatch(/Missing must-include "steam from the spout".*Shows must-avoid "text"/);
+    expect(a.judge).toBe('gemini-2.5-flash');
+    expect(out.unchecked).toEqual([]);
+    // 2 images (258 tokens each) plus the prompt, priced from usageMetadata.
+    expect(out.costUsd).toBeGreaterThan(0);
+    expect(out.costUsd).toBeLessThan(0.01);
+  });
+
+  it('sends at most 8 images per request', async () => {
+    const before = fake.requests().length;
+    const image = await png();
+    const candidates = Array.from({ length: 11 }, (_, i) => ({ id: `r1-c${String(i + 1).padStart(2, '0')}`, image, mime: 'image/png' }));
+    const out = await judge.judge({ brief, candidates });
+    const sent = fake.requests().slice(before).map((r) => (r.body as Body).contents[0]!.parts.filter((p) => p.inlineData).length);
+    expect(sent).toEqual([8, 3]);
+    expect(out.judgements.map((j) => j.candidateId).sort()).toEqual(candidates.map((c) => c.id));
+  });
+
+  it('shrinks large candidates before sending them', async () => {
+    await judge.judge({ brief, candidates: [{ id: 'big', image: await png(3000, 2000), mime: 'image/png' }] });
+    const part = (fake.requests().at(-1)!.body as Body).contents[0]!.parts.find((p) => p.inlineData)!;
+    const meta = await sharp(Buffer.from(part.inlineData!.data, 'base64')).metadata();
+    expect([meta.width, meta.height, part.inlineData!.mimeType]).toEqual([1024, 683, 'image/jpeg']);
+  });
+
+  it('a judgement missing for a candidate is a malformed (retryable) answer', async () => {
+    fake.nextText(JSON.stringify({ candidates: [{ id: 'a', match: 1, aesthetics: 1, artifacts: 1, mustInclude: [], mustAvoid: [], reasons: [] }] }));
+    const err = await rejection(judge.judge({ brief, candidates: [{ id: 'a', image: await png(), mime: 'image/png' }, { id: 'b', image: await png(), mime: 'image/png' }] }));
+    expect(err).toBeInstanceOf(ProviderUnavailableError);
+    expect(err.message).toContain('no judgement for b');
+  });
+
+  it('says which brief checks the model did not report', async () => {
+    fake.nextText(JSON.stringify({ candidates: [{ id: 'a', match: 50, aesthetics: 50, artifacts: 50, mustInclude: [], mustAvoid: [], reasons: ['ok'] }] }));
+    const out = await judge.judge({ brief, candidates: [{ id: 'a', image: await png(), mime: 'image/png' }] });
+    expect(out.unchecked).toEqual([
+      'must-include "steam from the spout" on a: not reported by the judge',
+      'must-avoid "text" on a: not reported by the judge',
+      'must-avoid "people" on a: not reported by the judge',
+    ]);
+    expect(out.judgements[0]!.score).toBe(50);
+  });
+});
+
+describe('GeminiAltTextWriter', () => {
+  it('tidies what the model wrote into one sentence', () => {
+    expect(tidyAltText('  "Image of a teapot on linen!"  ')).toBe('A teapot on linen.');
+    expect(tidyAltText('a red mug\non a table')).toBe('A red mug on a table.');
+    expect(tidyAltText('')).toBe('');
+    const long = tidyAltText('word '.repeat(100));
+    expect(long.length).toBeLessThanOrEqual(250);
+    expect(long).toMatch(/[a-z]\.$/);
+  });
+
+  it('an empty answer is malformed (retryable)', async () => {
+    const fake = await startFakeGemini({ apiKey: KEY });
+    try {
+      const writer = new GeminiAltTextWriter({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: 2000 });
+      fake.nextText(JSON.stringify({ altText: '  ' }));
+      const err = await rejection(writer.write({ brief, image: await png(), mime: 'image/png' }));
+      expect(err).toBeInstanceOf(ProviderUnavailableError);
+    } finally {
+      await fake.close();
+    }
+  });
+});
