@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { parseBrief, type Brief } from '../domain/brief';
 import { resolveChannel, type ChannelPreset } from '../domain/channels';
@@ -12,6 +12,7 @@ import type { Asset, BlobRef, Candidate, JudgeResult, Manifest } from '../domain
 import type { BlobStore } from './blob-store';
 import { formatForChannels } from './images/format';
 import { ProviderError, type ProviderRegistry } from './providers';
+import { postWebhook } from './webhook';
 
 export interface ActivityDeps {
   blobs: BlobStore;
@@ -349,16 +350,10 @@ export function createActivities(deps: ActivityDeps) {
       const link = config.DARKROOM_REVIEW_URL ? `${config.DARKROOM_REVIEW_URL.replace(/\/$/, '')}/briefs/${encodeURIComponent(input.workflowId)}` : undefined;
       const verb = input.kind === 'reminder' ? 'is still waiting for review' : 'is ready for review';
       const text = `Darkroom: "${input.subject}" (${input.workflowId}) ${verb}: round ${input.round}, ${input.candidates} candidates, decide by ${input.deadlineAt}.${link ? ` ${link}` : ''}`;
-      if (!config.DARKROOM_NOTIFY_WEBHOOK) {
+      const delivered = await postWebhook(config, { text, darkroom: { event: `review.${input.kind}`, ...input, link } });
+      if (!delivered) {
         log.info(text, { workflowId: input.workflowId, kind: input.kind });
         return { delivered: false, channel: 'log' };
-      }
-      const body = JSON.stringify({ text, darkroom: { event: `review.${input.kind}`, ...input, link } });
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (config.DARKROOM_NOTIFY_SECRET) headers['x-darkroom-signature'] = `sha256=${createHmac('sha256', config.DARKROOM_NOTIFY_SECRET).update(body).digest('hex')}`;
-      const res = await fetch(config.DARKROOM_NOTIFY_WEBHOOK, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
-      if (!res.ok) {
-        throw ApplicationFailure.create({ message: `notification webhook answered ${res.status}`, type: 'NotifyFailed', nonRetryable: res.status >= 400 && res.status < 500 && res.status !== 429 });
       }
       return { delivered: true, channel: 'webhook' };
     },

@@ -97,6 +97,10 @@ export const BriefSchema = z
     review: ReviewSettingsSchema.prefault({}),
     /** Base seed; candidate i uses seed + i. Derived from the brief when absent. */
     seed: z.number().int().min(0).max(2_147_483_647).optional(),
+    /** The catalog row this brief was made from (its SKU as the feed spells it); set by catalog jobs. */
+    sku: z.string().trim().min(1).max(120).optional(),
+    /** The A/B prompt variant id from the catalog template's `variants`, e.g. `warm`; set by catalog jobs. */
+    variant: z.string().trim().min(1).max(60).optional(),
   })
   .superRefine((b, ctx) => {
     if (b.topK > b.candidates) {
