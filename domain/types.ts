@@ -211,3 +211,24 @@ export interface ReviewStatus {
   ignoredSignals: IgnoredSignal[];
   outcome?: 'approved' | 'rejected' | 'deadline-approved' | 'deadline-failed';
 }
+
+/** What a catalog's `status` query returns. */
+export interface CatalogStatus {
+  catalogId: string;
+  state: 'planning' | 'running' | 'paused' | 'cancelling' | 'reporting' | 'done' | 'cancelled';
+  /** Runs in the plan (rows × variants), and rows the feed could not turn into a brief. */
+  total: number;
+  invalidRows: number;
+  duplicates: number;
+  counts: { pending: number; running: number; awaitingReview: number; done: number; failed: number; rejected: number; skipped: number };
+  costUsd: number;
+  /** Cost so far plus the average cost of a finished row for each row still to go. */
+  forecastUsd: number;
+  budgetUsd?: number;
+  rowsPerHour: number;
+  /** Estimated time left at the current pace, seconds. */
+  etaSeconds?: number;
+  /** How many times this catalog has continued as new. */
+  runs: number;
+  reportKey?: string;
+}

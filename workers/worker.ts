@@ -3,6 +3,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { Config } from '../domain/config';
 import { IMAGE_MODELS, type Provider } from '../domain/models';
 import { createActivities } from '../activities';
+import { createCatalogActivities } from '../activities/catalog';
 import { createBlobStore, type BlobStore } from '../activities/blob-store';
 import { createProviderRegistry, type ProviderOverrides } from '../activities/providers';
 
@@ -74,7 +75,7 @@ export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise
   const connection = opts.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
   const blobs = opts.blobs ?? createBlobStore(config);
   const registry = createProviderRegistry(config, opts.providers);
-  const activities = createActivities({ blobs, providers: registry, config });
+  const activities = { ...createActivities({ blobs, providers: registry, config }), ...createCatalogActivities({ blobs, providers: registry, config }) };
   const taskQueue = opts.taskQueue ?? config.DARKROOM_TASK_QUEUE;
   const main = await Worker.create({
     connection,

@@ -1,5 +1,6 @@
 import {
-  ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo,
+  ActivityFailure, ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, proxyActivities, setHandler, upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { BriefInput } from '../domain/brief';
 import { formatDuration } from '../domain/duration';
@@ -12,8 +13,21 @@ import type {
   Stage, StageTiming,
 } from '../domain/types';
 import type { DarkroomActivities, PreparedBrief, Span } from '../activities';
-import { approveSignal, raiseBudgetUpdate, rejectSignal, requestChangesSignal, reviewUpdate, SA, statusQuery } from './messages';
+import { approveSignal, catalogRowSignal, raiseBudgetUpdate, rejectSignal, requestChangesSignal, reviewUpdate, SA, statusQuery } from './messages';
 import { mapPool } from './pool';
+import type { CatalogRowEvent } from './messages';
+
+/**
+ * Tells the catalog that started this brief (if one did) how its row stands. Only briefs with
+ * a parent send anything, so standalone briefs' histories are unchanged.
+ */
+async function tellCatalog(event: Omit<CatalogRowEvent, 'workflowId'>): Promise<void> {
+  const { parent, workflowId } = workflowInfo();
+  if (!parent) return;
+  // By workflow id, not run id: the catalog may have continued as new since it started us.
+  // Not cancellable: a row the catalog cancelled still reports that it ended.
+  await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(parent.workflowId).signal(catalogRowSignal, { ...event, workflowId })).catch(() => undefined);
+}
 
 /** Only the first step has fixed options: every later one takes its timeouts from the worker's config. */
 const { prepareBrief } = proxyActivities<DarkroomActivities>({
@@ -322,6 +336,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
       status.candidates.selected = top.length;
       enter('review');
       upsertSearchAttributes([{ key: SA.awaitingReview, value: true }]);
+      if (round === 1) await tellCatalog({ state: 'awaiting-review', costUsd: status.cost.actualUsd });
       const notify = (kind: 'awaiting' | 'reminder') => {
         // Fire and forget: a broken webhook must not hold up the review.
         void acts.notifyReviewers({ workflowId, kind, subject: brief.subject, round, candidates: reviewable.length, deadlineAt: review!.deadlineAt! }).catch(() => undefined);
@@ -376,6 +391,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
         });
         status.manifestKey = manifest.manifestKey;
         enter('rejected');
+        await tellCatalog({ state: 'rejected', costUsd: status.cost.actualUsd, reason: decision.reason, at: manifest.publishedAt });
         return manifest;
       }
       // requestChanges: fold the feedback into a new prompt version and go round again.
@@ -450,10 +466,12 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
     });
     status.manifestKey = manifest.manifestKey;
     enter('done');
+    await tellCatalog({ state: 'done', costUsd: status.cost.actualUsd, at: manifest.publishedAt });
     return manifest;
   } catch (err) {
     status.error = err instanceof Error ? err.message : String(err);
     enter('failed');
+    await tellCatalog({ state: 'failed', costUsd: status.cost.actualUsd, reason: status.error.slice(0, 500) });
     throw err;
   }
 }

@@ -1,1 +1,2 @@
 export { briefWorkflow } from './brief';
+export { catalogWorkflow } from './catalog';

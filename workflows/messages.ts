@@ -1,7 +1,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ApproveDecision, RejectDecision, RequestChangesDecision, ReviewDecision } from '../domain/review';
-import type { BriefStatus } from '../domain/types';
+import type { BriefStatus, CatalogStatus } from '../domain/types';
 
 /** `status`: where a brief is, its progress counts, its cost so far and, under review, its candidates. */
 export const statusQuery = defineQuery<BriefStatus>('status');
@@ -30,6 +30,27 @@ export const requestChangesSignal = defineSignal<[Omit<RequestChangesDecision, '
  * budget covers the forecast.
  */
 export const raiseBudgetUpdate = defineUpdate<{ budgetUsd: number }, [{ budgetUsd: number; reviewer?: string }]>('raiseBudget');
+
+/** A catalog row's news, sent by its brief workflow to the catalog (which may have continued as new since). */
+export interface CatalogRowEvent {
+  workflowId: string;
+  state: 'awaiting-review' | 'done' | 'failed' | 'rejected';
+  costUsd: number;
+  reason?: string;
+  /** Worker-clock time of the event, when the brief knows it. */
+  at?: string;
+}
+export const catalogRowSignal = defineSignal<[CatalogRowEvent]>('catalogRow');
+
+/** `status` of a catalog: totals by state, cost and forecast, pace and time left. */
+export const catalogStatusQuery = defineQuery<CatalogStatus>('status');
+/** Running rows finish; no new ones start until `resume`. */
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+/** Stops starting rows, cancels running ones, and writes the report with what was done. */
+export const cancelCatalogSignal = defineSignal<[{ reason?: string }?]>('cancel');
+/** Runs the failed rows again (their stored candidates are reused). */
+export const retryFailedSignal = defineSignal('retryFailed');
 
 /** Search attributes Darkroom keeps current (registered by `npm run server`). */
 export const SA = {

@@ -1,0 +1,240 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Config } from '../domain/config';
+import { briefsFromFeed, type FeedError, type FeedRun } from '../domain/feed';
+import { manifestKey } from '../domain/naming';
+import type { Manifest } from '../domain/types';
+import type { BlobStore } from './blob-store';
+import type { ProviderRegistry } from './providers';
+import { postWebhook } from './webhook';
+import { costForBatch, routeImageModel } from '../domain/models';
+
+/** Where a catalog keeps its files in the blob store. */
+export const catalogKeys = (catalogId: string) => ({
+  dir: `catalogs/${catalogId}`,
+  plan: `catalogs/${catalogId}/plan.jsonl`,
+  errors: `catalogs/${catalogId}/feed-errors.json`,
+  results: `catalogs/${catalogId}/results/`,
+  shipped: (safeSku: string) => `catalogs/${catalogId}/shipped/${safeSku}.json`,
+  report: `catalogs/${catalogId}/report.csv`,
+  manifest: `catalogs/${catalogId}/manifest.json`,
+});
+
+export type RowState = 'done' | 'failed' | 'rejected' | 'awaiting-review' | 'skipped' | 'cancelled';
+
+/** What the catalog learned about one row; flushed to the blob store in batches. */
+export interface RowResult {
+  index: number;
+  workflowId: string;
+  sku: string;
+  state: RowState;
+  reason?: string;
+  costUsd: number;
+  at: string;
+}
+
+/** One row of the stored plan. */
+export interface PlannedRun extends FeedRun {
+  index: number;
+  /** Shipped before with the same brief hash (a scheduled rerun): not run again. */
+  shipped: boolean;
+}
+
+export interface CatalogPlan {
+  planKey: string;
+  total: number;
+  invalidRows: number;
+  duplicates: number;
+  shipped: number;
+  forecastUsd: number;
+  startedAt: string;
+}
+
+export interface CatalogReportInput {
+  catalogId: string;
+  workflowId: string;
+  plan: CatalogPlan;
+  counts: Record<string, number>;
+  costUsd: number;
+  outcome: 'completed' | 'cancelled';
+  finishedRuns: number;
+}
+
+export interface CatalogReport {
+  reportKey: string;
+  manifestKey: string;
+  rows: number;
+  location: string;
+  finishedAt: string;
+}
+
+const csvCell = (v: string | number | undefined) => {
+  const s = v === undefined ? '' : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
+
+/** The activities of catalog jobs: plan the feed, read it in pages, keep results, write the report. */
+export function createCatalogActivities(deps: { blobs: BlobStore; providers: ProviderRegistry; config: Config; clock?: () => Date }) {
+  const { blobs, providers, config } = deps;
+  const now = () => (deps.clock ?? (() => new Date()))().toISOString();
+
+  return {
+    /**
+     * Validates the whole feed against the template and stores the plan (one run per line)
+     * so the workflow reads it in pages: a feed of thousands of rows never enters history.
+     * Rows shipped earlier with an unchanged brief are marked to be skipped.
+     */
+    async planCatalog(input: { catalogId: string; feedKey: string; template: unknown }): Promise<CatalogPlan> {
+      const startedAt = now();
+      const feed = (await blobs.get(input.feedKey)).toString('utf8');
+      const format = /\.jsonl?$|\.ndjson$/i.test(input.feedKey) ? 'jsonl' : /\.csv$|\.tsv$|\.txt$/i.test(input.feedKey) ? 'csv' : 'auto';
+      const plan = briefsFromFeed(feed, input.template, { catalogId: input.catalogId, format });
+      // Feed-wide problems (the template names a missing column, no SKU column, an empty or
+      // oversized feed) come back as one error on line 1 and no runs: nothing can start.
+      const wide = plan.errors.find((e) => !e.warning && ['template', 'sku', 'feed'].includes(e.field) && e.line <= 1);
+      if (wide && plan.runs.length === 0) {
+        throw ApplicationFailure.create({ message: `the feed cannot run: ${wide.field}: ${wide.message}`, type: 'InvalidCatalog', nonRetryable: true, details: [wide] });
+      }
+      const keys = catalogKeys(input.catalogId);
+      let shipped = 0;
+      let forecastUsd = 0;
+      const lines: string[] = [];
+      for (const [index, run] of plan.runs.entries()) {
+        const safeSku = run.workflowId.slice(run.workflowId.indexOf('/') + 1);
+        const before = await blobs.head(keys.shipped(safeSku));
+        let isShipped = false;
+        if (before) {
+          const prior = JSON.parse((await blobs.get(keys.shipped(safeSku))).toString('utf8')) as { briefHash: string };
+          isShipped = prior.briefHash === run.briefHash;
+        }
+        if (isShipped) shipped++;
+        else {
+          try {
+            forecastUsd += costForBatch(routeImageModel(run.brief, providers.imageModels).model, run.brief.candidates, { judgeUsdPerImage: providers.prices.judgeUsdPerImage }).totalUsd;
+          } catch {
+            // A row routed to a model this worker lacks fails on its own, with its own message.
+          }
+        }
+        const planned: PlannedRun = { ...run, index, shipped: isShipped };
+        lines.push(JSON.stringify(planned));
+      }
+      await blobs.put(keys.plan, enc(lines.join('\n')), { mime: 'application/x-ndjson' });
+      await blobs.put(keys.errors, enc({ errors: plan.errors, duplicates: plan.duplicates }), { mime: 'application/json' });
+      return {
+        planKey: keys.plan,
+        total: plan.runs.length,
+        invalidRows: new Set(plan.errors.filter((e) => !e.warning).map((e) => e.line)).size,
+        duplicates: plan.duplicates.reduce((n, d) => n + d.lines.length - 1, 0),
+        shipped,
+        forecastUsd: Math.round(forecastUsd * 1e6) / 1e6,
+        startedAt,
+      };
+    },
+
+    /** Runs `offset` … `offset + limit - 1` of a stored plan. */
+    async readPlanPage(input: { planKey: string; offset: number; limit: number }): Promise<PlannedRun[]> {
+      const text = (await blobs.get(input.planKey)).toString('utf8');
+      const out: PlannedRun[] = [];
+      let line = 0;
+      let start = 0;
+      // Walk lines without splitting the whole plan: a page is small, the plan may not be.
+      while (start <= text.length && out.length < input.limit) {
+        const end = text.indexOf('\n', start);
+        const stop = end === -1 ? text.length : end;
+        if (line >= input.offset && stop > start) out.push(JSON.parse(text.slice(start, stop)) as PlannedRun);
+        line++;
+        if (end === -1) break;
+        start = end + 1;
+      }
+      return out;
+    },
+
+    /** Keeps a batch of row results: the report is built from these, never from history. */
+    async saveRowResults(input: { catalogId: string; batch: string; rows: RowResult[] }): Promise<void> {
+      if (input.rows.length === 0) return;
+      await blobs.put(`${catalogKeys(input.catalogId).results}${input.batch}.json`, enc(input.rows), { mime: 'application/json' });
+    },
+
+    /**
+     * The catalog's report (CSV: sku, state, reason, asset keys, cost; one line per feed row,
+     * invalid and duplicate rows included) and its manifest; records shipped rows so a
+     * scheduled rerun skips them while their brief is unchanged.
+     */
+    async writeCatalogReport(input: CatalogReportInput): Promise<CatalogReport> {
+      const keys = catalogKeys(input.catalogId);
+      const latest = new Map<string, RowResult>();
+      for (const k of await blobs.list(keys.results)) {
+        for (const r of JSON.parse((await blobs.get(k)).toString('utf8')) as RowResult[]) {
+          const prev = latest.get(r.workflowId);
+          if (!prev || prev.at <= r.at) latest.set(r.workflowId, r);
+        }
+      }
+      const planText = (await blobs.get(input.plan.planKey)).toString('utf8');
+      const runs = planText ? planText.split('\n').map((l) => JSON.parse(l) as PlannedRun) : [];
+      const { errors, duplicates } = JSON.parse((await blobs.get(keys.errors)).toString('utf8')) as { errors: FeedError[]; duplicates: Array<{ sku: string; lines: number[] }> };
+      const lines = ['sku,line,variant,state,reason,workflow_id,asset_keys,cost_usd'];
+      let rows = 0;
+      for (const run of runs) {
+        const r = latest.get(run.workflowId);
+        let state: string = run.shipped ? 'skipped' : (r?.state ?? (input.outcome === 'cancelled' ? 'cancelled' : 'pending'));
+        let reason = run.shipped ? 'shipped before with the same brief' : (r?.reason ?? '');
+        let assets: string[] = [];
+        let cost = r?.costUsd ?? 0;
+        if (state === 'done' || state === 'rejected') {
+          const m = await blobs.get(manifestKey(run.workflowId)).then((b) => JSON.parse(b.toString('utf8')) as Manifest, () => undefined);
+          if (m) {
+            assets = m.assets.map((a) => a.key);
+            cost = m.cost.actualUsd;
+            if (m.outcome === 'rejected') {
+              state = 'rejected';
+              reason = m.rejection?.reason ?? reason;
+            }
+          }
+        }
+        const safeSku = run.workflowId.slice(run.workflowId.indexOf('/') + 1);
+        if (state === 'done') await blobs.put(keys.shipped(safeSku), enc({ briefHash: run.briefHash, workflowId: run.workflowId, at: now() }), { mime: 'application/json' });
+        lines.push([run.sku, run.line, run.variant, state, reason, run.workflowId, assets.join(' '), cost.toFixed(4)].map(csvCell).join(','));
+        rows++;
+      }
+      const erroredLines = new Map<number, FeedError[]>();
+      for (const e of errors) erroredLines.set(e.line, [...(erroredLines.get(e.line) ?? []), e]);
+      for (const [line, errs] of erroredLines) {
+        if (errs.every((e) => e.warning)) continue;
+        lines.push([errs[0]!.sku, line, errs[0]!.variant, 'invalid', errs.filter((e) => !e.warning).map((e) => `${e.field}: ${e.message}`).join('; '), undefined, undefined, '0.0000'].map(csvCell).join(','));
+        rows++;
+      }
+      for (const d of duplicates) {
+        for (const line of d.lines.slice(1)) {
+          lines.push([d.sku, line, undefined, 'duplicate', `same SKU as line ${d.lines[0]}: not run twice`, undefined, undefined, '0.0000'].map(csvCell).join(','));
+          rows++;
+        }
+      }
+      await blobs.put(keys.report, enc(`${lines.join('\n')}\n`), { mime: 'text/csv' });
+      const finishedAt = now();
+      const manifest = {
+        schema: 'darkroom.catalog-manifest/v1',
+        catalogId: input.catalogId,
+        workflowId: input.workflowId,
+        outcome: input.outcome,
+        counts: input.counts,
+        plan: input.plan,
+        costUsd: input.costUsd,
+        runs: input.finishedRuns,
+        reportKey: keys.report,
+        rows,
+        startedAt: input.plan.startedAt,
+        finishedAt,
+      };
+      await blobs.put(keys.manifest, enc(JSON.stringify(manifest, null, 2)), { mime: 'application/json' });
+      return { reportKey: keys.report, manifestKey: keys.manifest, rows, location: blobs.location, finishedAt };
+    },
+
+    /** Slack-compatible, HMAC-signed notice about a catalog (done, or rows waiting for review). */
+    async notifyCatalog(input: { catalogId: string; event: 'completed' | 'awaiting-review'; text: string; counts: Record<string, number> }): Promise<{ delivered: boolean }> {
+      const delivered = await postWebhook(config, { text: input.text, darkroom: { event: `catalog.${input.event}`, catalogId: input.catalogId, counts: input.counts } });
+      return { delivered };
+    },
+  };
+}
+
+export type CatalogActivities = ReturnType<typeof createCatalogActivities>;

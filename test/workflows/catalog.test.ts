@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBlobStore } from '../../activities/blob-store';
+import { readLedger } from '../../activities';
+import { catalogStatusQuery, pauseSignal, resumeSignal } from '../../workflows/messages';
+import { parseReport, productFeed, startCatalog } from '../support/catalog';
+import { closeTestConnection, testConnection, testDataDir, uniqueTaskQueue } from '../support/temporal';
+import { testWorkflowBundle, withWorker } from '../support/worker';
+
+beforeAll(async () => {
+  await testWorkflowBundle();
+});
+afterAll(closeTestConnection);
+
+describe('catalogWorkflow on a real dev server', () => {
+  it('runs every valid row once, reports bad and duplicate rows, and continues as new with small histories', async () => {
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('catalog-small');
+    const dataDir = testDataDir('catalog-small');
+    const catalogId = `small-${taskQueue.slice(-8)}`;
+    // 24 good rows, then a bad colour, a row without a SKU and a duplicate SKU.
+    const feed = `${productFeed(24)}SKU-0025,"linen tote",rust,not-a-colour\r\n,"no sku tote",oat,#D8C8A8\r\nSKU-0003,"again",rust,#B7472A\r\n`;
+    const result = await withWorker({ taskQueue, dataDir }, async () => {
+      const handle = await startCatalog(client, { dataDir, taskQueue, catalogId, feed, window: 4, rowsPerRun: 8 });
+      // Pause while it runs: running rows finish, nothing new starts.
+      for (let i = 0; i < 400; i++) {
+        const s = await handle.query(catalogStatusQuery).catch(() => undefined);
+        if (s && s.counts.done >= 2) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await handle.signal(pauseSignal);
+      await new Promise((r) => setTimeout(r, 1500));
+      const paused = await handle.query(catalogStatusQuery);
+      expect(paused.state).toBe('paused');
+      await new Promise((r) => setTimeout(r, 2000));
+      const still = await handle.query(catalogStatusQuery);
+      expect(still.counts.running).toBe(0);
+      expect(still.counts.done + still.counts.pending).toBe(24);
+      await handle.signal(resumeSignal);
+      return handle.result();
+    });
+    expect(result.outcome).toBe('completed');
+    expect(result.counts).toMatchObject({ done: 24, failed: 0, pending: 0, running: 0 });
+    const blobs = createBlobStore({ DARKROOM_DATA_DIR: dataDir });
+    const report = parseReport((await blobs.get(result.reportKey)).toString('utf8'));
+    expect(report.filter((r) => r.state === 'done').map((r) => r.sku)).toEqual(Array.from({ length: 24 }, (_, i) => `SKU-${String(i + 1).padStart(4, '0')}`));
+    for (const r of report.filter((x) => x.state === 'done')) {
+      expect(r.asset_keys.split(' ')).toHaveLength(2);
+      expect(r.workflow_id).toBe(`catalog-${catalogId}/${r.sku}`);
+    }
+    expect(report.find((r) => r.line === '26')).toMatchObject({ sku: 'SKU-0025', state: 'invalid', reason: expect.stringMatching(/brandColors\[0\]/) });
+    expect(report.find((r) => r.line === '27')).toMatchObject({ state: 'invalid', reason: expect.stringMatching(/sku/) });
+    expect(report.find((r) => r.line === '28')).toMatchObject({ sku: 'SKU-0003', state: 'duplicate' });
+    // Each row was generated exactly once.
+    for (const r of report.filter((x) => x.state === 'done')) expect(await readLedger(blobs, r.workflow_id!)).toHaveLength(1);
+    // It continued as new (8 rows a run), and no run's history came near the limit.
+    const runs = [];
+    for await (const w of client.workflow.list({ query: `WorkflowId = 'catalog-${catalogId}'` })) runs.push(w);
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+    for (const w of runs) expect(w.historyLength).toBeLessThan(10_240);
+    const children = [];
+    for await (const w of client.workflow.list({ query: `DarkroomCatalogId = '${catalogId}' AND WorkflowType = 'briefWorkflow'` })) children.push(w);
+    expect(children).toHaveLength(24);
+  });
+});
