@@ -10,11 +10,10 @@
  * details } }` with `google.rpc.RetryInfo` / `google.rpc.ErrorInfo` details. A safety block is
  * a 200 with a finish or block reason, not an HTTP error.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Socket } from 'node:net';
+import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
+import { sendJson, startRecordingServer, type ReceivedRequest } from './fake-http';
 
 /** The sizes Gemini 2.5 Flash Image makes per aspect ratio (its documented 1024-class outputs). */
 export const GEMINI_IMAGE_SIZES: Readonly<Record<string, [number, number]>> = {
@@ -97,41 +96,13 @@ export interface FakeGeminiOptions {
 }
 
 export async function startFakeGemini(options: FakeGeminiOptions): Promise<FakeGemini> {
-  const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
   let pending: { kind: Fault; variant?: FaultVariant } | undefined;
   let cannedText: string | undefined;
 
-  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text), ...headers });
-    res.end(text);
-  };
+  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+    sendJson(res, status, body, { 'content-type': 'application/json; charset=UTF-8', ...headers });
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((err: unknown) => {
-        if (!res.headersSent) send(res, 500, googleError(500, 'INTERNAL', `fake-gemini: ${(err as Error).message}`));
-      });
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string) {
-    let body: unknown = raw;
-    try {
-      body = raw ? JSON.parse(raw) : undefined;
-    } catch {
-      /* recorded as text */
-    }
-    const url = new URL(req.url ?? '/', 'http://fake');
-    requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, headers: { ...req.headers }, body });
-
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, { url, body }: ReceivedRequest) {
     const fault = pending;
     pending = undefined;
     if (fault?.kind === 'timeout') return; // never answers; close() destroys the socket
@@ -199,7 +170,7 @@ export async function startFakeGemini(options: FakeGeminiOptions): Promise<FakeG
         candidates: [{ content: { parts: [{ inlineData: { mimeType: 'image/png', data: png.toString('base64') } }], role: 'model' }, finishReason: 'STOP', index: 0 }],
         usageMetadata: usage(promptImages, promptText, { image: true }),
         modelVersion: model,
-        responseId: `fake-${requests.length}`,
+        responseId: `fake-${server.requests().length}`,
       });
     }
 
@@ -210,25 +181,20 @@ export async function startFakeGemini(options: FakeGeminiOptions): Promise<FakeG
       candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: 'STOP', index: 0 }],
       usageMetadata: usage(promptImages, promptText, { text }),
       modelVersion: model,
-      responseId: `fake-${requests.length}`,
+      responseId: `fake-${server.requests().length}`,
     });
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startRecordingServer(handle, (res, err) => send(res, 500, googleError(500, 'INTERNAL', `fake-gemini: ${err.message}`)));
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
-    requests: () => [...requests],
+    baseUrl: server.url,
+    requests: server.requests,
     fault(kind, variant) {
       pending = { kind, variant };
     },
     nextText(text) {
       cannedText = text;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }

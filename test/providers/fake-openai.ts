@@ -8,10 +8,10 @@
  * the `{ error: { message, type, param, code } }` error body).
  */
 import { createHash } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
+import { startRecordingServer, type ReceivedRequest } from './fake-http';
 
 export interface FakeOpenAIOptions {
   /** When set, requests must carry `Authorization: Bearer <apiKey>` (a 401 otherwise, as OpenAI answers). */
@@ -263,7 +263,6 @@ function chatCompletions(body: Record<string, unknown>, content: string | undefi
 
 /** Starts the fake on a free port of 127.0.0.1. */
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
-  const recorded: RecordedRequest[] = [];
   let pendingFault: { kind: Fault; retryAfter: string } | undefined;
   let canned: CannedResponse | undefined;
   let chatContent: string | undefined;
@@ -280,65 +279,46 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     res.end(text);
   };
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void (async () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = raw;
-        try {
-          body = raw ? JSON.parse(raw) : undefined;
-        } catch {
-          // not JSON: recorded as text
-        }
-        const path = (req.url ?? '/').split('?')[0]!;
-        recorded.push({ method: req.method ?? 'GET', path, headers: { ...req.headers }, body });
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, { url, body }: ReceivedRequest) {
+    const path = url.pathname;
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const fault = pendingFault;
+    pendingFault = undefined;
+    if (fault?.kind === 'timeout') return; // never answers; close() drops the socket
+    if (fault) return send(res, faultResponse(fault.kind, { retryAfter: fault.retryAfter, bearer, path }));
+    if (canned) {
+      const r = canned;
+      canned = undefined;
+      return send(res, r);
+    }
+    if (options.apiKey !== undefined && bearer !== options.apiKey) {
+      const masked = bearer ? `${bearer.slice(0, 3)}${'*'.repeat(Math.max(0, bearer.length - 7))}${bearer.slice(-4)}` : '';
+      return send(res, { status: 401, body: apiError(`Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key') });
+    }
+    if (req.method !== 'POST' || typeof body !== 'object' || body === null) {
+      return send(res, { status: 404, body: apiError(`Invalid URL (${req.method} ${path})`, 'invalid_request_error', null) });
+    }
+    if (path === '/v1/images/generations') {
+      const scheduled = options.imageFaults?.(imageIndex++);
+      if (scheduled && scheduled !== 'timeout') return send(res, faultResponse(scheduled, { retryAfter: '1', bearer, path }));
+      const answer = await imagesGenerations(body as Record<string, unknown>, options.revisedPrompt ?? false);
+      if (holding) await new Promise<void>((resolve) => waiting.push(resolve));
+      if (res.destroyed || req.socket.destroyed) return;
+      delivered++;
+      return send(res, answer);
+    }
+    if (path === '/v1/chat/completions') {
+      const content = chatContent;
+      chatContent = undefined;
+      return send(res, chatCompletions(body as Record<string, unknown>, content, altText));
+    }
+    return send(res, { status: 404, body: apiError(`Invalid URL (${req.method} ${path})`, 'invalid_request_error', null) });
+  }
 
-        const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-        const fault = pendingFault;
-        pendingFault = undefined;
-        if (fault?.kind === 'timeout') return; // never answers; close() drops the socket
-        if (fault) return send(res, faultResponse(fault.kind, { retryAfter: fault.retryAfter, bearer, path }));
-        if (canned) {
-          const r = canned;
-          canned = undefined;
-          return send(res, r);
-        }
-        if (options.apiKey !== undefined && bearer !== options.apiKey) {
-          const masked = bearer ? `${bearer.slice(0, 3)}${'*'.repeat(Math.max(0, bearer.length - 7))}${bearer.slice(-4)}` : '';
-          return send(res, { status: 401, body: apiError(`Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key') });
-        }
-        if (req.method !== 'POST' || typeof body !== 'object' || body === null) {
-          return send(res, { status: 404, body: apiError(`Invalid URL (${req.method} ${path})`, 'invalid_request_error', null) });
-        }
-        if (path === '/v1/images/generations') {
-          const scheduled = options.imageFaults?.(imageIndex++);
-          if (scheduled && scheduled !== 'timeout') return send(res, faultResponse(scheduled, { retryAfter: '1', bearer, path }));
-          const answer = await imagesGenerations(body as Record<string, unknown>, options.revisedPrompt ?? false);
-          if (holding) await new Promise<void>((resolve) => waiting.push(resolve));
-          if (res.destroyed || req.socket.destroyed) return;
-          delivered++;
-          return send(res, answer);
-        }
-        if (path === '/v1/chat/completions') {
-          const content = chatContent;
-          chatContent = undefined;
-          return send(res, chatCompletions(body as Record<string, unknown>, content, altText));
-        }
-        return send(res, { status: 404, body: apiError(`Invalid URL (${req.method} ${path})`, 'invalid_request_error', null) });
-      })().catch((err: unknown) => {
-        if (!res.headersSent) send(res, { status: 500, body: apiError(`fake server error: ${(err as Error).message}`, 'server_error', null) });
-      });
-    });
-  });
-
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-
+  const server = await startRecordingServer(handle, (res, err) => send(res, { status: 500, body: apiError(`fake server error: ${err.message}`, 'server_error', null) }));
   return {
-    baseURL: `http://127.0.0.1:${port}/v1`,
-    requests: () => [...recorded],
+    baseURL: `${server.url}/v1`,
+    requests: server.requests,
     fault(kind, o = {}) {
       pendingFault = { kind, retryAfter: o.retryAfter ?? '7' };
     },
@@ -361,8 +341,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       // A `timeout` fault leaves a request open for ever; close() would wait for it.
       holding = false;
       for (const go of waiting.splice(0)) go();
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+      await server.close();
     },
   };
 }

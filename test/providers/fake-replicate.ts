@@ -14,10 +14,10 @@
  * made with sharp at the sizes the models make.
  */
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
+import { sendJson, startRecordingServer, type ReceivedRequest } from './fake-http';
 
 /** The version id the fake gives nightmareai/real-esrgan (64 hex digits, like a real one). */
 export const REAL_ESRGAN_VERSION = 'f121d640bd286e1fdc67f9799164c1d5be36ff74576ee11c803ae5b665dd46aa';
@@ -94,8 +94,6 @@ interface Prediction {
 const problem = (status: number, title: string, detail: string, extra: Record<string, unknown> = {}) => ({ type: 'about:blank', title, detail, status, ...extra });
 
 export async function startFakeReplicate(options: FakeReplicateOptions): Promise<FakeReplicate> {
-  const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
   const predictions = new Map<string, Prediction>();
   const files = new Map<string, { data: Buffer; mime: string }>();
   let pending: { kind: Fault; method?: string } | undefined;
@@ -103,26 +101,8 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
   let outputOverride: string | undefined;
   let origin = '';
 
-  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    const text = JSON.stringify(body);
-    const type = status >= 400 ? 'application/problem+json' : 'application/json';
-    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), ...headers });
-    res.end(text);
-  };
-
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((err: unknown) => {
-        if (!res.headersSent) send(res, 500, problem(500, 'Internal Server Error', `fake-replicate: ${(err as Error).message}`));
-      });
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
+  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+    sendJson(res, status, body, { 'content-type': status >= 400 ? 'application/problem+json' : 'application/json', ...headers });
 
   /** The prediction as the API shows it. */
   const view = (p: Prediction) => ({
@@ -180,17 +160,7 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
     return { output: def.list ? [url] : url };
   }
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string) {
-    let body: unknown = raw || undefined;
-    try {
-      body = raw ? JSON.parse(raw) : undefined;
-    } catch {
-      /* recorded as text */
-    }
-    const url = new URL(req.url ?? '/', 'http://fake');
-    const method = req.method ?? 'GET';
-    requests.push({ method, path: url.pathname + url.search, headers: { ...req.headers }, body });
-
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, { url, method, body }: ReceivedRequest) {
     const file = /^\/files\/([0-9a-f]+)\.png$/.exec(url.pathname);
     if (file && method === 'GET') {
       const f = files.get(file[1]!);
@@ -296,13 +266,12 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
     return send(res, 404, problem(404, 'Not found', 'The requested resource could not be found.'));
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  origin = `http://127.0.0.1:${port}`;
+  const server = await startRecordingServer(handle, (res, err) => send(res, 500, problem(500, 'Internal Server Error', `fake-replicate: ${err.message}`)));
+  origin = server.url;
   return {
     baseUrl: `${origin}/v1`,
-    host: `127.0.0.1:${port}`,
-    requests: () => [...requests],
+    host: server.host,
+    requests: server.requests,
     fault(kind, opts) {
       pending = { kind, method: opts?.method };
     },
@@ -312,10 +281,6 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
     outputNext(u) {
       outputOverride = u;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }

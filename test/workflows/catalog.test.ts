@@ -44,7 +44,7 @@ describe('catalogWorkflow on a real dev server', () => {
     const report = parseReport((await blobs.get(result.reportKey)).toString('utf8'));
     expect(report.filter((r) => r.state === 'done').map((r) => r.sku)).toEqual(Array.from({ length: 24 }, (_, i) => `SKU-${String(i + 1).padStart(4, '0')}`));
     for (const r of report.filter((x) => x.state === 'done')) {
-      expect(r.asset_keys.split(' ')).toHaveLength(2);
+      expect(r.asset_keys!.split(' ')).toHaveLength(2);
       expect(r.workflow_id).toBe(`catalog-${catalogId}/${r.sku}`);
     }
     expect(report.find((r) => r.line === '26')).toMatchObject({ sku: 'SKU-0025', state: 'invalid', reason: expect.stringMatching(/brandColors\[0\]/) });

@@ -1,18 +1,15 @@
-import { Type, type GoogleGenAI, type Schema } from '@google/genai';
+import { Type, type Schema } from '@google/genai';
 import { z } from 'zod';
 import type { Brief } from '../../../domain/brief';
 import { VISION_MODELS } from '../../../domain/models';
 import { ALT_TEXT_TARGET_LENGTH } from '../local/alt-text-writer';
 import type { AltTextInput, AltTextWriter } from '../types';
 import {
-  DEFAULT_TIMEOUT_MS,
   costFromUsage,
-  createGeminiClient,
-  generateContent,
+  GeminiConnection,
   malformed,
   responseText,
   visionPart,
-  type CallContext,
   type GeminiClientOptions,
 } from './client';
 
@@ -61,23 +58,17 @@ export function tidyAltText(raw: string): string {
 /** Alt text written by Gemini from the pixels, with the brief as context. */
 export class GeminiAltTextWriter implements AltTextWriter {
   readonly name = 'gemini-alt-text';
-  readonly #ai: GoogleGenAI;
-  readonly #apiKey: string;
-  readonly #timeoutMs: number;
+  readonly #gemini: GeminiConnection;
   readonly #model: string;
 
   constructor(options: GeminiAltTextWriterOptions) {
     this.#model = options.model ?? 'gemini-2.5-flash';
-    this.#ai = createGeminiClient(options);
-    this.#apiKey = options.apiKey;
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#gemini = new GeminiConnection(options);
   }
 
   async write(input: AltTextInput): Promise<{ text: string; costUsd: number }> {
     input.signal?.throwIfAborted();
-    const ctx: CallContext = { provider: this.name, apiKey: this.#apiKey, what: 'alt text', timeoutMs: this.#timeoutMs, signal: input.signal };
-    const res = await generateContent(
-      this.#ai,
+    const res = await this.#gemini.generateContent(
       {
         model: this.#model,
         contents: [{ role: 'user', parts: [{ text: altTextPrompt(input.brief) }, await visionPart(input.image, input.mime, this.name)] }],
@@ -90,7 +81,7 @@ export class GeminiAltTextWriter implements AltTextWriter {
           thinkingConfig: { thinkingBudget: 0 },
         },
       },
-      ctx,
+      { provider: this.name, what: 'alt text', signal: input.signal },
     );
     let text: string;
     try {

@@ -9,22 +9,18 @@ import {
   ProviderUnavailableError,
   RateLimitError,
 } from '../errors';
+import { DEFAULT_TIMEOUT_MS, parseRetryAfter, scrubError, scrubSecret, type ProviderClientOptions } from '../shared';
 
-/** What every Gemini adapter needs to reach the Gemini API (Google AI Studio keys). */
-export interface GeminiClientOptions {
+/**
+ * What every Gemini adapter needs to reach the Gemini API (Google AI Studio keys). Its
+ * `timeoutMs` covers the whole call, response body included.
+ */
+export interface GeminiClientOptions extends ProviderClientOptions {
   /** The Gemini API key. Handed to the SDK only; never logged, never put in an error message. */
   apiKey: string;
   /** Base URL of the Gemini API (tests point it at a local server). @default the SDK's, https://generativelanguage.googleapis.com */
   baseUrl?: string;
-  /**
-   * How long one call may take, response body included, before it counts as a timeout
-   * (a retryable ProviderUnavailableError). Matches `DARKROOM_PROVIDER_TIMEOUT`.
-   * @default 120000
-   */
-  timeoutMs?: number;
 }
-
-export const DEFAULT_TIMEOUT_MS = 120_000;
 
 /**
  * One SDK client per adapter. SDK retries are off: Temporal owns retries. In @google/genai
@@ -101,18 +97,13 @@ const KEY_PATTERN = /\bAIza[0-9A-Za-z_-]{35}\b/g;
 
 /** Removes the key (and anything shaped like one) from a text. Google's error bodies do not echo keys, but a proxy might. */
 export function redact(text: string, apiKey: string): string {
-  const out = apiKey.length >= 4 ? text.split(apiKey).join('[redacted]') : text;
-  return out.replace(KEY_PATTERN, 'AIza[redacted]');
+  return scrubSecret(text, apiKey).replace(KEY_PATTERN, 'AIza[redacted]');
 }
 
 /** How long Google asked us to wait: `retry-after` (seconds or HTTP date), else `RetryInfo.retryDelay` ("7s", "0.5s"). */
 export function retryAfterMs(headers: Pick<Headers, 'get'> | undefined, details: readonly unknown[] | undefined, now: number = Date.now()): number | undefined {
-  const after = headers?.get('retry-after')?.trim();
-  if (after) {
-    if (/^\d+(?:\.\d+)?$/.test(after)) return Math.round(Number(after) * 1000);
-    const at = Date.parse(after);
-    if (!Number.isNaN(at)) return Math.max(0, at - now);
-  }
+  const fromHeader = parseRetryAfter(headers, now);
+  if (fromHeader !== undefined) return fromHeader;
   for (const d of details ?? []) {
     const info = d as { '@type'?: unknown; retryDelay?: unknown };
     if (typeof info['@type'] === 'string' && info['@type'].endsWith('google.rpc.RetryInfo') && typeof info.retryDelay === 'string') {
@@ -146,20 +137,6 @@ function hasErrorInfoReason(details: readonly unknown[] | undefined, reason: str
   return (details ?? []).some((d) => (d as { reason?: unknown }).reason === reason);
 }
 
-/** The SDK error is kept as `cause`, with the key scrubbed: Temporal serialises the cause chain into history. */
-function scrubbed(err: unknown, apiKey: string): unknown {
-  if (!(err instanceof Error)) return err;
-  try {
-    // Only rewritten when needed: a DOMException's message is read-only.
-    const message = redact(err.message, apiKey);
-    if (message !== err.message) err.message = message;
-    if (err.stack && redact(err.stack, apiKey) !== err.stack) err.stack = redact(err.stack, apiKey);
-  } catch {
-    return new Error(redact(err.message, apiKey));
-  }
-  return err;
-}
-
 export interface CallContext {
   provider: string;
   apiKey: string;
@@ -177,7 +154,8 @@ export function mapGeminiError(err: unknown, ctx: CallContext, headers?: Pick<He
   const { provider, apiKey, signal, what } = ctx;
   if (err instanceof ProviderError) return err;
   if (signal?.aborted) return signal.reason ?? err;
-  const cause = scrubbed(err, apiKey);
+  // The SDK error is kept as `cause`, with the key scrubbed.
+  const cause = scrubError(err, (text) => redact(text, apiKey));
   const opts = { cause };
   if (err instanceof ApiError) {
     const body = parseErrorBody(err.message);
@@ -248,6 +226,27 @@ export async function generateContent(ai: GoogleGenAI, params: GenerateContentPa
   const blocked = policyBlock(parsed.data);
   if (blocked) throw new ContentPolicyError(`Gemini ${ctx.what}: ${blocked}`, ctx.provider);
   return parsed.data;
+}
+
+/**
+ * What a Gemini adapter keeps from its options: one SDK client ({@link createGeminiClient}) and
+ * the key and timeout that every call's {@link CallContext} carries.
+ */
+export class GeminiConnection {
+  readonly #ai: GoogleGenAI;
+  readonly #apiKey: string;
+  readonly #timeoutMs: number;
+
+  constructor(options: GeminiClientOptions) {
+    this.#ai = createGeminiClient(options);
+    this.#apiKey = options.apiKey;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** One {@link generateContent} call for the adapter `provider`; `what` names the call in messages. */
+  generateContent(params: GenerateContentParameters, call: { provider: string; what: string; signal?: AbortSignal }): Promise<GeminiResponse> {
+    return generateContent(this.#ai, params, { provider: call.provider, apiKey: this.#apiKey, what: call.what, timeoutMs: this.#timeoutMs, signal: call.signal });
+  }
 }
 
 /** The text parts of the first candidate (thoughts left out), joined. */

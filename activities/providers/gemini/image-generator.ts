@@ -1,10 +1,9 @@
-import type { GoogleGenAI } from '@google/genai';
 import { IMAGE_MODELS, imagePrice } from '../../../domain/models';
 import { probeImage } from '../../images/format';
 import { nearestAspectRatio } from '../aspect-ratio';
 import { InvalidRequestError } from '../errors';
 import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
-import { DEFAULT_TIMEOUT_MS, createGeminiClient, generateContent, malformed, type CallContext, type GeminiClientOptions } from './client';
+import { GeminiConnection, malformed, type GeminiClientOptions } from './client';
 
 export type GeminiImageGeneratorOptions = GeminiClientOptions;
 
@@ -25,14 +24,10 @@ export function geminiImagePrompt(prompt: string, negativePrompt: string): strin
  */
 export class GeminiImageGenerator implements ImageGenerator {
   readonly name = 'gemini';
-  readonly #ai: GoogleGenAI;
-  readonly #apiKey: string;
-  readonly #timeoutMs: number;
+  readonly #gemini: GeminiConnection;
 
   constructor(options: GeminiImageGeneratorOptions) {
-    this.#ai = createGeminiClient(options);
-    this.#apiKey = options.apiKey;
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#gemini = new GeminiConnection(options);
   }
 
   async generate(input: GenerateImageInput): Promise<GenerateImageResult> {
@@ -42,10 +37,8 @@ export class GeminiImageGenerator implements ImageGenerator {
       throw new InvalidRequestError(`model ${JSON.stringify(input.model)} is not a Gemini image model in the catalog`, this.name);
     }
     const aspectRatio = nearestAspectRatio(input.width, input.height, spec.aspectRatios ?? ['1:1']);
-    const ctx: CallContext = { provider: this.name, apiKey: this.#apiKey, what: 'image generation', timeoutMs: this.#timeoutMs, signal: input.signal };
 
-    const res = await generateContent(
-      this.#ai,
+    const res = await this.#gemini.generateContent(
       {
         model: spec.vendorModel,
         contents: [{ role: 'user', parts: [{ text: geminiImagePrompt(input.prompt, input.negativePrompt) }] }],
@@ -57,7 +50,7 @@ export class GeminiImageGenerator implements ImageGenerator {
           seed: input.seed,
         },
       },
-      ctx,
+      { provider: this.name, what: 'image generation', signal: input.signal },
     );
 
     const candidate = res.candidates?.[0];

@@ -1,4 +1,4 @@
-import { Type, type GoogleGenAI, type Part, type Schema } from '@google/genai';
+import { Type, type Part, type Schema } from '@google/genai';
 import { z } from 'zod';
 import type { Brief } from '../../../domain/brief';
 import type { Judgement } from '../../../domain/types';
@@ -6,14 +6,11 @@ import { VISION_MODELS } from '../../../domain/models';
 import { InvalidRequestError } from '../errors';
 import type { JudgeInput, JudgeOutput, VisionJudge } from '../types';
 import {
-  DEFAULT_TIMEOUT_MS,
   costFromUsage,
-  createGeminiClient,
-  generateContent,
+  GeminiConnection,
   malformed,
   responseText,
   visionPart,
-  type CallContext,
   type GeminiClientOptions,
 } from './client';
 
@@ -164,9 +161,7 @@ export function scoreAnswer(brief: Pick<Brief, 'mustInclude' | 'mustAvoid'>, a: 
  */
 export class GeminiVisionJudge implements VisionJudge {
   readonly name: string;
-  readonly #ai: GoogleGenAI;
-  readonly #apiKey: string;
-  readonly #timeoutMs: number;
+  readonly #gemini: GeminiConnection;
   readonly #model: string;
   readonly #batchSize: number;
   readonly #thinkingBudget: number;
@@ -174,9 +169,7 @@ export class GeminiVisionJudge implements VisionJudge {
   constructor(options: GeminiVisionJudgeOptions) {
     this.#model = options.model ?? 'gemini-2.5-flash';
     this.name = this.#model;
-    this.#ai = createGeminiClient(options);
-    this.#apiKey = options.apiKey;
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#gemini = new GeminiConnection(options);
     this.#batchSize = Math.max(1, Math.min(MAX_BATCH, options.batchSize ?? MAX_BATCH));
     this.#thinkingBudget = options.thinkingBudget ?? 0;
   }
@@ -204,13 +197,11 @@ export class GeminiVisionJudge implements VisionJudge {
   }
 
   async #judgeBatch(brief: Brief, batch: JudgeInput['candidates'], signal: AbortSignal | undefined) {
-    const ctx: CallContext = { provider: this.name, apiKey: this.#apiKey, what: 'judging', timeoutMs: this.#timeoutMs, signal };
     const parts: Part[] = [{ text: judgePrompt(brief, batch.map((c) => c.id)) }];
     for (const c of batch) {
       parts.push({ text: `Candidate ${c.id}:` }, await visionPart(c.image, c.mime, this.name));
     }
-    const res = await generateContent(
-      this.#ai,
+    const res = await this.#gemini.generateContent(
       {
         model: this.#model,
         contents: [{ role: 'user', parts }],
@@ -222,7 +213,7 @@ export class GeminiVisionJudge implements VisionJudge {
           thinkingConfig: { thinkingBudget: this.#thinkingBudget },
         },
       },
-      ctx,
+      { provider: this.name, what: 'judging', signal },
     );
 
     let answer: z.infer<typeof JudgeAnswer>;

@@ -19,6 +19,42 @@ export function upscaleTarget(width: number, height: number, minWidth: number, m
   };
 }
 
+/** Where an upscale starts: the input's size and the target, or the input itself when it is already large enough. */
+export type UpscaleStart = { done: UpscaleResult } | { done?: undefined; probe: Awaited<ReturnType<typeof probeImage>>; target: ReturnType<typeof upscaleTarget> };
+
+/**
+ * The start every upscaler shares: the input decoded (InvalidRequestError, for `provider`, when
+ * it does not) and, when it already meets the minimums, the input as the result, at no cost.
+ */
+export async function startUpscale(input: UpscaleInput, provider: string): Promise<UpscaleStart> {
+  const { image, minWidth, minHeight, signal } = input;
+  signal?.throwIfAborted();
+  const probe = await probeImage(image).catch((err: unknown) => {
+    throw new InvalidRequestError(`image could not be decoded: ${(err as Error).message}`, provider, { cause: err });
+  });
+  if (probe.width >= minWidth && probe.height >= minHeight) {
+    return { done: { image, mime: probe.mime, width: probe.width, height: probe.height, costUsd: 0 } };
+  }
+  return { probe, target: upscaleTarget(probe.width, probe.height, minWidth, minHeight) };
+}
+
+/**
+ * A Lanczos-3 resize to exactly `width` x `height` (optionally with a light sharpen to restore
+ * edge contrast), as PNG: the local upscaler's whole work, and the finish of a model upscale
+ * that came back short of the minimum.
+ */
+export async function lanczosUpscale(
+  image: Uint8Array,
+  size: { width: number; height: number },
+  options: { sharpen: boolean; costUsd: number; signal?: AbortSignal },
+): Promise<UpscaleResult> {
+  let pipeline = sharp(image).autoOrient().resize(size.width, size.height, { fit: 'fill', kernel: 'lanczos3' });
+  if (options.sharpen) pipeline = pipeline.sharpen({ sigma: 0.6, m1: 0.5, m2: 1.5 });
+  const { data, info } = await pipeline.png({ compressionLevel: 6 }).toBuffer({ resolveWithObject: true });
+  options.signal?.throwIfAborted();
+  return { image: data, mime: 'image/png', width: info.width, height: info.height, costUsd: options.costUsd };
+}
+
 /**
  * Offline upscaling with a Lanczos-3 kernel and a light sharpen to restore edge contrast.
  * It adds no detail a model would invent, but it gets print and 4K channels their pixels.
@@ -27,25 +63,13 @@ export class SharpUpscaler implements Upscaler {
   readonly name = 'sharp-lanczos';
 
   async upscale(input: UpscaleInput): Promise<UpscaleResult> {
-    const { image, minWidth, minHeight, signal } = input;
-    signal?.throwIfAborted();
-    const probe = await probeImage(image).catch((err: unknown) => {
-      throw new InvalidRequestError(`image could not be decoded: ${(err as Error).message}`, this.name, { cause: err });
-    });
-    if (probe.width >= minWidth && probe.height >= minHeight) {
-      return { image, mime: probe.mime, width: probe.width, height: probe.height, costUsd: 0 };
-    }
-    const target = upscaleTarget(probe.width, probe.height, minWidth, minHeight);
+    const start = await startUpscale(input, this.name);
+    if (start.done) return start.done;
+    const { probe, target } = start;
+    const { minWidth, minHeight } = input;
     if (target.width > MAX_SIDE || target.height > MAX_SIDE) {
       throw new InvalidRequestError(`upscaling ${probe.width}x${probe.height} to at least ${minWidth}x${minHeight} needs ${target.width}x${target.height}, over ${MAX_SIDE} px a side`, this.name);
     }
-    const { data, info } = await sharp(image)
-      .autoOrient()
-      .resize(target.width, target.height, { fit: 'fill', kernel: 'lanczos3' })
-      .sharpen({ sigma: 0.6, m1: 0.5, m2: 1.5 })
-      .png({ compressionLevel: 6 })
-      .toBuffer({ resolveWithObject: true });
-    signal?.throwIfAborted();
-    return { image: data, mime: 'image/png', width: info.width, height: info.height, costUsd: 0 };
+    return lanczosUpscale(input.image, target, { sharpen: true, costUsd: 0, signal: input.signal });
   }
 }

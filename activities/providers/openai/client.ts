@@ -7,22 +7,18 @@ import {
   ProviderUnavailableError,
   RateLimitError,
 } from '../errors';
+import { DEFAULT_TIMEOUT_MS, parseRetryAfter, scrubSecret, type ProviderClientOptions } from '../shared';
 
-/** What every OpenAI adapter needs to reach the API. */
-export interface OpenAIClientOptions {
+/**
+ * What every OpenAI adapter needs to reach the API. Its `timeoutMs` covers the wait for the
+ * response headers.
+ */
+export interface OpenAIClientOptions extends ProviderClientOptions {
   /** The OpenAI API key. Handed to the SDK only; never logged, never put in an error message. */
   apiKey: string;
   /** An OpenAI-compatible base URL (tests point it at a local server). @default the SDK's, https://api.openai.com/v1 */
   baseURL?: string;
-  /**
-   * How long one call may wait for the response headers before it counts as a timeout
-   * (a retryable ProviderUnavailableError). Matches `DARKROOM_PROVIDER_TIMEOUT`.
-   * @default 120000
-   */
-  timeoutMs?: number;
 }
-
-export const DEFAULT_TIMEOUT_MS = 120_000;
 
 /**
  * One SDK client per adapter. SDK retries are off: Temporal owns retries, and a retry inside
@@ -48,11 +44,7 @@ export function retryAfterMs(headers: Pick<Headers, 'get'> | undefined, now: num
     const v = Number(ms);
     if (Number.isFinite(v) && v >= 0) return Math.round(v);
   }
-  const after = headers?.get('retry-after')?.trim();
-  if (!after) return undefined;
-  if (/^\d+(?:\.\d+)?$/.test(after)) return Math.round(Number(after) * 1000);
-  const at = Date.parse(after);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return parseRetryAfter(headers, now);
 }
 
 /** OpenAI key shapes (`sk-…`, `sk-proj-…`), masked or not; the vendor echoes them in 401 messages. */
@@ -60,9 +52,7 @@ const KEY_PATTERN = /\bsk-[A-Za-z0-9_*.-]{3,}/g;
 
 /** Removes the key (and anything shaped like one) from a text. */
 export function redact(text: string, apiKey: string): string {
-  let out = text;
-  if (apiKey.length >= 4) out = out.split(apiKey).join('[redacted]');
-  return out.replace(KEY_PATTERN, 'sk-[redacted]');
+  return scrubSecret(text, apiKey).replace(KEY_PATTERN, 'sk-[redacted]');
 }
 
 /**

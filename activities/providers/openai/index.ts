@@ -6,5 +6,6 @@ export { OpenAIAltTextWriter, cleanAltText, OPENAI_ALT_TEXT_MAX } from './alt-te
 export type { OpenAIAltTextWriterOptions } from './alt-text-writer';
 export { OPENAI_CHAT_PRICES, DEFAULT_VISION_MODEL, VISION_MAX_SIDE } from './vision';
 export type { ChatPrice, OpenAIVisionOptions } from './vision';
-export { DEFAULT_TIMEOUT_MS, retryAfterMs } from './client';
+export { retryAfterMs } from './client';
+export { DEFAULT_TIMEOUT_MS } from '../shared';
 export type { OpenAIClientOptions } from './client';

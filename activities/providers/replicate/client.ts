@@ -8,20 +8,17 @@ import {
   ProviderUnavailableError,
   RateLimitError,
 } from '../errors';
+import { DEFAULT_TIMEOUT_MS, parseRetryAfter, scrubError, scrubSecret, type ProviderClientOptions } from '../shared';
 
-/** What every Replicate adapter needs to reach the API and fetch its outputs. */
-export interface ReplicateClientOptions {
+/**
+ * What every Replicate adapter needs to reach the API and fetch its outputs. Its `timeoutMs`
+ * covers the whole call: creating the prediction, waiting for it and downloading its output.
+ */
+export interface ReplicateClientOptions extends ProviderClientOptions {
   /** The Replicate API token. Handed to the SDK only; never logged, never put in an error message, never sent to output hosts. */
   apiToken: string;
   /** @default https://api.replicate.com/v1 */
   baseUrl?: string;
-  /**
-   * How long one call may take — creating the prediction, waiting for it and downloading its
-   * output — before it counts as a timeout (a retryable ProviderUnavailableError). Matches
-   * `DARKROOM_PROVIDER_TIMEOUT`.
-   * @default 120000
-   */
-  timeoutMs?: number;
   /**
    * Hosts output files may be downloaded from. `replicate.delivery` matches that host,
    * `*.replicate.delivery` its subdomains, `127.0.0.1:8080` a host and port; all over HTTPS only.
@@ -35,7 +32,6 @@ export interface ReplicateClientOptions {
   fetch?: typeof fetch;
 }
 
-export const DEFAULT_TIMEOUT_MS = 120_000;
 export const DEFAULT_OUTPUT_HOSTS: readonly string[] = ['replicate.delivery', '*.replicate.delivery'];
 /** Output files larger than this are refused rather than buffered. */
 const MAX_OUTPUT_BYTES = 100 * 1024 * 1024;
@@ -75,18 +71,13 @@ export function outputUrlAllowed(url: URL, patterns: readonly string[]): boolean
 const TOKEN_PATTERN = /\br8_[A-Za-z0-9]{4,}/g;
 
 export function redact(text: string, token: string): string {
-  const out = token.length >= 4 ? text.split(token).join('[redacted]') : text;
-  return out.replace(TOKEN_PATTERN, 'r8_[redacted]');
+  return scrubSecret(text, token).replace(TOKEN_PATTERN, 'r8_[redacted]');
 }
 
 /** How long Replicate asked us to wait: `retry-after` (seconds or HTTP date), else "available in N seconds" in the body. */
 export function retryAfterMs(headers: Pick<Headers, 'get'>, detail: string, now: number = Date.now()): number | undefined {
-  const after = headers.get('retry-after')?.trim();
-  if (after) {
-    if (/^\d+(?:\.\d+)?$/.test(after)) return Math.round(Number(after) * 1000);
-    const at = Date.parse(after);
-    if (!Number.isNaN(at)) return Math.max(0, at - now);
-  }
+  const fromHeader = parseRetryAfter(headers, now);
+  if (fromHeader !== undefined) return fromHeader;
   const m = /available in (\d+(?:\.\d+)?) seconds?/i.exec(detail);
   return m ? Math.round(Number(m[1]) * 1000) : undefined;
 }
@@ -242,16 +233,7 @@ export class ReplicateCall {
   }
 
   #scrub(err: unknown): unknown {
-    if (!(err instanceof Error)) return err;
-    try {
-      // Only rewritten when needed: a DOMException's message is read-only.
-      const message = this.#redact(err.message);
-      if (message !== err.message) err.message = message;
-      if (err.stack && this.#redact(err.stack) !== err.stack) err.stack = this.#redact(err.stack);
-    } catch {
-      return new Error(this.#redact(err.message));
-    }
-    return err;
+    return scrubError(err, (text) => this.#redact(text));
   }
 
   /** Whatever an SDK call threw, as a Darkroom error (or the caller's abort reason). */

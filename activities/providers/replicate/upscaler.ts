@@ -1,8 +1,6 @@
-import sharp from 'sharp';
 import { UPSCALE_MODELS } from '../../../domain/models';
 import { probeImage } from '../../images/format';
-import { InvalidRequestError } from '../errors';
-import { upscaleTarget } from '../local/upscaler';
+import { lanczosUpscale, startUpscale, upscaleTarget } from '../local/upscaler';
 import type { UpscaleInput, UpscaleResult, Upscaler } from '../types';
 import { ReplicateCall, outputUrls, resolveOptions, type PredictionTarget, type ReplicateClientOptions } from './client';
 
@@ -50,15 +48,10 @@ export class ReplicateUpscaler implements Upscaler {
   }
 
   async upscale(input: UpscaleInput): Promise<UpscaleResult> {
+    const start = await startUpscale(input, this.name);
+    if (start.done) return start.done;
+    const { probe, target } = start;
     const { image, minWidth, minHeight, signal } = input;
-    signal?.throwIfAborted();
-    const probe = await probeImage(image).catch((err: unknown) => {
-      throw new InvalidRequestError(`image could not be decoded: ${(err as Error).message}`, this.name, { cause: err });
-    });
-    if (probe.width >= minWidth && probe.height >= minHeight) {
-      return { image, mime: probe.mime, width: probe.width, height: probe.height, costUsd: 0 };
-    }
-    const target = upscaleTarget(probe.width, probe.height, minWidth, minHeight);
     const model = MODELS[this.name];
     const call = new ReplicateCall(this.#options, { provider: this.name, what: 'upscaling', signal });
 
@@ -84,13 +77,6 @@ export class ReplicateUpscaler implements Upscaler {
       return { image: out, mime: got.mime, width: got.width, height: got.height, costUsd };
     }
     // Still short of the minimum: finish from the model's output (better than from the original).
-    const finish = upscaleTarget(got.width, got.height, minWidth, minHeight);
-    const { data, info } = await sharp(out)
-      .autoOrient()
-      .resize(finish.width, finish.height, { fit: 'fill', kernel: 'lanczos3' })
-      .png({ compressionLevel: 6 })
-      .toBuffer({ resolveWithObject: true });
-    signal?.throwIfAborted();
-    return { image: data, mime: 'image/png', width: info.width, height: info.height, costUsd };
+    return lanczosUpscale(out, upscaleTarget(got.width, got.height, minWidth, minHeight), { sharpen: false, costUsd, signal });
   }
 }
