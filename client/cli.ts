@@ -7,6 +7,7 @@ import type { BriefStatus } from '../domain/types';
 import { statusQuery } from '../workflows/messages';
 import { readBriefFile } from './brief-file';
 import { describeFailure, followBrief, startBrief, type BriefHandle } from './briefs';
+import { runCatalogCommand, temporalUi } from './catalog';
 import { connectClient } from './connect';
 import { CliError } from './errors';
 import { manifestSummary, statusBlock, statusLine } from './render';
@@ -39,12 +40,32 @@ Review (briefs with "approval": "human"):
   darkroom review bulk-approve --min-score N [--filter Q] [--dry-run] [--reviewer NAME]
                                          approve the judge's picks wherever the latest round's best scores ≥ N
 
+Catalogs (one brief per product row; ID defaults to the feed's file name, e.g. products.csv → products):
+  darkroom catalog start <feed.csv|.jsonl> --template <template.json> [--id ID] [--window N] [--budget USD]
+                         [--rows-per-run N] [--dry-run] [--json]
+                                         check every row, show runs, bad rows, duplicates and the forecast, then start
+  darkroom catalog status <ID> [--watch] [--json]
+                                         totals by state, cost and forecast, rows/h, ETA; --watch follows it live
+  darkroom catalog pause|resume|retry-failed <ID>
+  darkroom catalog cancel <ID> [--reason TEXT]
+                                         stop starting rows, cancel running ones, write the report
+  darkroom catalog report <ID> [--csv] [--json]
+                                         counts by state and where the report is; --csv prints the report itself
+  darkroom catalog schedule <feed> --template <template.json> --cron "0 2 * * *" [--id ID] [--window N] [--budget USD]
+                                         store the feed and run the catalog on a Temporal Schedule (catalog-<ID>-schedule)
+  darkroom catalog upload <ID> <feed> [--template <template.json>]
+                                         check and store a new feed for the next scheduled run
+  darkroom catalog unschedule <ID>       delete the schedule
+
 Environment:
   TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE (default), DARKROOM_TASK_QUEUE (darkroom),
   DARKROOM_DATA_DIR (./.darkroom), DARKROOM_REVIEW_TOKEN (the reviewer tool's login token; random when unset),
   USER (the default reviewer name)
 
-Exit codes: 0 done, 1 the brief failed or refused the decision, 2 bad input, 3 no Temporal server.`;
+Provider keys (OPENAI_API_KEY, GEMINI_API_KEY, REPLICATE_API_TOKEN) set in this shell price catalog forecasts.
+
+Exit codes: 0 done, 1 the brief or catalog failed, or refused (a decision, a second run of a catalog),
+2 bad input (unknown workflow or catalog), 3 no Temporal server.`;
 
 /** Options each command accepts; anything else is a usage error that names the option. */
 const COMMAND_OPTIONS: Record<string, readonly string[]> = {
@@ -59,6 +80,16 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   approve: ['reviewer', 'comment', 'json'],
   reject: ['reason', 'reviewer', 'json'],
   revise: ['feedback', 'keep', 'reviewer', 'json'],
+  'catalog start': ['template', 'id', 'window', 'budget', 'rows-per-run', 'dry-run', 'json'],
+  'catalog status': ['watch', 'json'],
+  'catalog pause': [],
+  'catalog resume': [],
+  'catalog retry-failed': [],
+  'catalog cancel': ['reason'],
+  'catalog report': ['csv', 'json'],
+  'catalog schedule': ['template', 'cron', 'id', 'window', 'budget', 'rows-per-run', 'json'],
+  'catalog upload': ['template', 'json'],
+  'catalog unschedule': [],
 };
 
 const OPTIONS = {
@@ -74,6 +105,14 @@ const OPTIONS = {
   keep: { type: 'string', multiple: true },
   'min-score': { type: 'string' },
   'dry-run': { type: 'boolean' },
+  template: { type: 'string' },
+  id: { type: 'string' },
+  window: { type: 'string' },
+  budget: { type: 'string' },
+  'rows-per-run': { type: 'string' },
+  watch: { type: 'boolean' },
+  csv: { type: 'boolean' },
+  cron: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -96,13 +135,14 @@ interface Io {
   err: (s: string) => void;
   /** Rewrite the current terminal line (live progress). */
   live?: (s: string) => void;
+  /** stdout and stderr are a terminal: `catalog status` of a running catalog follows it live. */
+  interactive?: boolean;
   /** How long `darkroom review` serves: until this resolves. @default until SIGINT/SIGTERM */
   untilStopped?: () => Promise<void>;
 }
 
 function uiLink(config: Config, workflowId: string): string {
-  const host = config.TEMPORAL_ADDRESS.split(':')[0] === '127.0.0.1' ? 'localhost' : config.TEMPORAL_ADDRESS.split(':')[0];
-  return `http://${host}:8233/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}`;
+  return `${temporalUi(config)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
 async function follow(handle: BriefHandle, io: Io, json: boolean): Promise<number> {
@@ -148,8 +188,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return 2;
   }
   const review = command === 'review' && rest[0] && !/^\d/.test(rest[0]) ? rest[0] : undefined;
-  const label = review ? `${command} ${review}` : command;
-  const args = review ? rest.slice(1) : rest;
+  const catalog = command === 'catalog' ? rest[0] : undefined;
+  const sub = review ?? catalog;
+  const label = sub ? `${command} ${sub}` : command;
+  const args = sub ? rest.slice(1) : rest;
   const need = (what: string): string => {
     const v = args[0];
     if (!v) throw new CliError(`darkroom ${label}: missing ${what}\n\n${HELP}`);
@@ -248,6 +290,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
         const keep = (values.keep ?? []).flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
         return await sendDecision(io, json, id, { action: 'requestChanges', feedback, keep, reviewer: reviewerName(values, env) }, async () => (client = await connectClient(config)));
       }
+      case 'catalog':
+        return await runCatalogCommand(catalog, { config, values, args, io, usage: HELP, connect: async () => (client = await connectClient(config)) });
       default:
         throw new CliError(`unknown command "${command}"\n\n${HELP}`);
     }

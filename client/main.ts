@@ -6,6 +6,8 @@ main(process.argv.slice(2), process.env, {
   out: (s) => process.stdout.write(`${s}\n`),
   err: (s) => process.stderr.write(`${s}\n`),
   live: tty ? (s) => process.stderr.write(`\r\x1b[2K${s}`) : undefined,
+  // Only when both are a terminal: `catalog status | grep …` must print once and exit.
+  interactive: tty && process.stdout.isTTY,
 }).then(
   (code) => process.exit(code),
   (err) => {

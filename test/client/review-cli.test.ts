@@ -10,7 +10,7 @@ import { main } from '../../client/cli';
 import { statusQuery } from '../../workflows/messages';
 import { closeTestConnection, testAddress, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
-import { testBrief } from '../support/briefs';
+import { testBrief, waitFor } from '../support/briefs';
 
 const base: BriefInput = testBrief({ subject: 'a ceramic mug of coffee on a wooden desk', brandColors: ['#3B2F2F', '#F5F0E1'], lens: '50mm', candidates: 2, approval: 'human' });
 
@@ -19,15 +19,6 @@ beforeAll(async () => {
 });
 afterAll(closeTestConnection);
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const awaitingRound = (handle: BriefHandle, round: number) =>
   waitFor(`${handle.workflowId} awaiting review of round ${round}`, async () => {

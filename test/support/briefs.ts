@@ -38,3 +38,14 @@ export async function waitForStatus(handle: BriefHandle, pred: (s: BriefStatus) 
 
 /** `pred` for waitForStatus: waiting for a reviewer in `round`. */
 export const awaitingRound = (round: number) => (s: BriefStatus) => s.review?.awaiting === true && s.review.round === round;
+
+/** Polls `fn` until it returns something other than undefined (errors count as not yet). */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
