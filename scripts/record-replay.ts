@@ -17,6 +17,8 @@ import { NativeConnection } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
 import { validateBrief } from '../domain/brief';
 import { createDarkroomWorker } from '../workers/worker';
+import { createBlobStore } from '../activities/blob-store';
+import { productFeed, testTemplate } from '../test/support/catalog';
 import type { BriefStatus } from '../domain/types';
 import { approveSignal, requestChangesSignal, reviewUpdate, statusQuery } from '../workflows/messages';
 import { startDevServer } from './dev-server';
@@ -59,10 +61,12 @@ async function reviewWithRevision(handle: Handle): Promise<void> {
   await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: ['r2-c02'], reviewer: 'recorder' }] });
 }
 
-const cases: Array<{ name: string; input: unknown; drive?: (h: Handle) => Promise<void> }> = [
+const cases: Array<{ name: string; input: unknown; type?: string; drive?: (h: Handle) => Promise<void> }> = [
   { name: 'brief-published', input: published },
   { name: 'brief-score-gate', input: validateBrief({ subject: 'a teapot on a shelf', channels: ['og-image'], minPromptScore: 7 }) },
   { name: 'brief-invalid-input', input: { subject: '', channels: ['tiktok'] } },
+  // A small catalog that continues as new once: its first run's history is the one kept.
+  { name: 'catalog-continue-as-new', type: 'catalogWorkflow', input: { catalogId: 'replay', feedKey: 'catalogs/replay/feed.csv', template: testTemplate, window: 3, rowsPerRun: 5 } },
   { name: 'brief-human-review', input: validateBrief({ ...published, id: 'replay-review', channels: ['email-header'], approval: 'human', candidates: 2 }), drive: reviewWithRevision },
 ];
 
@@ -85,11 +89,16 @@ async function main(): Promise<void> {
           console.log(`${c.name}: kept (exists; pass --all to record it again)`);
           continue;
         }
-        const handle = await client.workflow.start('briefWorkflow', { taskQueue, workflowId: `replay-${c.name}`, args: [c.input] });
+        if (c.type === 'catalogWorkflow') {
+          await createBlobStore(config).put('catalogs/replay/feed.csv', new TextEncoder().encode(productFeed(7)), { mime: 'text/csv' });
+        }
+        const handle = await client.workflow.start(c.type ?? 'briefWorkflow', { taskQueue, workflowId: `replay-${c.name}`, args: [c.input] });
         await c.drive?.(handle);
         const outcome = await handle.result().then(() => 'completed', (e: Error) => `failed (${(e.cause as Error | undefined)?.message ?? e.message})`);
         // The temporal CLI writes the standard JSON form that replay (historyFromJSON) reads.
-        const { stdout } = await promisify(execFile)(cli, ['workflow', 'show', '--address', server.address, '--workflow-id', handle.workflowId, '--output', 'json'], { maxBuffer: 64 << 20 });
+        // For a catalog, the first run (the one that continued as new) is the interesting one.
+        const runId = c.type === 'catalogWorkflow' ? ['--run-id', handle.firstExecutionRunId] : [];
+        const { stdout } = await promisify(execFile)(cli, ['workflow', 'show', '--address', server.address, '--workflow-id', handle.workflowId, ...runId, '--output', 'json'], { maxBuffer: 64 << 20 });
         const events = (JSON.parse(stdout) as { events: unknown[] }).events.length;
         await writeFile(file, stdout);
         console.log(`${c.name}: ${outcome}; ${events} events, ${stdout.length} bytes → ${path.relative(process.cwd(), file)}`);

@@ -9,7 +9,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 describe('recorded histories replay on the current workflow code', () => {
   it('has recorded histories to replay', () => {
-    expect(files).toEqual(expect.arrayContaining(['brief-published.json', 'brief-score-gate.json', 'brief-invalid-input.json', 'brief-human-review.json']));
+    expect(files).toEqual(expect.arrayContaining(['brief-published.json', 'brief-score-gate.json', 'brief-invalid-input.json', 'brief-human-review.json', 'catalog-continue-as-new.json']));
   });
 
   for (const file of files) {

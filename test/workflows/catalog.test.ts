@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBlobStore } from '../../activities/blob-store';
 import { readLedger } from '../../activities';
-import { catalogStatusQuery, pauseSignal, resumeSignal } from '../../workflows/messages';
+import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ContentPolicyError, type ImageGenerator } from '../../activities/providers';
+import { LocalImageGenerator } from '../../activities/providers/local';
+import { catalogStatusQuery, pauseSignal, resumeSignal, retryFailedSignal } from '../../workflows/messages';
 import { parseReport, productFeed, startCatalog } from '../support/catalog';
 import { closeTestConnection, testConnection, testDataDir, uniqueTaskQueue } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
@@ -60,5 +65,66 @@ describe('catalogWorkflow on a real dev server', () => {
     const children = [];
     for await (const w of client.workflow.list({ query: `DarkroomCatalogId = '${catalogId}' AND WorkflowType = 'briefWorkflow'` })) children.push(w);
     expect(children).toHaveLength(24);
+  });
+
+  it('retries only the failed rows on retryFailed, and tells a webhook when it is done', async () => {
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('catalog-retry');
+    const dataDir = testDataDir('catalog-retry');
+    const catalogId = `retry-${taskQueue.slice(-8)}`;
+    // Rows 3 and 5 are refused the first time they are generated, and succeed after.
+    const refusedOnce = new Set<string>();
+    const calls: string[] = [];
+    const inner = new LocalImageGenerator();
+    const flaky: ImageGenerator = {
+      name: 'local',
+      async generate(input) {
+        calls.push(input.prompt);
+        const m = /style (3|5)\b/.exec(input.prompt);
+        if (m && !refusedOnce.has(m[1]!)) {
+          refusedOnce.add(m[1]!);
+          throw new ContentPolicyError('the prompt was refused by the safety system', 'test');
+        }
+        return inner.generate(input);
+      },
+    };
+    const secret = 'catalog-secret-0123456789';
+    const hooks: Array<{ body: string; signature?: string }> = [];
+    const hookServer = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        hooks.push({ body, signature: req.headers['x-darkroom-signature'] as string | undefined });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+    const env = { DARKROOM_NOTIFY_WEBHOOK: `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hook`, DARKROOM_NOTIFY_SECRET: secret };
+    try {
+      const result = await withWorker({ taskQueue, dataDir, env, providers: { imageGenerators: { local: flaky } } }, async () => {
+        const handle = await startCatalog(client, { dataDir, taskQueue, catalogId, feed: productFeed(8), window: 2 });
+        for (let i = 0; i < 600; i++) {
+          const s = await handle.query(catalogStatusQuery).catch(() => undefined);
+          if (s && s.counts.failed >= 2) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await handle.signal(pauseSignal);
+        await handle.signal(retryFailedSignal);
+        const s = await handle.query(catalogStatusQuery);
+        expect(s.counts.failed).toBe(0);
+        await handle.signal(resumeSignal);
+        return handle.result();
+      });
+      expect(result.counts).toMatchObject({ done: 8, failed: 0 });
+      // Every row's image was made once; rows 3 and 5 were asked twice (refused, then made).
+      expect(calls).toHaveLength(10);
+      const report = parseReport((await createBlobStore({ DARKROOM_DATA_DIR: dataDir }).get(result.reportKey)).toString('utf8'));
+      expect(report.map((r) => r.state)).toEqual(Array(8).fill('done'));
+      const done = hooks.map((h) => JSON.parse(h.body)).find((b) => b.darkroom.event === 'catalog.completed');
+      expect(done.text).toMatch(/8 done, 0 failed/);
+      for (const h of hooks) expect(h.signature).toBe(`sha256=${createHmac('sha256', secret).update(h.body).digest('hex')}`);
+    } finally {
+      hookServer.close();
+    }
   });
 });
