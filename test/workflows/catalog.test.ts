@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { ContentPolicyError, type ImageGenerator } from '../../activities/providers';
 import { LocalImageGenerator } from '../../activities/providers/local';
 import { catalogStatusQuery, pauseSignal, resumeSignal, retryFailedSignal } from '../../workflows/messages';
-import { parseReport, productFeed, startCatalog } from '../support/catalog';
+import { parseReport, productFeed, startCatalog, testTemplate } from '../support/catalog';
+import { startFakeOpenAI } from '../providers/fake-openai';
 import { closeTestConnection, testConnection, testDataDir, uniqueTaskQueue } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
 
@@ -125,6 +126,34 @@ describe('catalogWorkflow on a real dev server', () => {
       for (const h of hooks) expect(h.signature).toBe(`sha256=${createHmac('sha256', secret).update(h.body).digest('hex')}`);
     } finally {
       hookServer.close();
+    }
+  });
+
+  it('stops starting rows at the catalog budget and says so in its summary', async () => {
+    const key = 'sk-test-catalog-0123456789abcdef';
+    const fake = await startFakeOpenAI({ apiKey: key });
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('catalog-budget');
+    const dataDir = testDataDir('catalog-budget');
+    const catalogId = `budget-${taskQueue.slice(-8)}`;
+    try {
+      const env = { OPENAI_API_KEY: key, OPENAI_BASE_URL: fake.baseURL, DARKROOM_OPENAI_RPM: '6000' };
+      const result = await withWorker({ taskQueue, dataDir, env }, async () => {
+        const handle = await startCatalog(client, { dataDir, taskQueue, catalogId, feed: productFeed(10), window: 1, budgetUsd: 0.05, template: { ...testTemplate, model: 'gpt-image-1-mini' } });
+        return handle.result();
+      });
+      expect(result.outcome).toBe('cancelled');
+      expect(result.costUsd).toBeGreaterThan(0);
+      expect(result.costUsd).toBeLessThanOrEqual(0.05);
+      expect(result.counts.done).toBeGreaterThanOrEqual(1);
+      expect(result.counts.done).toBeLessThan(10);
+      const report = parseReport((await createBlobStore({ DARKROOM_DATA_DIR: dataDir }).get(result.reportKey)).toString('utf8'));
+      expect(report.filter((r) => r.state === 'done')).toHaveLength(result.counts.done);
+      expect(report.filter((r) => r.state === 'cancelled')).toHaveLength(10 - result.counts.done);
+      // Only the rows that ran were paid for.
+      expect(fake.requests().filter((r) => r.path === '/v1/images/generations')).toHaveLength(result.counts.done);
+    } finally {
+      await fake.close();
     }
   });
 });

@@ -193,6 +193,7 @@ describe('briefs on vendor providers (OpenAI SDK against a local wire-format ser
       // Calls made (delivered by the vendor) = candidates stored = ledger entries: nothing paid twice.
       expect(fake.delivered()).toBe(8);
       expect(ledger.map((e) => e.candidateId).sort()).toEqual(m.candidates.map((c) => c.id).sort());
+      console.log(`paid-batch crash: ${imageCalls(fake).length} image requests reached the vendor, ${fake.delivered()} answered and paid, ${m.candidates.length} candidates stored, ${ledger.length} ledger entries`);
       expect(generatedAtCrash ?? 3).toBeLessThan(8);
     } finally {
       worker.kill('SIGTERM');
