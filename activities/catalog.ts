@@ -3,6 +3,7 @@ import type { Config } from '../domain/config';
 import { briefsFromFeed, type FeedError, type FeedRun } from '../domain/feed';
 import { manifestKey } from '../domain/naming';
 import type { Manifest } from '../domain/types';
+import type { Client } from '@temporalio/client';
 import type { BlobStore } from './blob-store';
 import type { ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
@@ -74,7 +75,7 @@ const csvCell = (v: string | number | undefined) => {
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
 
 /** The activities of catalog jobs: plan the feed, read it in pages, keep results, write the report. */
-export function createCatalogActivities(deps: { blobs: BlobStore; providers: ProviderRegistry; config: Config; clock?: () => Date }) {
+export function createCatalogActivities(deps: { blobs: BlobStore; providers: ProviderRegistry; config: Config; clock?: () => Date; temporal?: () => Promise<Client> }) {
   const { blobs, providers, config } = deps;
   const now = () => (deps.clock ?? (() => new Date()))().toISOString();
 
@@ -129,6 +130,25 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
         forecastUsd: Math.round(forecastUsd * 1e6) / 1e6,
         startedAt,
       };
+    },
+
+    /**
+     * Rows the catalog has not heard from, as Temporal sees them: a row that was terminated or
+     * timed out cannot signal, so the catalog asks. Closed rows come back with their outcome.
+     */
+    async describeRows(input: { workflowIds: string[] }): Promise<Array<{ workflowId: string; closed: boolean; state?: 'done' | 'failed' | 'rejected'; reason?: string; costUsd: number }>> {
+      if (!deps.temporal) throw new Error('describeRows needs a Temporal client on this worker');
+      const client = await deps.temporal();
+      return Promise.all(input.workflowIds.map(async (workflowId) => {
+        const d = await client.workflow.getHandle(workflowId).describe();
+        const status = d.status.name;
+        if (status === 'RUNNING') return { workflowId, closed: false, costUsd: 0 };
+        if (status === 'COMPLETED') {
+          const m = await blobs.get(manifestKey(workflowId)).then((b) => JSON.parse(b.toString('utf8')) as Manifest, () => undefined);
+          return { workflowId, closed: true, state: m?.outcome === 'rejected' ? 'rejected' as const : 'done' as const, costUsd: m?.cost.actualUsd ?? 0 };
+        }
+        return { workflowId, closed: true, state: 'failed' as const, reason: `the row's workflow ended ${status.toLowerCase().replace(/_/g, ' ')}`, costUsd: 0 };
+      }));
     },
 
     /** Runs `offset` … `offset + limit - 1` of a stored plan. */

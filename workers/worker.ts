@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Config } from '../domain/config';
 import { IMAGE_MODELS, type Provider } from '../domain/models';
@@ -75,7 +76,10 @@ export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise
   const connection = opts.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
   const blobs = opts.blobs ?? createBlobStore(config);
   const registry = createProviderRegistry(config, opts.providers);
-  const activities = { ...createActivities({ blobs, providers: registry, config }), ...createCatalogActivities({ blobs, providers: registry, config }) };
+  // Catalogs ask Temporal about rows that cannot report (terminated); connect only when they do.
+  let temporal: Promise<Client> | undefined;
+  const client = () => (temporal ??= Connection.connect({ address: config.TEMPORAL_ADDRESS }).then((c) => new Client({ connection: c, namespace: config.TEMPORAL_NAMESPACE })));
+  const activities = { ...createActivities({ blobs, providers: registry, config }), ...createCatalogActivities({ blobs, providers: registry, config, temporal: client }) };
   const taskQueue = opts.taskQueue ?? config.DARKROOM_TASK_QUEUE;
   const main = await Worker.create({
     connection,

@@ -1,6 +1,6 @@
 import {
   ApplicationFailure, condition, continueAsNew, getExternalWorkflowHandle, isCancellation, ParentClosePolicy, proxyActivities,
-  setHandler, startChild, upsertSearchAttributes, workflowInfo, allHandlersFinished, CancellationScope,
+  patched, setHandler, startChild, upsertSearchAttributes, workflowInfo, allHandlersFinished, CancellationScope,
 } from '@temporalio/workflow';
 import type { CatalogStatus } from '../domain/types';
 import type { CatalogActivities, CatalogPlan, PlannedRun, RowResult, RowState } from '../activities/catalog';
@@ -27,6 +27,8 @@ export interface CatalogInput {
   budgetUsd?: number;
   /** Rows started per run before continuing as new (Temporal may suggest it sooner). @default 400 */
   rowsPerRun?: number;
+  /** How often an idle catalog asks Temporal about rows it has not heard from (terminated rows cannot signal). @default 5 minutes */
+  reconcileEveryMs?: number;
   /** Internal: what a continued run carries over. Never set this when starting a catalog. */
   carry?: CatalogCarry;
 }
@@ -78,6 +80,8 @@ export async function catalogWorkflow(input: CatalogInput): Promise<{ reportKey:
   let cancelled = false;
   let cancelReason = '';
   let startedThisRun = 0;
+  /** Rows this run started: their results reach it directly. */
+  const startedHere = new Set<string>();
   let changed = 0;
   const results: RowResult[] = [...(carry.unsaved ?? [])];
   carry.unsaved = [];
@@ -187,6 +191,7 @@ export async function catalogWorkflow(input: CatalogInput): Promise<{ reportKey:
         carry.counts.running++;
         carry.running[run.workflowId] = { index, sku: run.sku, state: 'running' };
         startedThisRun++;
+        startedHere.add(run.workflowId);
         const child = await startChild(briefWorkflow, {
           workflowId: run.workflowId,
           args: [run.brief],
@@ -236,7 +241,19 @@ export async function catalogWorkflow(input: CatalogInput): Promise<{ reportKey:
         await continueAsNew<typeof catalogWorkflow>({ ...input, carry });
       }
       const seen = changed;
-      await condition(() => changed !== seen);
+      // Catalogs started before reconciliation existed wait without a timer, as they did then.
+      const woke = patched('catalog-reconcile')
+        ? await condition(() => changed !== seen, input.reconcileEveryMs ?? 300_000)
+        : await condition(() => changed !== seen).then(() => true);
+      if (!woke) {
+        // Quiet for a while: rows started by earlier runs may have ended without a word.
+        const silent = Object.keys(carry.running).filter((id) => !startedHere.has(id));
+        if (silent.length > 0) {
+          for (const row of await acts.describeRows({ workflowIds: silent })) {
+            if (row.closed) settle({ workflowId: row.workflowId, state: row.state!, costUsd: row.costUsd, reason: row.reason });
+          }
+        }
+      }
     }
 
     // ── report ────────────────────────────────────────────────────────────────

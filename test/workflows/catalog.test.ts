@@ -156,4 +156,29 @@ describe('catalogWorkflow on a real dev server', () => {
       await fake.close();
     }
   });
+
+  it('learns about rows that ended without a word (terminated after it continued as new)', async () => {
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('catalog-reconcile');
+    const dataDir = testDataDir('catalog-reconcile');
+    const catalogId = `reconcile-${taskQueue.slice(-8)}`;
+    const result = await withWorker({ taskQueue, dataDir }, async () => {
+      const handle = await startCatalog(client, {
+        dataDir, taskQueue, catalogId, feed: productFeed(6), window: 6, rowsPerRun: 5, reconcileEveryMs: 1500,
+        template: { ...testTemplate, approval: 'human' },
+      });
+      for (let i = 0; i < 600; i++) {
+        const s = await handle.query(catalogStatusQuery).catch(() => undefined);
+        if (s && s.counts.awaitingReview === 6 && s.runs >= 1) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Terminated rows cannot signal; five of them were started by the previous run.
+      for (let i = 1; i <= 6; i++) await client.workflow.getHandle(`catalog-${catalogId}/SKU-000${i}`).terminate('pulled from the range');
+      return handle.result();
+    });
+    expect(result.counts).toMatchObject({ failed: 6, awaitingReview: 0, running: 0 });
+    const report = parseReport((await createBlobStore({ DARKROOM_DATA_DIR: dataDir }).get(result.reportKey)).toString('utf8'));
+    expect(report.map((r) => r.state)).toEqual(Array(6).fill('failed'));
+    expect(report.filter((r) => /terminated/i.test(r.reason!))).toHaveLength(6);
+  });
 });
