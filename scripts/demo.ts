@@ -53,6 +53,7 @@ async function main(): Promise<number> {
       port,
       uiPort: port + 1000,
       logFile: path.join(dataDir, 'temporal-server.log'),
+      keepAlive: values['keep-server'],
       log: say,
     });
     say(`Temporal dev server ready at ${server.address}; Web UI ${server.uiUrl?.replace('127.0.0.1', 'localhost')}`);

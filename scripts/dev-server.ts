@@ -7,7 +7,7 @@
  * globalSetup (headless, free ports, a temp SQLite file).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -56,6 +56,12 @@ export interface DevServerOptions {
   logFile?: string;
   /** The `temporal` binary. @default ensureTemporalCli() */
   cli?: string;
+  /**
+   * Leave the server running after this process exits (`npm run demo -- --keep-server`): it is
+   * detached, writes straight to `logFile` (required), and is not killed at exit.
+   * @default false
+   */
+  keepAlive?: boolean;
   /** How long to wait for the server to be ready. @default 60_000 */
   readyTimeoutMs?: number;
 }
@@ -136,23 +142,29 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
 
   const started = Date.now();
   opts.log?.(`starting temporal dev server on ${address} (db ${opts.dbFile})`);
+  if (opts.keepAlive && !opts.logFile) throw new Error('startDevServer: keepAlive needs a logFile for the server to write to');
+  const logFd = opts.keepAlive ? openSync(path.resolve(opts.logFile!), 'a') : undefined;
   const child = spawn(cli, args, {
     env: { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // A kept server writes to its log file itself: a pipe to us would break when we exit.
+    stdio: logFd !== undefined ? ['ignore', logFd, logFd] : ['ignore', 'pipe', 'pipe'],
+    detached: opts.keepAlive ?? false,
   });
+  if (logFd !== undefined) closeSync(logFd);
 
-  let tail = '';
+  let tail = opts.keepAlive ? `(see ${opts.logFile})` : '';
   const collect = (chunk: Buffer) => {
     logStream?.write(chunk);
     tail = (tail + chunk.toString()).slice(-8000);
   };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
 
   // If this process ends without stopping the server (an uncaught error, process.exit), don't
-  // leave a server behind holding the port and the SQLite file.
+  // leave a server behind holding the port and the SQLite file, unless asked to keep it.
   const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  if (opts.keepAlive) child.unref();
+  else process.once('exit', killOnExit);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('close', (code, signal) => {
       process.off('exit', killOnExit);
