@@ -50,7 +50,7 @@ export async function startRecordingServer(
       }
       const url = new URL(req.url ?? '/', 'http://fake');
       const method = req.method ?? 'GET';
-      recorded.push({ method, path: url.pathname + url.search, headers: { ...req.headers }, body });
+      recorded.push({ method, path: url.pathname + url.search, headers: { ...req.headers }, body, at: Date.now() });
       void handler(req, res, { url, method, body }).catch((err: unknown) => {
         if (!res.headersSent) onError(res, err as Error);
       });

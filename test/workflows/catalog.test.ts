@@ -162,7 +162,18 @@ describe('catalogWorkflow on a real dev server', () => {
     const taskQueue = uniqueTaskQueue('catalog-reconcile');
     const dataDir = testDataDir('catalog-reconcile');
     const catalogId = `reconcile-${taskQueue.slice(-8)}`;
-    const result = await withWorker({ taskQueue, dataDir }, async () => {
+    const events: string[] = [];
+    const hookServer = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        events.push(JSON.parse(body).darkroom.event);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+    const env = { DARKROOM_NOTIFY_WEBHOOK: `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hook` };
+    const result = await withWorker({ taskQueue, dataDir, env }, async () => {
       const handle = await startCatalog(client, {
         dataDir, taskQueue, catalogId, feed: productFeed(6), window: 6, rowsPerRun: 5, reconcileEveryMs: 1500,
         template: { ...testTemplate, approval: 'human' },
@@ -180,5 +191,11 @@ describe('catalogWorkflow on a real dev server', () => {
     const report = parseReport((await createBlobStore({ DARKROOM_DATA_DIR: dataDir }).get(result.reportKey)).toString('utf8'));
     expect(report.map((r) => r.state)).toEqual(Array(6).fill('failed'));
     expect(report.filter((r) => /terminated/i.test(r.reason!))).toHaveLength(6);
+    // The catalog told the webhook once when rows began waiting for review, and again when done.
+    hookServer.close();
+    expect(events.filter((e) => e === 'catalog.awaiting-review')).toHaveLength(1);
+    expect(events).toContain('catalog.completed');
+    // Each row told it too, as it entered review.
+    expect(events.filter((e) => e === 'review.awaiting')).toHaveLength(6);
   });
 });

@@ -67,6 +67,26 @@ describe('briefs on vendor providers (OpenAI SDK against a local wire-format ser
     }
   });
 
+  it('keeps to the provider rate limit, whatever the batch concurrency', async () => {
+    const fake = await startFakeOpenAI({ apiKey: KEY });
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('prov-rate');
+    try {
+      // 60 calls a minute = one a second, enforced by the server on the provider's task queue.
+      const env = { ...openaiEnv(fake), DARKROOM_OPENAI_RPM: '60', DARKROOM_GENERATE_CONCURRENCY: '5' };
+      await withWorker({ taskQueue, dataDir: testDataDir('prov-rate'), env }, async () => {
+        const { handle } = await startBrief(client, validateBrief(poster({ candidates: 5 })), taskQueue, { workflowId: uniqueWorkflowId('prov-rate') });
+        await handle.result();
+      });
+      const at = fake.requests().filter((r) => r.path === '/v1/images/generations').map((r) => r.at!);
+      expect(at).toHaveLength(5);
+      // Five calls at one a second span at least about four seconds (a little slack for timer granularity).
+      expect(at.at(-1)! - at[0]!).toBeGreaterThanOrEqual(3500);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('refuses a batch whose forecast exceeds the budget before any call is made', async () => {
     const fake = await startFakeOpenAI({ apiKey: KEY });
     const client = await testConnection();

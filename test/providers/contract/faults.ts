@@ -14,6 +14,8 @@ export interface RecordedRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Parsed JSON when the body was JSON, otherwise the raw text. */
   body: unknown;
+  /** When it arrived (ms since the epoch), for tests of pacing. */
+  at?: number;
 }
 
 /** What a contract suite needs from an implementation under test. */
