@@ -4,10 +4,10 @@ import { briefsFromFeed, type FeedError, type FeedRun } from '../domain/feed';
 import { manifestKey } from '../domain/naming';
 import type { Manifest } from '../domain/types';
 import type { Client } from '@temporalio/client';
-import type { BlobStore } from './blob-store';
+import { BlobNotFoundError, type BlobStore } from './blob-store';
 import type { ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
-import { costForBatch, routeImageModel } from '../domain/models';
+import { forecastBrief } from '../domain/models';
 
 /** Where a catalog keeps its files in the blob store. */
 export const catalogKeys = (catalogId: string) => ({
@@ -15,7 +15,8 @@ export const catalogKeys = (catalogId: string) => ({
   plan: `catalogs/${catalogId}/plan.jsonl`,
   errors: `catalogs/${catalogId}/feed-errors.json`,
   results: `catalogs/${catalogId}/results/`,
-  shipped: (safeSku: string) => `catalogs/${catalogId}/shipped/${safeSku}.json`,
+  /** The record of a row shipped with a given brief hash, keyed by the id-safe part of its workflow id. */
+  shipped: (rowWorkflowId: string) => `catalogs/${catalogId}/shipped/${rowWorkflowId.slice(rowWorkflowId.indexOf('/') + 1)}.json`,
   report: `catalogs/${catalogId}/report.csv`,
   manifest: `catalogs/${catalogId}/manifest.json`,
 });
@@ -79,6 +80,19 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
   const { blobs, providers, config } = deps;
   const now = () => (deps.clock ?? (() => new Date()))().toISOString();
 
+  // A catalog reads its plan a page at a time; keep the last plan's lines so a page does not
+  // re-read the whole file. Keyed by content hash: a rerun rewrites the plan at the same key.
+  let plan: { key: string; sha256: string; lines: string[] } | undefined;
+  async function planLines(key: string): Promise<string[]> {
+    const ref = await blobs.head(key);
+    if (!ref) throw new BlobNotFoundError(key);
+    if (plan?.key !== key || plan.sha256 !== ref.sha256) {
+      const text = (await blobs.get(key)).toString('utf8');
+      plan = { key, sha256: ref.sha256, lines: text ? text.split('\n') : [] };
+    }
+    return plan.lines;
+  }
+
   return {
     /**
      * Validates the whole feed against the template and stores the plan (one run per line)
@@ -101,17 +115,18 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
       let forecastUsd = 0;
       const lines: string[] = [];
       for (const [index, run] of plan.runs.entries()) {
-        const safeSku = run.workflowId.slice(run.workflowId.indexOf('/') + 1);
-        const before = await blobs.head(keys.shipped(safeSku));
-        let isShipped = false;
-        if (before) {
-          const prior = JSON.parse((await blobs.get(keys.shipped(safeSku))).toString('utf8')) as { briefHash: string };
-          isShipped = prior.briefHash === run.briefHash;
-        }
+        const prior = await blobs.get(keys.shipped(run.workflowId)).then(
+          (b) => JSON.parse(b.toString('utf8')) as { briefHash: string },
+          (err: unknown) => {
+            if (err instanceof BlobNotFoundError) return undefined;
+            throw err;
+          },
+        );
+        const isShipped = prior?.briefHash === run.briefHash;
         if (isShipped) shipped++;
         else {
           try {
-            forecastUsd += costForBatch(routeImageModel(run.brief, providers.imageModels).model, run.brief.candidates, { judgeUsdPerImage: providers.prices.judgeUsdPerImage }).totalUsd;
+            forecastUsd += forecastBrief(run.brief, providers.imageModels, providers.prices).forecast.totalUsd;
           } catch {
             // A row routed to a model this worker lacks fails on its own, with its own message.
           }
@@ -153,20 +168,8 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
 
     /** Runs `offset` … `offset + limit - 1` of a stored plan. */
     async readPlanPage(input: { planKey: string; offset: number; limit: number }): Promise<PlannedRun[]> {
-      const text = (await blobs.get(input.planKey)).toString('utf8');
-      const out: PlannedRun[] = [];
-      let line = 0;
-      let start = 0;
-      // Walk lines without splitting the whole plan: a page is small, the plan may not be.
-      while (start <= text.length && out.length < input.limit) {
-        const end = text.indexOf('\n', start);
-        const stop = end === -1 ? text.length : end;
-        if (line >= input.offset && stop > start) out.push(JSON.parse(text.slice(start, stop)) as PlannedRun);
-        line++;
-        if (end === -1) break;
-        start = end + 1;
-      }
-      return out;
+      const lines = await planLines(input.planKey);
+      return lines.slice(input.offset, input.offset + input.limit).map((l) => JSON.parse(l) as PlannedRun);
     },
 
     /** Keeps a batch of row results: the report is built from these, never from history. */
@@ -189,8 +192,7 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
           if (!prev || prev.at <= r.at) latest.set(r.workflowId, r);
         }
       }
-      const planText = (await blobs.get(input.plan.planKey)).toString('utf8');
-      const runs = planText ? planText.split('\n').map((l) => JSON.parse(l) as PlannedRun) : [];
+      const runs = (await planLines(input.plan.planKey)).map((l) => JSON.parse(l) as PlannedRun);
       const { errors, duplicates } = JSON.parse((await blobs.get(keys.errors)).toString('utf8')) as { errors: FeedError[]; duplicates: Array<{ sku: string; lines: number[] }> };
       const lines = ['sku,line,variant,state,reason,workflow_id,asset_keys,cost_usd'];
       let rows = 0;
@@ -211,8 +213,7 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
             }
           }
         }
-        const safeSku = run.workflowId.slice(run.workflowId.indexOf('/') + 1);
-        if (state === 'done') await blobs.put(keys.shipped(safeSku), enc({ briefHash: run.briefHash, workflowId: run.workflowId, at: now() }), { mime: 'application/json' });
+        if (state === 'done') await blobs.put(keys.shipped(run.workflowId), enc({ briefHash: run.briefHash, workflowId: run.workflowId, at: now() }), { mime: 'application/json' });
         lines.push([run.sku, run.line, run.variant, state, reason, run.workflowId, assets.join(' '), cost.toFixed(4)].map(csvCell).join(','));
         rows++;
       }

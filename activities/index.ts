@@ -4,7 +4,7 @@ import { parseBrief, type Brief } from '../domain/brief';
 import { resolveChannel, type ChannelPreset } from '../domain/channels';
 import { runSettings, type Config, type RunSettings } from '../domain/config';
 import { hashInt, stableStringify } from '../domain/hash';
-import { costForBatch, pickMasterSize, routeImageModel, RoutingError, type BatchCost } from '../domain/models';
+import { forecastBrief, RoutingError, type BatchCost } from '../domain/models';
 import { assetKey, candidateId, candidateKey, ledgerKey, manifestKey, upscaledKey } from '../domain/naming';
 import { buildPrompt, scorePrompt, type BuiltPrompt, type PromptScore } from '../domain/prompt';
 import type { ReviewRecord } from '../domain/review';
@@ -169,9 +169,9 @@ export function createActivities(deps: ActivityDeps) {
         const prompt = buildPrompt(brief);
         const promptScore = scorePrompt(prompt.knobs);
         const cheapOnly = promptScore.score < brief.minPromptScore && brief.onLowPromptScore === 'cheap';
-        let route;
+        let planned;
         try {
-          route = routeImageModel(brief, providers.imageModels, { cheapOnly });
+          planned = forecastBrief(brief, providers.imageModels, providers.prices, { cheapOnly });
         } catch (err) {
           if (!(err instanceof RoutingError)) throw err;
           throw ApplicationFailure.create({
@@ -181,26 +181,16 @@ export function createActivities(deps: ActivityDeps) {
             details: [[{ field: err.field, message: err.message }]],
           });
         }
-        const model = route.model;
-        const channels = brief.channels.map((c) => resolveChannel(c)!);
-        const master = pickMasterSize(model, channels);
-        const upscales = channels.some((c) => c.width > master.width || c.height > master.height) ? brief.topK : 0;
+        const { route, master, forecast } = planned;
         return {
           brief,
-          channels,
-          model,
+          channels: brief.channels.map((c) => resolveChannel(c)!),
+          model: route.model,
           route: { chain: route.chain, reason: route.reason, cheapOnly },
           master,
           prompt,
           promptScore,
-          forecast: costForBatch(model, brief.candidates, {
-            size: `${master.width}x${master.height}`,
-            judgeUsdPerImage: providers.prices.judgeUsdPerImage,
-            upscales,
-            upscaleUsd: providers.prices.upscaleUsd,
-            altTexts: brief.topK,
-            altTextUsd: providers.prices.altTextUsd,
-          }),
+          forecast,
           baseSeed: brief.seed ?? hashInt(stableStringify(brief)) % 1_000_000,
           settings: runSettings(config),
         };
@@ -375,24 +365,16 @@ export function createActivities(deps: ActivityDeps) {
 
   /** What earlier attempts spent on a candidate, from its ledger entries. */
   async function ledgerFor(workflowId: string, id: string, key: string): Promise<{ costUsd: number; ms: number }> {
-    const keys = await blobs.list(`${workflowId}/ledger/${id}-`);
-    let costUsd = 0;
-    let ms = 0;
-    for (const k of keys) {
-      const entry = JSON.parse((await blobs.get(k)).toString('utf8')) as LedgerEntry;
-      if (entry.key !== key) continue;
-      costUsd += entry.costUsd;
-      ms = Math.max(ms, entry.ms);
-    }
-    return { costUsd, ms };
+    const entries = (await readLedger(blobs, workflowId, id)).filter((e) => e.key === key);
+    return { costUsd: entries.reduce((sum, e) => sum + e.costUsd, 0), ms: Math.max(0, ...entries.map((e) => e.ms)) };
   }
 }
 
 export type DarkroomActivities = ReturnType<typeof createActivities>;
 
-/** Reads the spend ledger of one brief: one entry per paid provider call. */
-export async function readLedger(blobs: BlobStore, workflowId: string): Promise<LedgerEntry[]> {
-  const keys = await blobs.list(`${workflowId}/ledger/`);
+/** Reads the spend ledger of one brief (or of one of its candidates): one entry per paid provider call. */
+export async function readLedger(blobs: BlobStore, workflowId: string, candidate?: string): Promise<LedgerEntry[]> {
+  const keys = await blobs.list(`${workflowId}/ledger/${candidate ? `${candidate}-` : ''}`);
   return Promise.all(keys.map(async (k) => JSON.parse((await blobs.get(k)).toString('utf8')) as LedgerEntry));
 }
 export type { LedgerEntry };

@@ -13,10 +13,10 @@ import {
 } from '@temporalio/client';
 import { catalogKeys } from '../activities/catalog';
 import { createBlobStore, type BlobStore } from '../activities/blob-store';
-import type { Config } from '../domain/config';
+import { providerKeys, type Config } from '../domain/config';
 import { parseCsv } from '../domain/csv';
 import { briefsFromFeed, catalogIdFor, parseFeed, type FeedError, type FeedPlan } from '../domain/feed';
-import { costForBatch, IMAGE_MODELS, routeImageModel, VISION_MODELS, type Provider } from '../domain/models';
+import { capabilitiesFor, forecastBrief } from '../domain/models';
 import type { CatalogStatus } from '../domain/types';
 import type { CatalogInput, catalogWorkflow } from '../workflows/catalog';
 import { cancelCatalogSignal, catalogStatusQuery, pauseSignal, resumeSignal, retryFailedSignal, SA } from '../workflows/messages';
@@ -132,25 +132,6 @@ export function runOptions(values: CatalogOptions): Pick<CatalogInput, 'window' 
 // ---------------------------------------------------------------------------------------------
 // The plan and its forecast
 
-/**
- * Image models the keys in this configuration enable, as the worker's provider registry decides
- * them: the offline generator always, each vendor's models with its key.
- */
-export function availableImageModels(config: Config): string[] {
-  const enabled = new Set<Provider>(['local']);
-  if (config.OPENAI_API_KEY) enabled.add('openai');
-  if (config.GEMINI_API_KEY) enabled.add('google');
-  if (config.REPLICATE_API_TOKEN) enabled.add('replicate');
-  return Object.values(IMAGE_MODELS).filter((m) => enabled.has(m.provider)).map((m) => m.id);
-}
-
-/** The judge's price per image, as the registry picks the judge (OpenAI's when both keys are set). */
-function judgeUsdPerImage(config: Config): number {
-  if (config.OPENAI_API_KEY) return VISION_MODELS['gpt-4.1-mini'].priceUsdPerImage;
-  if (config.GEMINI_API_KEY) return VISION_MODELS['gemini-2.5-flash'].priceUsdPerImage;
-  return 0;
-}
-
 export interface CatalogForecast {
   usd: number;
   /** No provider key in this shell: every run forecast on the free offline generator. */
@@ -162,14 +143,14 @@ export interface CatalogForecast {
 }
 
 export function forecastRuns(plan: FeedPlan, config: Config): CatalogForecast {
-  const available = availableImageModels(config);
-  const judge = judgeUsdPerImage(config);
-  const f: CatalogForecast = { usd: 0, offline: available.length === 1, models: {}, unroutable: 0 };
+  // The worker's registry makes the same choice from the same keys (capabilitiesFor).
+  const { imageModels, prices } = capabilitiesFor(providerKeys(config));
+  const f: CatalogForecast = { usd: 0, offline: imageModels.length === 1, models: {}, unroutable: 0 };
   for (const run of plan.runs) {
     try {
-      const model = routeImageModel(run.brief, available).model;
-      f.usd += costForBatch(model, run.brief.candidates, { judgeUsdPerImage: judge }).totalUsd;
-      f.models[model] = (f.models[model] ?? 0) + 1;
+      const { route, forecast } = forecastBrief(run.brief, imageModels, prices);
+      f.usd += forecast.totalUsd;
+      f.models[route.model] = (f.models[route.model] ?? 0) + 1;
     } catch {
       f.unroutable++;
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
+import type { ProviderKeys } from './models';
 
 const durationMs = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -118,4 +119,9 @@ export function runSettings(config: Config): RunSettings {
     retryMaxAttempts: config.DARKROOM_RETRY_MAX_ATTEMPTS,
     providerAttempts: config.DARKROOM_PROVIDER_ATTEMPTS,
   };
+}
+
+/** Which vendor keys a configuration holds (never the keys themselves). */
+export function providerKeys(config: Pick<Config, 'OPENAI_API_KEY' | 'GEMINI_API_KEY' | 'REPLICATE_API_TOKEN'>): ProviderKeys {
+  return { openai: Boolean(config.OPENAI_API_KEY), google: Boolean(config.GEMINI_API_KEY), replicate: Boolean(config.REPLICATE_API_TOKEN) };
 }

@@ -1,4 +1,5 @@
 import type { Brief } from './brief';
+import { resolveChannel } from './channels';
 
 export type Provider = 'local' | 'openai' | 'google' | 'replicate';
 
@@ -263,4 +264,67 @@ export function pickMasterSize(modelId: string, channels: ReadonlyArray<{ width:
     if (worst > best.kept + 1e-9) best = { width: w, height: h, kept: worst };
   }
   return { width: best.width, height: best.height };
+}
+
+/** Which vendor keys a worker (or a shell) has. */
+export interface ProviderKeys {
+  openai: boolean;
+  google: boolean;
+  replicate: boolean;
+}
+
+/** Catalog prices of the judge, upscaler and alt-text writer a set of keys brings in, per image. */
+export interface AuxiliaryPrices {
+  judgeUsdPerImage: number;
+  upscaleUsd: number;
+  altTextUsd: number;
+}
+
+/**
+ * The image models a set of keys makes callable, and the prices of the judge, upscaler and
+ * alt-text writer it selects: OpenAI's judge when its key is there, else Gemini's; Replicate's
+ * upscaler with its token. The provider registry builds adapters to match; the CLI forecasts
+ * with it before any worker is involved.
+ */
+export function capabilitiesFor(keys: ProviderKeys): { imageModels: string[]; prices: AuxiliaryPrices } {
+  const enabled = new Set<Provider>(['local']);
+  if (keys.openai) enabled.add('openai');
+  if (keys.google) enabled.add('google');
+  if (keys.replicate) enabled.add('replicate');
+  const judge = keys.openai ? VISION_MODELS['gpt-4.1-mini'].priceUsdPerImage : keys.google ? VISION_MODELS['gemini-2.5-flash'].priceUsdPerImage : 0;
+  return {
+    imageModels: Object.values(IMAGE_MODELS).filter((m) => enabled.has(m.provider)).map((m) => m.id),
+    prices: { judgeUsdPerImage: judge, altTextUsd: judge, upscaleUsd: keys.replicate ? UPSCALE_MODELS['real-esrgan'].priceUsdPerImage : 0 },
+  };
+}
+
+export interface BriefForecast {
+  route: Route;
+  /** The generation size, chosen to crop least across the brief's channels. */
+  master: { width: number; height: number };
+  /** Kept images that need upscaling (a channel wants more pixels than the master has). */
+  upscales: number;
+  forecast: BatchCost;
+}
+
+/**
+ * What one brief will cost on the models `available`: routing, master size, generation at
+ * that size's price, judging every candidate, upscaling and alt text for the kept ones.
+ * The one forecast the workflow's gate, catalog plans and the CLI all use.
+ * @throws RoutingError when the brief names a model that is not available
+ */
+export function forecastBrief(brief: Brief, available: readonly string[], prices: AuxiliaryPrices, opts: { cheapOnly?: boolean } = {}): BriefForecast {
+  const route = routeImageModel(brief, available, opts);
+  const channels = brief.channels.map((c) => resolveChannel(c)!);
+  const master = pickMasterSize(route.model, channels);
+  const upscales = channels.some((c) => c.width > master.width || c.height > master.height) ? brief.topK : 0;
+  const forecast = costForBatch(route.model, brief.candidates, {
+    size: `${master.width}x${master.height}`,
+    judgeUsdPerImage: prices.judgeUsdPerImage,
+    upscales,
+    upscaleUsd: prices.upscaleUsd,
+    altTexts: brief.topK,
+    altTextUsd: prices.altTextUsd,
+  });
+  return { route, master, upscales, forecast };
 }

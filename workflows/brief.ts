@@ -5,7 +5,7 @@ import {
 import type { BriefInput } from '../domain/brief';
 import { formatDuration } from '../domain/duration';
 import { IMAGE_MODELS, imagePrice } from '../domain/models';
-import { candidateId } from '../domain/naming';
+import { candidateId, candidateSeed } from '../domain/naming';
 import { buildPrompt, type BuiltPrompt } from '../domain/prompt';
 import { checkDecision, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord } from '../domain/review';
 import type {
@@ -252,7 +252,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
           try {
             const c = await generatorFor(model).generateCandidate({
               workflowId, round, index, model,
-              seed: (prep.baseSeed + (round - 1) * 1000 + index) % 2_147_483_647,
+              seed: candidateSeed(prep.baseSeed, round, index),
               prompt, palette: brief.brandColors, width: prep.master.width, height: prep.master.height,
             });
             record('generate', c.timing);

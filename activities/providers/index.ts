@@ -1,5 +1,5 @@
-import type { Config } from '../../domain/config';
-import { IMAGE_MODELS, UPSCALE_MODELS, VISION_MODELS } from '../../domain/models';
+import { providerKeys, type Config } from '../../domain/config';
+import { capabilitiesFor, IMAGE_MODELS } from '../../domain/models';
 import { GeminiAltTextWriter, GeminiImageGenerator, GeminiVisionJudge } from './gemini';
 import { LocalAltTextWriter, LocalImageGenerator, LocalVisionJudge, SharpUpscaler } from './local';
 import { OpenAIAltTextWriter, OpenAIImageGenerator, OpenAIVisionJudge } from './openai';
@@ -42,17 +42,14 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
   const timeoutMs = config.DARKROOM_PROVIDER_TIMEOUT;
   const generators: Record<string, ImageGenerator> = { local: new LocalImageGenerator() };
   let judge: VisionJudge = new LocalVisionJudge();
-  let judgePrice = 0;
   let altText: AltTextWriter = new LocalAltTextWriter();
   let upscaler: Upscaler = new SharpUpscaler();
-  let upscalePrice = 0;
 
   if (config.REPLICATE_API_TOKEN) {
     const opts = { apiToken: config.REPLICATE_API_TOKEN, baseUrl: config.REPLICATE_BASE_URL, timeoutMs, outputHosts: parseOutputHosts(config.REPLICATE_OUTPUT_HOSTS) };
     const flux = new ReplicateImageGenerator(opts);
     for (const m of modelsOf('replicate')) generators[m] = flux;
     upscaler = new ReplicateUpscaler({ ...opts, model: 'real-esrgan' });
-    upscalePrice = UPSCALE_MODELS['real-esrgan'].priceUsdPerImage;
   }
   if (config.GEMINI_API_KEY) {
     const opts = { apiKey: config.GEMINI_API_KEY, baseUrl: config.GEMINI_BASE_URL, timeoutMs };
@@ -60,7 +57,6 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
     for (const m of modelsOf('google')) generators[m] = gemini;
     judge = new GeminiVisionJudge(opts);
     altText = new GeminiAltTextWriter(opts);
-    judgePrice = VISION_MODELS['gemini-2.5-flash'].priceUsdPerImage;
   }
   if (config.OPENAI_API_KEY) {
     const opts = { apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs };
@@ -69,7 +65,6 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
     // The OpenAI judge is preferred when both keys exist: structured outputs are strict.
     judge = new OpenAIVisionJudge(opts);
     altText = new OpenAIAltTextWriter(opts);
-    judgePrice = VISION_MODELS['gpt-4.1-mini'].priceUsdPerImage;
   }
   Object.assign(generators, overrides.imageGenerators);
   return {
@@ -82,6 +77,7 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
     judge: overrides.judge ?? judge,
     upscaler: overrides.upscaler ?? upscaler,
     altText: overrides.altText ?? altText,
-    prices: { judgeUsdPerImage: judgePrice, upscaleUsd: upscalePrice, altTextUsd: judgePrice, ...overrides.prices },
+    // The same choice of judge and upscaler that capabilitiesFor prices, so forecasts match.
+    prices: { ...capabilitiesFor(providerKeys(config)).prices, ...overrides.prices },
   };
 }

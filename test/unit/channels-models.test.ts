@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CHANNEL_PRESETS, resolveChannel } from '../../domain/channels';
-import { costForBatch, IMAGE_MODELS, imagePrice, pickImageModel, pickMasterSize, routeImageModel, RoutingError } from '../../domain/models';
+import { capabilitiesFor, costForBatch, forecastBrief, IMAGE_MODELS, imagePrice, pickImageModel, pickMasterSize, routeImageModel, RoutingError } from '../../domain/models';
 import { parseConfig } from '../../domain/config';
+import { validateBrief } from '../../domain/brief';
 import { hash8, seededRandom, slugify, stableStringify } from '../../domain/hash';
 
 describe('channel presets', () => {
@@ -69,6 +70,23 @@ describe('models and routing', () => {
     expect(routeImageModel(brief({ model: 'flux-dev' }), everything)).toMatchObject({ model: 'flux-dev', chain: ['flux-dev'] });
     expect(() => routeImageModel(brief({ model: 'flux-dev' }), ['local'])).toThrow(/needs REPLICATE_API_TOKEN/);
     expect(() => routeImageModel(brief({ model: 'dall-e-9' }), everything)).toThrow(RoutingError);
+  });
+
+  it('knows what a set of keys enables and what the judge and upscaler they bring cost', () => {
+    expect(capabilitiesFor({ openai: false, google: false, replicate: false })).toEqual({ imageModels: ['local'], prices: { judgeUsdPerImage: 0, altTextUsd: 0, upscaleUsd: 0 } });
+    const all = capabilitiesFor({ openai: true, google: true, replicate: true });
+    expect(all.imageModels).toEqual(Object.keys(IMAGE_MODELS));
+    expect(all.prices).toEqual({ judgeUsdPerImage: 0.0015, altTextUsd: 0.0015, upscaleUsd: 0.0025 });
+    expect(capabilitiesFor({ openai: false, google: true, replicate: false }).prices.judgeUsdPerImage).toBe(0.0008);
+  });
+
+  it('forecasts a brief the way the workflow gates it: size-tier price, judge, upscale and alt text', () => {
+    const b = validateBrief({ subject: 'a poster saying SALE', channels: ['web-hero'], textInImage: 'SALE', candidates: 4, topK: 1 });
+    const { route, master, upscales, forecast } = forecastBrief(b, ['local', 'gpt-image-1.5'], { judgeUsdPerImage: 0.0015, altTextUsd: 0.0015, upscaleUsd: 0.0025 });
+    expect(route.model).toBe('gpt-image-1.5');
+    expect(master).toEqual({ width: 1536, height: 1024 });
+    expect(upscales).toBe(1); // web-hero is 1920x1080
+    expect(forecast.totalUsd).toBe(0.21);
   });
 
   it('picks the master size that crops least', () => {
