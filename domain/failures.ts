@@ -1,0 +1,29 @@
+/**
+ * Failure types that a workflow, an activity or the CLI checks, named once. An
+ * `ApplicationFailure`'s `type` is one of these; tools match on the name, people read the message.
+ */
+export const Failure = {
+  /** The brief failed validation (any door: CLI, reviewer, Temporal UI, `temporal workflow start`). */
+  InvalidBrief: 'InvalidBrief',
+  /** The catalog input or its feed cannot be run (missing feed, bad key, unreadable rows). */
+  InvalidCatalog: 'InvalidCatalog',
+  /** The workflow id cannot name a place in the blob store, or names another tool's namespace. */
+  InvalidWorkflowId: 'InvalidWorkflowId',
+  /** A signal or update payload over the size a handler accepts. */
+  PayloadTooLarge: 'PayloadTooLarge',
+  PromptScoreTooLow: 'PromptScoreTooLow',
+  OverBudget: 'OverBudget',
+  ProvidersDown: 'ProvidersDown',
+  AllCandidatesRejected: 'AllCandidatesRejected',
+  ReviewRefused: 'ReviewRefused',
+  ReviewDeadlineExceeded: 'ReviewDeadlineExceeded',
+  NotifyFailed: 'NotifyFailed',
+  // Provider failures (activities/providers/errors.ts).
+  ContentPolicy: 'ContentPolicy',
+  Authentication: 'Authentication',
+  InvalidRequest: 'InvalidRequest',
+  RateLimited: 'RateLimited',
+  ProviderUnavailable: 'ProviderUnavailable',
+} as const;
+
+export type FailureType = (typeof Failure)[keyof typeof Failure];
