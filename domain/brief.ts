@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CHANNEL_IDS, resolveChannel } from './channels';
 import { parseDuration } from './duration';
 import { DEADLINE_POLICIES } from './review';
+import { clip, CONTROL_CHARS, preview, terminalSafe } from './text';
 
 const HEX = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
 
@@ -12,13 +13,35 @@ function normalizeHex(hex: string): string {
   return `#${full.toUpperCase()}`;
 }
 
-const text = (max: number) => z.string().trim().min(1, { error: 'must not be empty' }).max(max);
-const phraseList = (maxItems: number) => z.array(text(120)).max(maxItems).default([]);
-const knob = z.string().trim().max(300).optional();
+/** Line breaks and tabs, which are fine in prose but not in a name, a phrase or a knob. */
+const LINE_CHARS = /[\t\n]/;
 
-const channelId = z.string().refine((id) => resolveChannel(id) !== undefined, {
+/**
+ * Refuses text that could drive a terminal or read differently from what it says (see
+ * {@link CONTROL_CHARS}); `singleLine` refuses tabs and newlines too. Checked before trimming, so
+ * the position (1-based) is where the character is in what was written.
+ */
+function plain(singleLine: boolean) {
+  return (value: string, ctx: z.core.$RefinementCtx<string>) => {
+    const m = CONTROL_CHARS.exec(value) ?? (singleLine ? LINE_CHARS.exec(value) : null);
+    if (m) {
+      const escaped = `\\u${m[0].charCodeAt(0).toString(16).padStart(4, '0')}`;
+      ctx.addIssue({ code: 'custom', message: `contains a control character (${escaped} at position ${m.index + 1})` });
+    }
+  };
+}
+/** Prose: a subject, an intent; newlines and tabs allowed. */
+const prose = () => z.string().superRefine(plain(false));
+/** A name, a phrase, a knob: one line. */
+const line = () => z.string().superRefine(plain(true));
+
+const text = (max: number) => prose().trim().min(1, { error: 'must not be empty' }).max(max);
+const phraseList = (maxItems: number) => z.array(line().trim().min(1, { error: 'must not be empty' }).max(120)).max(maxItems).default([]);
+const knob = line().trim().max(300).optional();
+
+const channelId = line().refine((id) => resolveChannel(id) !== undefined, {
   error: (iss) =>
-    `unknown channel ${JSON.stringify(iss.input)}: use one of ${CHANNEL_IDS.join(', ')}, or custom-<W>x<H> such as custom-1600x900`,
+    `unknown channel ${preview(iss.input)}: use one of ${CHANNEL_IDS.join(', ')}, or custom-<W>x<H> such as custom-1600x900`,
 });
 
 const reviewDeadline = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -47,8 +70,7 @@ export const ReviewSettingsSchema = z.strictObject({
 export const BriefSchema = z
   .strictObject({
     /** Short kebab-case name used in workflow ids and asset paths; derived from the subject when absent. */
-    id: z
-      .string()
+    id: line()
       .regex(/^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$/, { error: 'must be lowercase kebab-case (a-z, 0-9, -), at most 60 characters' })
       .optional(),
     /** Target channels: preset ids or custom-<W>x<H>. */
@@ -56,18 +78,18 @@ export const BriefSchema = z
     /** What the image shows. */
     subject: text(500),
     /** What the image is for, e.g. "spring launch announcement". */
-    intent: z.string().trim().max(300).default(''),
+    intent: prose().trim().max(300).default(''),
     /** Who will see it. */
-    audience: z.string().trim().max(300).default(''),
+    audience: prose().trim().max(300).default(''),
     /** Brand colours as hex, e.g. "#0B3D91". */
     brandColors: z
-      .array(z.string().trim().regex(HEX, { error: 'must be a hex colour such as #0B3D91' }).transform(normalizeHex))
+      .array(line().trim().regex(HEX, { error: 'must be a hex colour such as #0B3D91' }).transform(normalizeHex))
       .max(8)
       .default([]),
     /** Elements the image must show. */
     mustInclude: phraseList(20),
     /** Exact text the image must show (a headline, a price); routes to a model that renders lettering. */
-    textInImage: z.string().trim().min(1).max(200).optional(),
+    textInImage: prose().trim().min(1).max(200).optional(),
     /** Elements the image must not show; they become the prompt's negatives. */
     mustAvoid: phraseList(20),
     /** Style words, e.g. "editorial", "flat illustration". */
@@ -92,15 +114,15 @@ export const BriefSchema = z
     /** Under minPromptScore: `fail` at once, or `cheap` (explore on the cheap tier only). @default fail */
     onLowPromptScore: z.enum(['fail', 'cheap']).default('fail'),
     /** Image model id, or `auto` to route by the brief. */
-    model: z.string().trim().min(1).default('auto'),
+    model: line().trim().min(1).max(120).default('auto'),
     /** Human review settings (used when approval is `human`). */
     review: ReviewSettingsSchema.prefault({}),
     /** Base seed; candidate i uses seed + i. Derived from the brief when absent. */
     seed: z.number().int().min(0).max(2_147_483_647).optional(),
     /** The catalog row this brief was made from (its SKU as the feed spells it); set by catalog jobs. */
-    sku: z.string().trim().min(1).max(120).optional(),
+    sku: line().trim().min(1).max(120).optional(),
     /** The A/B prompt variant id from the catalog template's `variants`, e.g. `warm`; set by catalog jobs. */
-    variant: z.string().trim().min(1).max(60).optional(),
+    variant: line().trim().min(1).max(60).optional(),
   })
   .superRefine((b, ctx) => {
     if (b.topK > b.candidates) {
@@ -122,18 +144,28 @@ export interface FieldIssue {
   message: string;
 }
 
+/**
+ * A field path as a person writes it. Keys come from the input (an unknown key of a megabyte is
+ * a field name too), so each is clipped and its control characters shown as escapes.
+ */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) {
     if (typeof p === 'number') out += `[${p}]`;
-    else out += out ? `.${String(p)}` : String(p);
+    else {
+      const key = terminalSafe(clip(String(p)), { singleLine: true });
+      out += out ? `.${key}` : key;
+    }
   }
   return out || '(brief)';
 }
 
+/** Problems listed one by one; past this, one line says how many more there are. */
+export const MAX_LISTED_ISSUES = 20;
+
 /** zod's defaults read like compiler output; say what a person should write instead. */
 function plainMessage(issue: z.core.$ZodIssue): string {
-  const received = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'string' ? `"${v}"` : typeof v === 'object' ? 'an object' : String(v));
+  const received = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'string' ? preview(v) : typeof v === 'object' ? 'an object' : clip(String(v)));
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return 'is required';
@@ -153,17 +185,30 @@ function plainMessage(issue: z.core.$ZodIssue): string {
   }
 }
 
-/** Turns zod issues into field-named problems a person can act on. */
+/**
+ * Turns zod issues into field-named problems a person can act on: at most
+ * {@link MAX_LISTED_ISSUES}, then one `(brief)` line counting the rest, so a brief of thousands
+ * of bad keys still makes an error small enough to print, log and send through Temporal.
+ */
 export function toFieldIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.flatMap((issue): FieldIssue[] => {
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({
-        field: formatPath([...issue.path, key]),
-        message: 'is not a brief field (check the spelling)',
-      }));
+  const out: FieldIssue[] = [];
+  let more = 0;
+  for (const issue of error.issues) {
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+    for (const key of keys) {
+      if (out.length >= MAX_LISTED_ISSUES) {
+        more++;
+        continue;
+      }
+      out.push(
+        key === undefined
+          ? { field: formatPath(issue.path), message: plainMessage(issue) }
+          : { field: formatPath([...issue.path, key]), message: 'is not a brief field (check the spelling)' },
+      );
     }
-    return [{ field: formatPath(issue.path), message: plainMessage(issue) }];
-  });
+  }
+  if (more) out.push({ field: '(brief)', message: `… and ${more} more problem${more === 1 ? '' : 's'}` });
+  return out;
 }
 
 /** Thrown (or carried) when a brief does not validate; lists every bad field. */
