@@ -4,15 +4,17 @@ import { parseBrief, type Brief } from '../domain/brief';
 import { resolveChannel, type ChannelPreset } from '../domain/channels';
 import { runSettings, type Config, type RunSettings } from '../domain/config';
 import { hashInt, stableStringify } from '../domain/hash';
-import { forecastBrief, RoutingError, type BatchCost } from '../domain/models';
-import { assetKey, candidateId, candidateKey, ledgerKey, manifestKey, upscaledKey } from '../domain/naming';
+import { forecastBrief, imagePrice, RoutingError, type BatchCost } from '../domain/models';
+import { Failure } from '../domain/failures';
+import { assetKey, candidateId, candidateKey, ledgerKey, manifestKey, upscaledKey, workflowIdProblem } from '../domain/naming';
 import { buildPrompt, scorePrompt, type BuiltPrompt, type PromptScore } from '../domain/prompt';
 import type { ReviewRecord } from '../domain/review';
 import type { Asset, BlobRef, Candidate, JudgeResult, Manifest } from '../domain/types';
-import type { BlobStore } from './blob-store';
+import { InvalidBlobKeyError, type BlobStore } from './blob-store';
 import { formatForChannels } from './images/format';
 import { ProviderError, type ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
+import { clip, preview } from '../domain/text';
 
 export interface ActivityDeps {
   blobs: BlobStore;
@@ -20,6 +22,11 @@ export interface ActivityDeps {
   config: Config;
   /** @default () => new Date() */
   clock?: () => Date;
+  /**
+   * Called at each step between a paid call's answer and its records being stored. Crash tests
+   * kill the worker here to prove that a retry after any of these points never pays twice.
+   */
+  onPaidCall?: (point: 'called' | 'image-stored' | 'ledger-written', key: string) => void | Promise<void>;
 }
 
 /** When an activity ran, by the worker's clock: the workflow builds stage timings from these. */
@@ -103,9 +110,27 @@ interface LedgerEntry {
   at: string;
   attempt: number;
   ms: number;
+  /**
+   * Written by a retry that found the paid image stored but no entry for it (the worker died
+   * between the two writes): the cost is the catalog price, the time unknown.
+   */
+  recovered?: boolean;
 }
 
-const INVALID_BRIEF = 'InvalidBrief';
+const INVALID_BRIEF = Failure.InvalidBrief;
+/** Issues listed in an InvalidBrief failure; the rest are counted. */
+const MAX_ISSUES = 20;
+
+/**
+ * Input errors are never retried: a blob key that cannot be stored (a workflow id with a space,
+ * a `..`) fails the same way on every attempt.
+ */
+function inputFailure(err: unknown): unknown {
+  if (err instanceof InvalidBlobKeyError) {
+    return ApplicationFailure.create({ message: clip(err.message, 400), type: Failure.InvalidWorkflowId, nonRetryable: true });
+  }
+  return err;
+}
 
 /** Maps a provider failure onto Temporal's retry semantics; anything unknown is retryable. */
 function toFailure(err: unknown): unknown {
@@ -138,13 +163,18 @@ async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
  * `proxyActivities<ReturnType<typeof createActivities>>`.
  */
 export function createActivities(deps: ActivityDeps) {
-  const { blobs, providers, config } = deps;
+  const { blobs, providers, config, onPaidCall } = deps;
   const clock = deps.clock ?? (() => new Date());
   const now = () => clock().toISOString();
 
   async function timed<T extends object>(fn: () => Promise<T>): Promise<T & { timing: Span }> {
     const startedAt = now();
-    const result = await fn();
+    let result: T;
+    try {
+      result = await fn();
+    } catch (err) {
+      throw inputFailure(err);
+    }
     return { ...result, timing: { startedAt, finishedAt: now() } };
   }
 
@@ -156,13 +186,25 @@ export function createActivities(deps: ActivityDeps) {
      */
     async prepareBrief(input: PrepareBriefInput): Promise<PreparedBrief> {
       return timed(async () => {
+        // The id names the brief's folder in the blob store: check it before anything is stored.
+        const idProblem = workflowIdProblem(input.workflowId);
+        if (idProblem) {
+          throw ApplicationFailure.create({
+            message: `invalid workflow id ${preview(input.workflowId, 80)}: it ${idProblem}. Start briefs with \`darkroom start\` (it makes the id), or pick an id like brief-my-launch.`,
+            type: Failure.InvalidWorkflowId,
+            nonRetryable: true,
+          });
+        }
         const parsed = parseBrief(input.raw);
         if (!parsed.ok) {
+          // Bounded whatever the input: a failure larger than gRPC's 4 MB never reaches the server.
+          const shown = parsed.issues.slice(0, MAX_ISSUES).map((i) => ({ field: clip(i.field, 120), message: clip(i.message, 300) }));
+          const more = parsed.issues.length - shown.length;
           throw ApplicationFailure.create({
-            message: `invalid brief: ${parsed.issues.map((i) => `${i.field} ${i.message}`).join('; ')}`,
+            message: `invalid brief: ${shown.map((i) => `${i.field} ${i.message}`).join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
             type: INVALID_BRIEF,
             nonRetryable: true,
-            details: [parsed.issues],
+            details: [shown],
           });
         }
         const brief = parsed.brief;
@@ -207,9 +249,16 @@ export function createActivities(deps: ActivityDeps) {
         const id = candidateId(input.round, input.index);
         const key = candidateKey(input.workflowId, input.round, input.index, input.prompt.version, input.seed);
         const base = { id, round: input.round, index: input.index, seed: input.seed, model: input.model, promptVersion: input.prompt.version };
+        // The image is the proof of payment: found, it is never paid for again.
         const existing = await blobs.head(key);
         if (existing) {
-          const spent = await ledgerFor(input.workflowId, id, key);
+          let spent = await ledgerFor(input.workflowId, id, key);
+          if (spent.entries === 0) {
+            // Paid and stored, but the worker died before the ledger entry: record the spend now, once.
+            const costUsd = imagePrice(input.model, `${input.width}x${input.height}`);
+            await writeLedger({ workflowId: input.workflowId, candidateId: id, key, model: input.model, costUsd, at: now(), attempt: Context.current().info.attempt, ms: 0, recovered: true });
+            spent = { costUsd, ms: 0, entries: 1 };
+          }
           return { ...base, blob: existing, costUsd: spent.costUsd, generateMs: spent.ms, reused: true };
         }
         const generator = providers.imageGenerator(input.model);
@@ -236,14 +285,17 @@ export function createActivities(deps: ActivityDeps) {
           throw toFailure(err);
         }
         const ms = Date.now() - started;
-        // The ledger entry is written before the image: spend is recorded even if we crash next.
-        const entry: LedgerEntry = {
+        // The image first: once it is stored, no retry pays for it again (see the check above,
+        // which also writes a ledger entry the crash left out). Ledger first would leave a
+        // window where the spend is recorded but the image is lost, and a retry pays twice.
+        await onPaidCall?.('called', key);
+        const blob = await blobs.put(key, result.image, { mime: result.mime, width: result.width, height: result.height });
+        await onPaidCall?.('image-stored', key);
+        await writeLedger({
           workflowId: input.workflowId, candidateId: id, key, model: result.model, costUsd: result.costUsd,
           at: now(), attempt: ctx.info.attempt, ms,
-        };
-        const entryBytes = new TextEncoder().encode(JSON.stringify(entry));
-        await blobs.put(ledgerKey(input.workflowId, id, randomUUID().slice(0, 8)), entryBytes, { mime: 'application/json' });
-        const blob = await blobs.put(key, result.image, { mime: result.mime, width: result.width, height: result.height });
+        });
+        await onPaidCall?.('ledger-written', key);
         return { ...base, blob, costUsd: result.costUsd, generateMs: ms, reused: false };
       });
     },
@@ -364,9 +416,14 @@ export function createActivities(deps: ActivityDeps) {
   };
 
   /** What earlier attempts spent on a candidate, from its ledger entries. */
-  async function ledgerFor(workflowId: string, id: string, key: string): Promise<{ costUsd: number; ms: number }> {
+  async function ledgerFor(workflowId: string, id: string, key: string): Promise<{ costUsd: number; ms: number; entries: number }> {
     const entries = (await readLedger(blobs, workflowId, id)).filter((e) => e.key === key);
-    return { costUsd: entries.reduce((sum, e) => sum + e.costUsd, 0), ms: Math.max(0, ...entries.map((e) => e.ms)) };
+    return { costUsd: entries.reduce((sum, e) => sum + e.costUsd, 0), ms: Math.max(0, ...entries.map((e) => e.ms)), entries: entries.length };
+  }
+
+  async function writeLedger(entry: LedgerEntry): Promise<void> {
+    const bytes = new TextEncoder().encode(JSON.stringify(entry));
+    await blobs.put(ledgerKey(entry.workflowId, entry.candidateId, randomUUID().slice(0, 8)), bytes, { mime: 'application/json' });
   }
 }
 

@@ -39,3 +39,27 @@ export function manifestKey(workflowId: string): string {
 export function ledgerKey(workflowId: string, candidate: string, attemptId: string): string {
   return `${workflowId}/ledger/${candidate}-${attemptId}.json`;
 }
+
+/** The blob-store folder catalogs keep their files in; no brief may write under it. */
+export const CATALOGS_NAMESPACE = 'catalogs';
+
+/** Longest workflow id a brief accepts: it names the brief's folder in the blob store. */
+export const MAX_WORKFLOW_ID = 200;
+
+const BRIEF_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** A catalog row: `catalog-<catalogId>/<sku>[~<variant>]`, as catalogChildId makes it. */
+const ROW_ID = /^catalog-[A-Za-z0-9._-]+\/[A-Za-z0-9_-][A-Za-z0-9._~-]*$/;
+
+/**
+ * Why a workflow id cannot name a brief's folder in the blob store, or undefined when it can.
+ * A brief's files live under `<workflowId>/`, so the id must be a plain key segment (or a
+ * catalog row's `catalog-<id>/<sku>`), and may not reach into the catalogs' namespace.
+ */
+export function workflowIdProblem(workflowId: string): string | undefined {
+  if (workflowId.length === 0) return 'is empty';
+  if (workflowId.length > MAX_WORKFLOW_ID) return `is ${workflowId.length} characters long; at most ${MAX_WORKFLOW_ID}`;
+  const first = workflowId.split('/')[0]!;
+  if (first === CATALOGS_NAMESPACE) return `may not start with "${CATALOGS_NAMESPACE}/": that is where catalogs keep their files`;
+  if (BRIEF_ID.test(workflowId) || ROW_ID.test(workflowId)) return undefined;
+  return 'must be letters, digits, ".", "_" and "-", starting with a letter or digit (or a catalog row\'s "catalog-<id>/<sku>"), since it names the brief\'s folder in the blob store';
+}

@@ -140,7 +140,7 @@ export interface Manifest {
   judgeUnchecked: string[];
   cost: { forecastUsd: number; actualUsd: number; budgetUsd: number; currency: 'USD' };
   /** The audit trail of human review: every decision, who made it and when. */
-  review?: { decisions: ReviewRecord[]; ignoredSignals: IgnoredSignal[]; remindersSent: number; outcome: NonNullable<ReviewStatus['outcome']> };
+  review?: { decisions: ReviewRecord[]; ignoredSignals: IgnoredSignal[]; ignoredSignalsDropped?: number; remindersSent: number; outcome: NonNullable<ReviewStatus['outcome']> };
   /** Set when a reviewer rejected the brief. */
   rejection?: { reviewer: string; reason: string; at: string };
   timings: StageTiming[];
@@ -209,6 +209,8 @@ export interface ReviewStatus {
   reviewable: string[];
   decisions: ReviewRecord[];
   ignoredSignals: IgnoredSignal[];
+  /** Ignored signals past the ones kept in {@link ignoredSignals}: counted, not stored. */
+  ignoredSignalsDropped?: number;
   outcome?: 'approved' | 'rejected' | 'deadline-approved' | 'deadline-failed';
 }
 

@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Config } from '../domain/config';
 import { IMAGE_MODELS, type Provider } from '../domain/models';
-import { createActivities } from '../activities';
+import { createActivities, type ActivityDeps } from '../activities';
 import { createCatalogActivities } from '../activities/catalog';
 import { createBlobStore, type BlobStore } from '../activities/blob-store';
 import { createProviderRegistry, type ProviderOverrides } from '../activities/providers';
@@ -20,6 +20,8 @@ export interface DarkroomWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   blobs?: BlobStore;
   providers?: ProviderOverrides;
+  /** See {@link ActivityDeps.onPaidCall}: crash tests stop the worker between a paid call's writes. */
+  onPaidCall?: ActivityDeps['onPaidCall'];
   /** Extra worker options (tests shorten the grace time). */
   worker?: Partial<WorkerOptions>;
 }
@@ -79,7 +81,7 @@ export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise
   // Catalogs ask Temporal about rows that cannot report (terminated); connect only when they do.
   let temporal: Promise<Client> | undefined;
   const client = () => (temporal ??= Connection.connect({ address: config.TEMPORAL_ADDRESS }).then((c) => new Client({ connection: c, namespace: config.TEMPORAL_NAMESPACE })));
-  const activities = { ...createActivities({ blobs, providers: registry, config }), ...createCatalogActivities({ blobs, providers: registry, config, temporal: client }) };
+  const activities = { ...createActivities({ blobs, providers: registry, config, onPaidCall: opts.onPaidCall }), ...createCatalogActivities({ blobs, providers: registry, config, temporal: client }) };
   const taskQueue = opts.taskQueue ?? config.DARKROOM_TASK_QUEUE;
   const main = await Worker.create({
     connection,

@@ -6,8 +6,10 @@ import type { BriefInput } from '../domain/brief';
 import { formatDuration } from '../domain/duration';
 import { IMAGE_MODELS, imagePrice } from '../domain/models';
 import { candidateId, candidateSeed } from '../domain/naming';
+import { Failure } from '../domain/failures';
 import { buildPrompt, type BuiltPrompt } from '../domain/prompt';
-import { checkDecision, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord } from '../domain/review';
+import { clip } from '../domain/text';
+import { checkDecision, recordIgnoredSignal, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord } from '../domain/review';
 import type {
   Asset, BriefStatus, Candidate, Judgement, Manifest, ManifestAsset, ManifestCandidate, RejectedCandidate, ReviewStatus,
   Stage, StageTiming,
@@ -89,6 +91,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
   let reviewCtx: Omit<ReviewContext, 'awaiting' | 'reviewable' | 'round' | 'spentUsd'> | undefined;
   const pending: Array<{ decision: ReviewDecision; via: ReviewChannel }> = [];
   const ignoredSignals: IgnoredSignal[] = [];
+  let ignoredSignalsDropped = 0;
   const check = (raw: unknown) => {
     if (pending.length > 0) return { ok: false as const, reason: `a decision for round ${status.round} has already been made` };
     return checkDecision(raw, {
@@ -121,8 +124,13 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
   const onSignal = (name: ReviewDecision['action']) => (payload: unknown) => {
     const raw = payload && typeof payload === 'object' && !Array.isArray(payload) ? { ...payload, action: name } : payload;
     const r = check(raw);
-    if (r.ok) pending.push({ decision: r.decision, via: 'signal' });
-    else ignoredSignals.push({ signal: name, reason: r.reason, round: status.round, input: (JSON.stringify(payload) ?? String(payload)).slice(0, 500) });
+    if (r.ok) {
+      pending.push({ decision: r.decision, via: 'signal' });
+      return;
+    }
+    // Bounded: a flood of bad signals must not grow the status query or the manifest past gRPC's limits.
+    ignoredSignalsDropped += recordIgnoredSignal(ignoredSignals, { signal: name, reason: r.reason, round: status.round, payload }).dropped;
+    if (review && ignoredSignalsDropped > 0) review.ignoredSignalsDropped = ignoredSignalsDropped;
   };
   setHandler(approveSignal, onSignal('approve'));
   setHandler(rejectSignal, onSignal('reject'));
@@ -146,9 +154,10 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
     try {
       prep = await prepareBrief({ raw: input, workflowId });
     } catch (err) {
-      if (failureType(err) === 'InvalidBrief') {
+      const type = failureType(err);
+      if (type === Failure.InvalidBrief || type === Failure.InvalidWorkflowId) {
         const cause = (err as ActivityFailure).cause as ApplicationFailure;
-        throw ApplicationFailure.create({ message: cause.message, type: 'InvalidBrief', nonRetryable: true, details: cause.details ?? [] });
+        throw ApplicationFailure.create({ message: cause.message, type, nonRetryable: true, details: cause.details ?? [] });
       }
       throw err;
     }
@@ -216,6 +225,8 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
       return provider === 'local' ? acts : activitiesFor(settings, `${taskQueue}-${provider}`);
     };
     const down = new Set<string>();
+    /** Why each model that went down failed last, for a ProvidersDown message a person can act on. */
+    const downBecause = new Map<string, string>();
     // Generation may spend what the forecast leaves after judging, upscaling and alt text.
     const generationBudget = budgetUsd - (forecast.judgeUsd + forecast.upscaleUsd);
     let generationSpent = 0;
@@ -239,7 +250,8 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
         for (;;) {
           const model = chain.find((m) => !down.has(m));
           if (!model) {
-            throw ApplicationFailure.create({ message: `no image model could serve this brief: ${chain.join(', ')} all failed`, type: 'ProvidersDown', nonRetryable: true });
+            const why = chain.map((m) => `${m} (${downBecause.get(m) ?? 'failed'})`).join('; ');
+            throw ApplicationFailure.create({ message: `no image model could serve this brief: ${why}`, type: Failure.ProvidersDown, nonRetryable: true });
           }
           // Reserve the price before paying, so concurrent calls cannot overspend together.
           const price = imagePrice(model, `${prep.master.width}x${prep.master.height}`);
@@ -272,6 +284,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
             if (type && FALL_BACK_ON.has(type) && chain.length > 1) {
               if (!down.has(model)) status.route?.down.push(model);
               down.add(model);
+              downBecause.set(model, `${type}: ${clip((err as ActivityFailure).cause?.message ?? '', 300)}`);
               continue;
             }
             throw err;
@@ -331,6 +344,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
         reviewable,
         decisions,
         ignoredSignals,
+        ...(ignoredSignalsDropped > 0 ? { ignoredSignalsDropped } : {}),
       };
       status.review = review;
       status.candidates.selected = top.length;
@@ -385,7 +399,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
           candidates: candidateRows(all, judgementOf), rejectedCandidates: rejected, selected: [], assets: [],
           judgeUnchecked: unchecked,
           cost: { forecastUsd: forecast.totalUsd, actualUsd: status.cost.actualUsd, budgetUsd: status.cost.budgetUsd, currency: 'USD' },
-          review: { decisions, ignoredSignals, remindersSent: review.remindersSent, outcome: 'rejected' },
+          review: { decisions, ignoredSignals, ...(ignoredSignalsDropped > 0 ? { ignoredSignalsDropped } : {}), remindersSent: review.remindersSent, outcome: 'rejected' },
           rejection: { reviewer: entry.reviewer, reason: decision.reason, at: entry.at },
           timings: stageTimings(spans),
         });
@@ -461,7 +475,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
       assets,
       judgeUnchecked: unchecked,
       cost: { forecastUsd: forecast.totalUsd, actualUsd: status.cost.actualUsd, budgetUsd: status.cost.budgetUsd, currency: 'USD' },
-      ...(review ? { review: { decisions, ignoredSignals, remindersSent: review.remindersSent, outcome: review.outcome ?? 'approved' } } : {}),
+      ...(review ? { review: { decisions, ignoredSignals, ...(ignoredSignalsDropped > 0 ? { ignoredSignalsDropped } : {}), remindersSent: review.remindersSent, outcome: review.outcome ?? 'approved' } } : {}),
       timings: stageTimings(spans),
     });
     status.manifestKey = manifest.manifestKey;

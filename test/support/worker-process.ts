@@ -5,8 +5,10 @@
  *  - while `<gate dir>/hold` exists, holds its answer (the call stays "in flight at the vendor").
  * Holding lets a test SIGKILL the worker while calls are in flight, never in the moment between
  * an image being delivered and being stored.
+ * With `DARKROOM_TEST_CRASH_AT=called|image-stored|ledger-written` the worker SIGKILLs itself the
+ * first time a paid call reaches that point (a marker file in the gate dir makes it once only).
  */
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parseConfig } from '../../domain/config';
@@ -26,6 +28,14 @@ const gated: ImageGenerator = {
   },
 };
 
+const crashAt = process.env.DARKROOM_TEST_CRASH_AT;
+const onPaidCall = (point: string) => {
+  const marker = path.join(gate, `crashed-${point}`);
+  if (point !== crashAt || existsSync(marker)) return;
+  writeFileSync(marker, '');
+  process.kill(process.pid, 'SIGKILL');
+};
+
 Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: ['SIGINT', 'SIGTERM'] });
-const { worker } = await createDarkroomWorker({ config: parseConfig(process.env), providers: { imageGenerators: { local: gated } } });
+const { worker } = await createDarkroomWorker({ config: parseConfig(process.env), providers: { imageGenerators: { local: gated } }, onPaidCall });
 await worker.run();
