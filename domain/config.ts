@@ -45,7 +45,11 @@ export const ConfigSchema = z.object({
   DARKROOM_NOTIFY_WEBHOOK: z.url({ protocol: /^https?$/ }).optional(),
   /** Key for the `X-Darkroom-Signature: sha256=<hmac>` header on webhook calls. */
   DARKROOM_NOTIFY_SECRET: z.string().min(16).optional(),
-  /** Base URL of the reviewer tool, for links in notifications, e.g. http://review.internal:8787 */
+  /**
+   * Base URL of the reviewer tool as people reach it, e.g. https://review.example.com (behind a TLS
+   * proxy): links in notifications, and the one origin besides its own address the tool accepts
+   * decisions from. An https URL makes its login cookie `Secure`.
+   */
   DARKROOM_REVIEW_URL: z.url().optional(),
   /** OpenAI API key: enables gpt-image models and the OpenAI judge and alt-text writer. Never logged or stored. */
   OPENAI_API_KEY: z.string().min(1).optional(),
@@ -79,6 +83,10 @@ export const ConfigSchema = z.object({
   DARKROOM_PROVIDER_TIMEOUT: durationMs.default(120_000),
   /** The reviewer tool's login token (16+ characters); a random one each start when unset. */
   DARKROOM_REVIEW_TOKEN: z.string().min(16, { error: 'must be at least 16 characters (or unset it for a random one)' }).optional(),
+  /** How long a reviewer's login lasts before the login link is needed again. @default 12h */
+  DARKROOM_REVIEW_SESSION_TTL: durationMs.default(12 * 3_600_000),
+  /** Largest blob, in bytes, read whole into memory (images, feeds); bigger ones are refused. @default 268435456 (256 MiB) */
+  DARKROOM_BLOB_MAX_READ: int(1024, 2 ** 40).default(256 * 1024 * 1024),
   /** Path to a `temporal` CLI binary. */
   TEMPORAL_CLI: z.string().optional(),
 });

@@ -2,6 +2,7 @@
  * The reviewer tool's pieces that need no workflow: filter checks, rendering (with hostile
  * text), the image server, auth rules, and the CLI's usage errors.
  */
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type { BlobRef, BriefStatus, ReviewStatus } from '../../domain/types';
@@ -157,6 +158,11 @@ class MemoryBlobs implements BlobStore {
     const b = this.data.get(key);
     if (!b) throw new BlobNotFoundError(key);
     return b.bytes;
+  }
+  async openRead(key: string) {
+    const b = this.data.get(key);
+    if (!b) throw new BlobNotFoundError(key);
+    return { bytes: b.bytes.byteLength, stream: Readable.from([b.bytes]) };
   }
   async head(key: string) {
     return this.data.get(key)?.ref;
