@@ -7,6 +7,8 @@
 import { parseBrief, type Brief } from './brief';
 import { parseCsv } from './csv';
 import { hash16, hash8, slugify, stableStringify } from './hash';
+import { JSON_MAX_DEPTH, jsonTextDepth, valueDepth } from './json';
+import { clip, preview, terminalSafe } from './text';
 
 /** The most data rows one catalog feed may hold; larger feeds are refused as a whole. */
 export const CATALOG_FEED_MAX_ROWS = 100_000;
@@ -89,7 +91,7 @@ function parseCsvFeed(text: string): ParsedFeed {
     const first = firstIndex.get(name);
     if (first === undefined) firstIndex.set(name, i);
     else {
-      errors.push({ line: csv.headerLine, field: 'header', warning: true, message: `column "${name}" appears twice (columns ${first + 1} and ${i + 1}): the first is used` });
+      errors.push({ line: csv.headerLine, field: 'header', warning: true, message: `column ${preview(name)} appears twice (columns ${first + 1} and ${i + 1}): the first is used` });
     }
   });
   const used = [...firstIndex.entries()];
@@ -124,11 +126,16 @@ function parseJsonLines(text: string): ParsedFeed {
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!;
     if (raw.trim() === '') continue;
+    // Refused before parsing: a cell nested thousands deep would blow the stack further on.
+    if (jsonTextDepth(raw, JSON_MAX_DEPTH) > JSON_MAX_DEPTH) {
+      errors.push({ line: i + 1, field: 'row', message: `nests JSON more than ${JSON_MAX_DEPTH} levels deep: row skipped` });
+      continue;
+    }
     let value: unknown;
     try {
       value = JSON.parse(raw);
     } catch (err) {
-      errors.push({ line: i + 1, field: 'row', message: `is not valid JSON (${(err as Error).message}): row skipped` });
+      errors.push({ line: i + 1, field: 'row', message: `is not valid JSON (${clip((err as Error).message)}): row skipped` });
       continue;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -417,11 +424,14 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 function readTemplate(template: unknown): { base: Record<string, unknown>; variants: Variant[] } | { error: string } {
   let t = template;
   if (typeof t === 'string') {
+    if (jsonTextDepth(t) > JSON_MAX_DEPTH) return { error: `nests JSON more than ${JSON_MAX_DEPTH} levels deep` };
     try {
       t = JSON.parse(t.charCodeAt(0) === 0xfeff ? t.slice(1) : t);
     } catch (err) {
-      return { error: `is not valid JSON: ${(err as Error).message}` };
+      return { error: `is not valid JSON: ${clip((err as Error).message)}` };
     }
+  } else if (valueDepth(t) > JSON_MAX_DEPTH) {
+    return { error: `nests more than ${JSON_MAX_DEPTH} levels deep` };
   }
   if (!isObject(t)) return { error: `must be a JSON object (a brief with placeholders), not ${describe(t)}` };
   const { variants: rawVariants, ...base } = t;
@@ -433,7 +443,7 @@ function readTemplate(template: unknown): { base: Record<string, unknown>; varia
     if (!isObject(v)) return { error: `variants[${i}] must be an object with an id and brief field overrides` };
     const { id, ...overrides } = v;
     if (typeof id !== 'string' || !VARIANT_ID.test(id)) {
-      return { error: `variants[${i}].id must be 1 to 60 characters of A-Z, a-z, 0-9, ".", "_" or "-" (it goes into workflow ids), not ${JSON.stringify(id)}` };
+      return { error: `variants[${i}].id must be 1 to 60 characters of A-Z, a-z, 0-9, ".", "_" or "-" (it goes into workflow ids), not ${preview(id)}` };
     }
     if (variants.some((o) => o.id === id)) return { error: `variants[${i}].id "${id}" is used twice` };
     for (const key of ['sku', 'variant', 'variants']) {
@@ -460,10 +470,16 @@ function editDistance(a: string, b: string): number {
 function suggestion(name: string, columns: readonly string[]): string {
   const lower = name.toLowerCase();
   const close = columns.find((c) => c.toLowerCase() === lower) ?? columns.find((c) => editDistance(c.toLowerCase(), lower) <= Math.min(2, Math.floor(name.length / 3)));
-  return close ? ` (did you mean "${close}"?)` : '';
+  return close ? ` (did you mean ${preview(close)}?)` : '';
 }
 
-const quoteList = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
+/** Names listed in one message; a feed can have thousands of columns, each of any length. */
+const MAX_NAMES = 20;
+const quoteList = (names: readonly string[]) =>
+  names.slice(0, MAX_NAMES).map((n) => preview(n)).join(', ') + (names.length > MAX_NAMES ? ` and ${names.length - MAX_NAMES} more` : '');
+
+/** A SKU as errors show it: it is whatever the feed holds, of any length. */
+const shownSku = (sku: string) => terminalSafe(clip(sku), { singleLine: true });
 
 /**
  * Plans a catalog: reads the feed, fills the template for every row (and every A/B variant),
@@ -486,7 +502,8 @@ const quoteList = (names: readonly string[]) => names.map((n) => `"${n}"`).join(
 export function briefsFromFeed(feedText: string, template: unknown, options: FeedOptions = {}): FeedPlan {
   const skuColumn = options.skuColumn ?? 'sku';
   const maxRows = options.maxRows ?? CATALOG_FEED_MAX_ROWS;
-  const catalogId = options.catalogId ?? `feed-${hash8(stableStringify({ feed: feedText, template }))}`;
+  // stableStringify recurses: a template too deep to hash is refused below, by readTemplate.
+  const catalogId = options.catalogId ?? `feed-${hash8(valueDepth(template) > JSON_MAX_DEPTH ? feedText : stableStringify({ feed: feedText, template }))}`;
   const plan: FeedPlan = { runs: [], errors: [], duplicates: [], columns: [], rows: 0, catalogId, template: { variants: 0, variantIds: [], columns: [] } };
   const fail = (field: string, message: string): FeedPlan => {
     plan.errors.push({ line: 1, field, message });
@@ -508,11 +525,11 @@ export function briefsFromFeed(feedText: string, template: unknown, options: Fee
   }
   const available = `the feed's columns are ${quoteList(feed.columns)}`;
   if (!feed.columns.includes(skuColumn)) {
-    return fail('sku', `the feed has no "${skuColumn}" column${suggestion(skuColumn, feed.columns)}; ${available}: add one, or name the SKU column with the skuColumn option`);
+    return fail('sku', `the feed has no ${preview(skuColumn)} column${suggestion(skuColumn, feed.columns)}; ${available}: add one, or name the SKU column with the skuColumn option`);
   }
   const unknown = used.filter((c) => !feed.columns.includes(c));
   if (unknown.length) {
-    const named = unknown.map((c) => `"${c}"${suggestion(c, feed.columns)}`).join(', ');
+    const named = unknown.slice(0, MAX_NAMES).map((c) => `${preview(c)}${suggestion(c, feed.columns)}`).join(', ') + (unknown.length > MAX_NAMES ? ` and ${unknown.length - MAX_NAMES} more` : '');
     return fail('template', `uses ${unknown.length === 1 ? 'a column' : 'columns'} the feed does not have: ${named}; ${available} (write {{ and }} for literal braces)`);
   }
   if (feed.rows.length > maxRows) return fail('feed', `has ${feed.rows.length} rows; a catalog feed may have at most ${maxRows}: split it`);
@@ -521,7 +538,7 @@ export function briefsFromFeed(feedText: string, template: unknown, options: Fee
   const skuByLine = new Map(feed.rows.map((r) => [r.line, skuOf(r)]));
   for (const e of feed.errors) {
     const sku = skuByLine.get(e.line);
-    plan.errors.push(sku ? { ...e, sku } : e);
+    plan.errors.push(sku ? { ...e, sku: shownSku(sku) } : e);
   }
 
   const usedSet = new Set(used);
@@ -541,12 +558,12 @@ export function briefsFromFeed(feedText: string, template: unknown, options: Fee
       first.lines.push(line);
       continue;
     }
-    seen.set(key, { sku, lines: [line] });
+    seen.set(key, { sku: shownSku(sku), lines: [line] });
 
     const lacking = (row.absent ?? []).filter((c) => usedSet.has(c));
     if (lacking.length) {
       const why = feed.format === 'csv' ? 'the row is shorter than the header' : 'the object has no such key';
-      plan.errors.push({ line, sku, field: 'row', warning: true, message: `has no value for ${lacking.length === 1 ? 'column' : 'columns'} ${quoteList(lacking)} (${why}): read as empty` });
+      plan.errors.push({ line, sku: shownSku(sku), field: 'row', warning: true, message: `has no value for ${lacking.length === 1 ? 'column' : 'columns'} ${quoteList(lacking)} (${why}): read as empty` });
     }
 
     const built: Array<{ variant?: string; brief: Brief }> = [];
@@ -572,8 +589,8 @@ export function briefsFromFeed(feedText: string, template: unknown, options: Fee
         if (shared) {
           if (reported.has(k)) continue;
           reported.add(k);
-          plan.errors.push({ line, sku, field: i.field, message: i.message });
-        } else plan.errors.push({ line, sku, variant: i.variant, field: i.field, message: i.message });
+          plan.errors.push({ line, sku: shownSku(sku), field: i.field, message: i.message });
+        } else plan.errors.push({ line, sku: shownSku(sku), variant: i.variant, field: i.field, message: i.message });
       }
       continue;
     }

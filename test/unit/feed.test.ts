@@ -12,6 +12,7 @@ import {
 } from '../../domain/feed';
 import { hash16, stableStringify } from '../../domain/hash';
 import { buildPrompt, scorePrompt } from '../../domain/prompt';
+import { CONTROL_CHARS } from '../../domain/text';
 
 const example = (name: string) => readFileSync(new URL(`../../examples/catalog/${name}`, import.meta.url), 'utf8');
 
@@ -381,5 +382,56 @@ describe('a large feed', () => {
     expect(plan.errors).toEqual([]);
     expect(plan.runs).toHaveLength(5000);
     expect(plan.runs[4999]).toMatchObject({ sku: 'SKU-4999', line: 5001 });
+  });
+});
+
+describe('hostile feeds', () => {
+  const small = { subject: 'a {name} on a plain backdrop', channels: ['og-image'] };
+  const errorText = (plan: { errors: unknown[] }) => JSON.stringify(plan.errors);
+
+  it('refuses a JSON-lines cell nested thousands deep as a row error, without blowing the stack', () => {
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const feed = `{"sku":"A","name":"mug"}\n{"sku":"B","name":"cup","deep":${deep}}\n{"sku":"C","name":"bowl","ok":{"a":[1,{"b":2}]}}\n`;
+    const plan = briefsFromFeed(feed, small, { format: 'jsonl' });
+    expect(plan.runs.map((r) => r.sku)).toEqual(['A', 'C']);
+    expect(plan.errors).toEqual([{ line: 2, field: 'row', message: expect.stringMatching(/nests JSON more than 32 levels deep: row skipped/) }]);
+    // Brackets inside strings are text, not nesting.
+    expect(parseFeed(`{"sku":"A","name":"${'['.repeat(5000)}"}\n`).rows).toHaveLength(1);
+  });
+
+  it('refuses a template nested thousands deep, as text or as a value', () => {
+    const deepText = `{"subject":"a {name}","channels":["og-image"],"x":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    expect(briefsFromFeed('sku,name\nA,mug\n', deepText).errors).toEqual([{ line: 1, field: 'template', message: expect.stringMatching(/nests JSON more than 32 levels deep/) }]);
+    let value: unknown = 'leaf';
+    for (let i = 0; i < 5000; i++) value = [value];
+    expect(briefsFromFeed('sku,name\nA,mug\n', { ...small, x: value }).errors).toEqual([{ line: 1, field: 'template', message: expect.stringMatching(/nests more than 32 levels deep/) }]);
+  });
+
+  it('echoes no more than a preview of huge cells, keys and column names in its errors', () => {
+    const huge = 'Z'.repeat(2_000_000);
+    const csv = `sku,name,${huge},${huge}\nA,mug,x,y\n${huge},cup,x,y\nB,"${huge}",x,y\n`;
+    const plan = briefsFromFeed(csv, { ...small, brandColors: ['{name}'] });
+    expect(errorText(plan).length).toBeLessThan(8000);
+    expect(plan.errors.find((e) => e.field === 'header')!.message).toMatch(/^column "Z{200}"… \(2000000 chars\) appears twice/);
+    const bad = plan.errors.find((e) => e.line === 3)!;
+    expect(bad.sku).toMatch(/^Z{200}… \(2000000 chars\)$/);
+    const colour = plan.errors.find((e) => e.line === 4 && e.field === 'brandColors[0]');
+    expect(colour).toBeDefined();
+
+    const keys = Array.from({ length: 500 }, (_, i) => `${'k'.repeat(10_000)}${i}`);
+    const missing = briefsFromFeed(`sku,${keys.join(',')}\nA,${keys.map(() => 'v').join(',')}\n`, small);
+    expect(missing.errors).toHaveLength(1);
+    expect(missing.errors[0]!.message).toMatch(/uses a column the feed does not have: "name"; the feed's columns are "sku", "k{200}"… \(10001 chars\),.* and 481 more/);
+    expect(errorText(missing).length).toBeLessThan(8000);
+
+    const noSku = briefsFromFeed(`code,name\nA,mug\n`, small, { skuColumn: huge });
+    expect(errorText(noSku).length).toBeLessThan(8000);
+    expect(briefsFromFeed('sku,name\nA,mug\n', { ...small, variants: [{ id: huge }] }).errors[0]!.message).toMatch(/not "Z{200}"… \(2000000 chars\)$/);
+  });
+
+  it('shows control characters in its errors as escapes', () => {
+    const plan = briefsFromFeed('sku,name,\u001b[2J,\u001b[2J\nA\u001b]0;x\u0007,mug\u001b,a,b\n', small);
+    for (const e of plan.errors) expect(`${e.sku ?? ''} ${e.field} ${e.message}`).not.toMatch(CONTROL_CHARS);
+    expect(plan.errors.map((e) => e.field)).toEqual(expect.arrayContaining(['header', 'subject', 'sku']));
   });
 });
