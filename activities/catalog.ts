@@ -5,7 +5,9 @@ import { briefsFromFeed, type FeedError, type FeedRun } from '../domain/feed';
 import { manifestKey } from '../domain/naming';
 import type { Manifest } from '../domain/types';
 import type { Client } from '@temporalio/client';
-import { BlobNotFoundError, type BlobStore } from './blob-store';
+import { BlobNotFoundError, InvalidBlobKeyError, type BlobStore } from './blob-store';
+import { Failure } from '../domain/failures';
+import { clip } from '../domain/text';
 import type { ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
 import { forecastBrief } from '../domain/models';
@@ -92,6 +94,23 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
     return plan.lines;
   }
 
+  /** The stored feed, or a non-retryable InvalidCatalog when there is none to read: a retry would not find one either. */
+  async function readFeed(feedKey: string): Promise<string> {
+    try {
+      return (await blobs.get(feedKey)).toString('utf8');
+    } catch (err) {
+      if (err instanceof BlobNotFoundError || err instanceof InvalidBlobKeyError) {
+        const why = err instanceof BlobNotFoundError ? 'no feed is stored there' : clip(err.reason, 200);
+        throw ApplicationFailure.create({
+          message: `feedKey ${clip(JSON.stringify(feedKey), 120)}: ${why}. Store the feed first (darkroom catalog start or darkroom catalog upload <id> <feed>).`,
+          type: Failure.InvalidCatalog,
+          nonRetryable: true,
+        });
+      }
+      throw err;
+    }
+  }
+
   return {
     /**
      * Validates the whole feed against the template and stores the plan (one run per line)
@@ -100,14 +119,20 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
      */
     async planCatalog(input: { catalogId: string; feedKey: string; template: unknown }): Promise<CatalogPlan> {
       const startedAt = now();
-      const feed = (await blobs.get(input.feedKey)).toString('utf8');
+      const feed = await readFeed(input.feedKey);
       const format = /\.jsonl?$|\.ndjson$/i.test(input.feedKey) ? 'jsonl' : /\.csv$|\.tsv$|\.txt$/i.test(input.feedKey) ? 'csv' : 'auto';
-      const plan = briefsFromFeed(feed, input.template, { catalogId: input.catalogId, format });
+      let plan;
+      try {
+        plan = briefsFromFeed(feed, input.template, { catalogId: input.catalogId, format });
+      } catch (err) {
+        // The feed parser reports bad rows itself; whatever still escapes it would fail the same way every attempt.
+        throw ApplicationFailure.create({ message: `the feed ${input.feedKey} cannot be read: ${clip(err instanceof Error ? err.message : String(err), 300)}`, type: Failure.InvalidCatalog, nonRetryable: true });
+      }
       // Feed-wide problems (the template names a missing column, no SKU column, an empty or
       // oversized feed) come back as one error on line 1 and no runs: nothing can start.
       const wide = plan.errors.find((e) => !e.warning && ['template', 'sku', 'feed'].includes(e.field) && e.line <= 1);
       if (wide && plan.runs.length === 0) {
-        throw ApplicationFailure.create({ message: `the feed cannot run: ${wide.field}: ${wide.message}`, type: 'InvalidCatalog', nonRetryable: true, details: [wide] });
+        throw ApplicationFailure.create({ message: `the feed cannot run: ${wide.field}: ${clip(wide.message, 300)}`, type: Failure.InvalidCatalog, nonRetryable: true, details: [wide] });
       }
       const keys = catalogKeys(input.catalogId);
       let shipped = 0;

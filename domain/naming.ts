@@ -63,3 +63,17 @@ export function workflowIdProblem(workflowId: string): string | undefined {
   if (BRIEF_ID.test(workflowId) || ROW_ID.test(workflowId)) return undefined;
   return 'must be letters, digits, ".", "_" and "-", starting with a letter or digit (or a catalog row\'s "catalog-<id>/<sku>"), since it names the brief\'s folder in the blob store';
 }
+
+const SAFE_KEY = /^[A-Za-z0-9._~@=+,-]+(?:\/[A-Za-z0-9._~@=+,-]+)*$/;
+
+/**
+ * Why a string cannot be a blob key, or undefined when it can. Keys are relative,
+ * slash-separated and free of dot-segments, so no key can name anything outside the store.
+ */
+export function blobKeyProblem(key: unknown): string | undefined {
+  if (typeof key !== 'string' || key.length === 0) return 'is empty';
+  if (key.length > 1024) return 'is longer than 1024 characters';
+  if (!SAFE_KEY.test(key)) return 'may use letters, digits, . _ - ~ @ = + , and / between segments';
+  if (key.split('/').some((s) => s.startsWith('.'))) return 'has a segment that starts with a dot';
+  return undefined;
+}

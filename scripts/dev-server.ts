@@ -92,6 +92,9 @@ export class DevServerStartError extends Error {
   }
 }
 
+/** Server limits on one payload (`limit.blobSize.*`, bytes); Temporal's defaults are 512 KiB (warn) and 2 MiB (error). */
+export const PAYLOAD_LIMITS = ['limit.blobSize.warn=131072', 'limit.blobSize.error=524288'];
+
 /** `--search-attribute` flags for {@link SEARCH_ATTRIBUTES}. */
 export function searchAttributeArgs(): string[] {
   return Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]);
@@ -129,6 +132,10 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
     '--db-filename', opts.dbFile,
     '--log-level', 'warn',
     '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
+    // Refuse oversized payloads at the door (a 1.9 MB signal of junk ids), where the caller gets
+    // the error, instead of in history, where they slow every workflow task. Darkroom's own
+    // payloads are kilobytes: images travel as blob keys. Production clusters: set the same.
+    ...PAYLOAD_LIMITS.flatMap((v) => ['--dynamic-config-value', v]),
     ...(opts.namespace && opts.namespace !== 'default' ? ['--namespace', opts.namespace] : []),
     ...searchAttributeArgs(),
   ];

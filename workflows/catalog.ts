@@ -1,7 +1,9 @@
 import {
-  ApplicationFailure, condition, continueAsNew, getExternalWorkflowHandle, isCancellation, ParentClosePolicy, proxyActivities,
+  ActivityFailure, ApplicationFailure, condition, continueAsNew, getExternalWorkflowHandle, isCancellation, ParentClosePolicy, proxyActivities,
   patched, setHandler, startChild, upsertSearchAttributes, workflowInfo, allHandlersFinished, CancellationScope,
 } from '@temporalio/workflow';
+import { catalogInputIssues } from '../domain/catalog-input';
+import { Failure } from '../domain/failures';
 import type { CatalogStatus } from '../domain/types';
 import type { CatalogActivities, CatalogPlan, PlannedRun, RowResult, RowState } from '../activities/catalog';
 import { briefWorkflow } from './brief';
@@ -11,7 +13,7 @@ import {
 
 const acts = proxyActivities<CatalogActivities>({
   startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: ['InvalidCatalog'] },
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [Failure.InvalidCatalog] },
 });
 
 /** A catalog job: one brief workflow per feed row (and A/B variant). */
@@ -60,6 +62,17 @@ const PAGE = 25;
  * workflow continues as new with only a cursor and counters, so any number of rows fits.
  */
 export async function catalogWorkflow(input: CatalogInput): Promise<{ reportKey: string; counts: CatalogStatus['counts']; costUsd: number; outcome: 'completed' | 'cancelled' }> {
+  // Input from the Temporal UI or `temporal workflow start` was never checked: a bad one fails
+  // the run here, naming each field, rather than failing the workflow task on every retry.
+  const issues = catalogInputIssues(input);
+  if (issues.length > 0) {
+    throw ApplicationFailure.create({
+      message: `invalid catalog input: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`,
+      type: Failure.InvalidCatalog,
+      nonRetryable: true,
+      details: [issues],
+    });
+  }
   const { catalogId } = input;
   const window = Math.max(1, Math.min(input.window ?? 8, 100));
   const rowsPerRun = Math.max(5, input.rowsPerRun ?? 400);
@@ -283,7 +296,10 @@ export async function catalogWorkflow(input: CatalogInput): Promise<{ reportKey:
         return { reportKey: report.reportKey, counts: carry.counts, costUsd: round(carry.costUsd), outcome: 'cancelled' as const };
       });
     }
-    if (err instanceof ApplicationFailure) throw err;
+    // A feed that cannot run fails the catalog itself with that reason, as a bad input does.
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === Failure.InvalidCatalog) {
+      throw ApplicationFailure.create({ message: err.cause.message, type: Failure.InvalidCatalog, nonRetryable: true, details: err.cause.details ?? [] });
+    }
     throw err;
   }
 }

@@ -1,0 +1,144 @@
+/**
+ * Hostile input through the workflow doors (raw starts, signals), on the real dev server: each
+ * gets a bounded, non-retryable answer, and nothing it sends can wedge a brief or a catalog.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { createBlobStore } from '../../activities/blob-store';
+import { approveSignal, reviewUpdate } from '../../workflows/messages';
+import { IGNORED_SIGNALS_KEPT } from '../../domain/review';
+import { closeTestConnection, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
+import { testWorkflowBundle, withWorker } from '../support/worker';
+import { awaitingRound, testBrief, waitForStatus } from '../support/briefs';
+import { testTemplate } from '../support/catalog';
+
+let client: Client;
+beforeAll(async () => {
+  client = await testConnection();
+  await testWorkflowBundle();
+});
+afterAll(closeTestConnection);
+
+/** The failure a workflow ended with: its ApplicationFailure, which must be non-retryable. */
+async function failureOf(handle: WorkflowHandle): Promise<ApplicationFailure> {
+  const err = await handle.result().then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+/** No workflow task failed (a task failure retries forever) and no activity ran more than once. */
+async function expectCleanHistory(handle: WorkflowHandle): Promise<void> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  expect(events.filter((e) => e.workflowTaskFailedEventAttributes)).toHaveLength(0);
+  for (const e of events) if (e.activityTaskStartedEventAttributes) expect(e.activityTaskStartedEventAttributes.attempt).toBe(1);
+}
+
+describe('hostile input on the workflow doors', () => {
+  it('catalogWorkflow started with a non-object, or with bad fields, fails at once naming them', async () => {
+    const taskQueue = uniqueTaskQueue('hostile-cat-input');
+    await withWorker({ taskQueue, dataDir: testDataDir('hostile-cat-input') }, async () => {
+      const cases: Array<[unknown, string]> = [
+        [null, '(input)'],
+        [42, '(input)'],
+        [[], '(input)'],
+        [{ catalogId: '../x', feedKey: 'catalogs/x/feed.csv', template: testTemplate }, 'catalogId'],
+        [{ catalogId: 'x', feedKey: '../../etc/passwd', template: testTemplate }, 'feedKey'],
+        [{ catalogId: 'x', feedKey: 'catalogs/x/feed.csv', template: 'nope', window: 'eight' }, 'window'],
+      ];
+      for (const [input, field] of cases) {
+        const handle = await client.workflow.start('catalogWorkflow', { taskQueue, workflowId: uniqueWorkflowId('hostile-cat'), args: [input] });
+        const failure = await failureOf(handle);
+        expect(failure.type).toBe('InvalidCatalog');
+        expect(failure.nonRetryable).toBe(true);
+        expect(failure.message).toContain(field);
+        await expectCleanHistory(handle);
+      }
+    });
+  });
+
+  it('a catalog whose feed is missing, or nested 5,000 deep, is refused after one attempt', async () => {
+    const taskQueue = uniqueTaskQueue('hostile-cat-feed');
+    const dataDir = testDataDir('hostile-cat-feed');
+    await withWorker({ taskQueue, dataDir }, async () => {
+      const missing = await client.workflow.start('catalogWorkflow', { taskQueue, workflowId: uniqueWorkflowId('hostile-missing'), args: [{ catalogId: 'missing', feedKey: 'catalogs/missing/feed.csv', template: testTemplate }] });
+      const f1 = await failureOf(missing);
+      expect(f1.type).toBe('InvalidCatalog');
+      expect(f1.message).toContain('no feed is stored there');
+      await expectCleanHistory(missing);
+
+      const deep = `${'['.repeat(5000)}1${']'.repeat(5000)}`;
+      const jsonl = `${JSON.stringify({ sku: 'A1', name: 'tote', color: 'oat', hex: '#D8C8A8' })}\n{"sku":"A2","name":${deep},"color":"oat","hex":"#D8C8A8"}\n`;
+      await createBlobStore({ DARKROOM_DATA_DIR: dataDir }).put('catalogs/deep/feed.jsonl', new TextEncoder().encode(jsonl), { mime: 'application/x-ndjson' });
+      const nested = await client.workflow.start('catalogWorkflow', { taskQueue, workflowId: uniqueWorkflowId('hostile-deep'), args: [{ catalogId: 'deep', feedKey: 'catalogs/deep/feed.jsonl', template: testTemplate, window: 2 }] });
+      // Either the bad row is reported and the good one runs, or the feed is refused: never a retry loop.
+      const outcome = await nested.result().then((r) => r, (e: unknown) => e);
+      if (outcome instanceof WorkflowFailedError) expect((outcome.cause as ApplicationFailure).type).toBe('InvalidCatalog');
+      else expect(outcome).toMatchObject({ counts: { done: 1 } });
+      await expectCleanHistory(nested);
+    });
+  });
+
+  it.each([['../x'], ['.hidden'], ['a b'], ['tab\there'], ['brief-ünï'], ['catalogs/victim'], ['x'.repeat(300)]])(
+    'a brief started with workflow id %j fails once, as InvalidWorkflowId',
+    async (workflowId) => {
+      const taskQueue = uniqueTaskQueue('hostile-id');
+      const dataDir = testDataDir('hostile-id');
+      const blobs = createBlobStore({ DARKROOM_DATA_DIR: dataDir });
+      const victim = await blobs.put('catalogs/victim/manifest.json', new TextEncoder().encode('{"catalog":"victim"}'), { mime: 'application/json' });
+      await withWorker({ taskQueue, dataDir }, async () => {
+        const handle = await client.workflow.start('briefWorkflow', { taskQueue, workflowId, args: [testBrief({ candidates: 1 })] });
+        const failure = await failureOf(handle);
+        expect(failure.type).toBe('InvalidWorkflowId');
+        expect(failure.message.length).toBeLessThan(1000);
+        await expectCleanHistory(handle);
+      });
+      // The catalog's files are untouched, and the brief wrote nothing anywhere.
+      expect((await blobs.head('catalogs/victim/manifest.json'))!.sha256).toBe(victim.sha256);
+      expect(await blobs.list('')).toEqual(['catalogs/victim/manifest.json']);
+    },
+  );
+
+  it('a 400 KB bad string in a brief fails it at once, naming the field, in a bounded message; 1.9 MB is refused at the door', async () => {
+    const taskQueue = uniqueTaskQueue('hostile-big');
+    // Over the server's payload limit (scripts/dev-server.ts PAYLOAD_LIMITS): refused before it reaches history.
+    const door = await client.workflow.start('briefWorkflow', { taskQueue, workflowId: uniqueWorkflowId('hostile-huge'), args: [testBrief({ channels: ['x'.repeat(1_900_000)] })] }).then(() => undefined, (e: Error) => e);
+    expect(String((door?.cause as Error | undefined)?.message ?? door)).toMatch(/size exceeds limit/);
+    await withWorker({ taskQueue, dataDir: testDataDir('hostile-big') }, async () => {
+      const handle = await client.workflow.start('briefWorkflow', { taskQueue, workflowId: uniqueWorkflowId('hostile-big'), args: [testBrief({ channels: ['x'.repeat(400_000)] })] });
+      const failure = await failureOf(handle);
+      expect(failure.type).toBe('InvalidBrief');
+      expect(failure.message).toContain('channels[0]');
+      expect(JSON.stringify([failure.message, failure.details]).length).toBeLessThan(8000);
+      await expectCleanHistory(handle);
+    });
+  });
+
+  it('three approve signals carrying ~1.9 MB of unknown ids cannot wedge a brief under review', async () => {
+    const taskQueue = uniqueTaskQueue('hostile-signals');
+    await withWorker({ taskQueue, dataDir: testDataDir('hostile-signals') }, async () => {
+      const handle = await client.workflow.start('briefWorkflow', { taskQueue, workflowId: uniqueWorkflowId('hostile-signals'), args: [testBrief({ candidates: 2, approval: 'human' })] });
+      await waitForStatus(handle, awaitingRound(1), 'review');
+      const ids = Array.from({ length: 95_000 }, (_, i) => `r9-c${String(i).padStart(5, '0')}x`); // ~1.9 MB of JSON
+      for (let i = 0; i < 3; i++) await handle.signal(approveSignal, { candidateIds: ids, reviewer: 'mallory' }).catch(() => undefined);
+      // A flood of small bad signals too: only the first few are kept, the rest counted.
+      for (let i = 0; i < IGNORED_SIGNALS_KEPT + 10; i++) await handle.signal(approveSignal, { candidateIds: [`nope-${i}`] });
+      const s = await waitForStatus(handle, (st) => (st.review?.ignoredSignalsDropped ?? 0) > 0, 'the flood to be counted');
+      expect(JSON.stringify(s).length).toBeLessThan(64 * 1024);
+      expect(s.review!.ignoredSignals.length).toBeLessThanOrEqual(IGNORED_SIGNALS_KEPT);
+      for (const ignored of s.review!.ignoredSignals) expect(JSON.stringify(ignored).length).toBeLessThan(1200);
+      // An oversized update is refused by its validator, and the brief still takes a real decision.
+      const refused = await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: ids.slice(0, 2000) }] }).then(() => undefined, (e: Error) => e);
+      expect((refused?.cause as Error | undefined)?.message).toMatch(/at most|KiB/);
+      const pick = s.review!.candidates[0]!.id;
+      await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: [pick], reviewer: 'ana' }] });
+      const manifest = await handle.result();
+      expect(manifest.outcome).toBe('published');
+      expect(manifest.review!.ignoredSignalsDropped).toBeGreaterThan(0);
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.workflowTaskFailedEventAttributes)).toHaveLength(0);
+    });
+  });
+});
