@@ -12,6 +12,7 @@ import { closeTestConnection, testConnection, testDataDir, uniqueTaskQueue, uniq
 import { testWorkflowBundle, withWorker } from '../support/worker';
 import { awaitingRound, testBrief, waitForStatus } from '../support/briefs';
 import { testTemplate } from '../support/catalog';
+import { startFakeOpenAI } from '../providers/fake-openai';
 
 let client: Client;
 beforeAll(async () => {
@@ -140,5 +141,23 @@ describe('hostile input on the workflow doors', () => {
       const events = (await handle.fetchHistory()).events ?? [];
       expect(events.filter((e) => e.workflowTaskFailedEventAttributes)).toHaveLength(0);
     });
+  });
+
+  it('ProvidersDown says why each model in the chain failed', async () => {
+    const key = 'sk-test-darkroom-0123456789abcdef';
+    const openai = await startFakeOpenAI({ apiKey: key, imageFaults: () => 'serverError' });
+    const taskQueue = uniqueTaskQueue('hostile-down');
+    try {
+      const env = { OPENAI_API_KEY: key, OPENAI_BASE_URL: openai.baseURL, DARKROOM_PROVIDER_ATTEMPTS: '2', DARKROOM_RETRY_INITIAL: '100ms', DARKROOM_OPENAI_RPM: '6000' };
+      await withWorker({ taskQueue, dataDir: testDataDir('hostile-down'), env }, async () => {
+        const handle = await client.workflow.start('briefWorkflow', { taskQueue, workflowId: uniqueWorkflowId('hostile-down'), args: [testBrief({ textInImage: 'SALE', candidates: 1, budgetUsd: 2 })] });
+        const failure = await failureOf(handle);
+        expect(failure.type).toBe('ProvidersDown');
+        for (const model of ['gpt-image-1.5', 'gpt-image-2', 'gpt-image-1-mini']) expect(failure.message).toMatch(new RegExp(`${model.replace(/\./g, '\\.')} \\(ProviderUnavailable: .*HTTP 500`));
+        expect(failure.message).not.toContain(key);
+      });
+    } finally {
+      await openai.close();
+    }
   });
 });
