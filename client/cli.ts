@@ -15,7 +15,7 @@ import {
   bulkApprove, checkFilter, decide, DecisionRefusedError, getBrief, InvalidFilterError, listAwaiting, NoWorkerError, VisibilityQueryError,
 } from './review/actions';
 import { newToken } from './review/auth';
-import { startReviewServer } from './review/server';
+import { publicOrigin, startReviewServer } from './review/server';
 import { awaitingList, awaitingSummary, reviewBlock } from './review/text';
 
 const DEFAULT_REVIEW_PORT = 8234;
@@ -29,7 +29,9 @@ Usage:
   darkroom result <workflowId> [--json]  wait for a brief to finish and print its assets
 
 Review (briefs with "approval": "human"):
-  darkroom review [--port N] [--host H]  start the reviewer web tool (port ${DEFAULT_REVIEW_PORT}) and print its login link
+  darkroom review [--port N] [--host H] [--public-url URL]
+                                         start the reviewer web tool (port ${DEFAULT_REVIEW_PORT}) and print its login link;
+                                         URL is the address people open behind a TLS proxy (default DARKROOM_REVIEW_URL)
   darkroom review list [--filter Q] [--json]
                                          briefs awaiting review; Q is a search-attribute clause, e.g. "DarkroomCatalogId = 'spring'"
   darkroom review show <workflowId> [--json]
@@ -73,7 +75,7 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   start: ['json'],
   status: ['json'],
   result: ['json'],
-  review: ['port', 'host'],
+  review: ['port', 'host', 'public-url'],
   'review list': ['filter', 'json'],
   'review show': ['json'],
   'review bulk-approve': ['min-score', 'filter', 'dry-run', 'reviewer', 'json'],
@@ -97,6 +99,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   port: { type: 'string' },
   host: { type: 'string' },
+  'public-url': { type: 'string' },
   filter: { type: 'string' },
   reviewer: { type: 'string' },
   comment: { type: 'string' },
@@ -368,11 +371,18 @@ async function serveReview(config: Config, env: Record<string, string | undefine
   const host = values.host ?? '127.0.0.1';
   const given = config.DARKROOM_REVIEW_TOKEN;
   const token = given || newToken();
+  const publicUrl = values['public-url'] ?? config.DARKROOM_REVIEW_URL;
+  try {
+    if (publicUrl !== undefined) publicOrigin(publicUrl);
+  } catch (err) {
+    throw new CliError(`darkroom review: ${values['public-url'] !== undefined ? '--public-url' : 'DARKROOM_REVIEW_URL'}: ${(err as Error).message}`);
+  }
   const client = await connect();
   let server;
   try {
     server = await startReviewServer({
-      client, token, port, host,
+      client, token, port, host, publicUrl,
+      sessionTtlMs: config.DARKROOM_REVIEW_SESSION_TTL,
       blobs: createBlobStore(config),
       taskQueue: config.DARKROOM_TASK_QUEUE,
       log: io.err,

@@ -11,14 +11,18 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { ApproveDecision, ReviewDecision } from '../../domain/review';
 import type { BriefStatus, Manifest, ReviewCandidate, ReviewStatus } from '../../domain/types';
+import { clip, preview } from '../../domain/text';
 import { AWAITING_REVIEW_QUERY, reviewUpdate, statusQuery, type ReviewAck } from '../../workflows/messages';
 import { describeFailure } from '../briefs';
+
+/** What the tool repeats of an error from elsewhere (Temporal, a worker, the workflow's validator): enough to act on, never a megabyte. */
+const MAX_RELAYED = 1000;
 
 /** A filter that cannot be part of a visibility query; says why in words a reviewer can act on. */
 export class InvalidFilterError extends Error {
   override readonly name = 'InvalidFilterError';
   constructor(readonly filter: string, readonly reason: string) {
-    super(`invalid filter ${JSON.stringify(filter)}: ${reason}`);
+    super(`invalid filter ${preview(filter)}: ${reason}`);
   }
 }
 
@@ -26,7 +30,7 @@ export class InvalidFilterError extends Error {
 export class VisibilityQueryError extends Error {
   override readonly name = 'VisibilityQueryError';
   constructor(readonly query: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(clip(message, MAX_RELAYED), options);
   }
 }
 
@@ -34,7 +38,7 @@ export class VisibilityQueryError extends Error {
 export class DecisionRefusedError extends Error {
   override readonly name = 'DecisionRefusedError';
   constructor(readonly workflowId: string, readonly decision: ReviewDecision, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(clip(message, MAX_RELAYED), options);
   }
 }
 
@@ -168,7 +172,7 @@ export async function listAwaiting(client: Client, filter?: string, opts: ListAw
       b.status = await getStatus(client, b.workflowId, opts.queryTimeoutMs ?? 5000);
       if (b.status.review) b.topScore = topCandidate(b.status.review)?.score;
     } catch (err) {
-      b.error = (err as Error).message;
+      b.error = clip((err as Error).message, MAX_RELAYED);
     }
   });
   return found
@@ -227,7 +231,7 @@ export async function getBrief(client: Client, workflowId: string): Promise<Brie
       view.status = s;
     },
     (err: unknown) => {
-      view.statusError = (err as Error).message;
+      view.statusError = clip((err as Error).message, MAX_RELAYED);
     },
   );
   const resultP = running
@@ -237,7 +241,7 @@ export async function getBrief(client: Client, workflowId: string): Promise<Brie
           view.manifest = m as Manifest;
         },
         (err: unknown) => {
-          view.failure = err instanceof WorkflowFailedError ? describeFailure(err) : `${d.status.name.toLowerCase()}: ${(err as Error).message}`;
+          view.failure = clip(err instanceof WorkflowFailedError ? describeFailure(err) : `${d.status.name.toLowerCase()}: ${(err as Error).message}`, 4 * MAX_RELAYED);
         },
       );
   await Promise.all([statusP, resultP]);
@@ -353,7 +357,7 @@ export async function bulkApprove(client: Client, input: BulkApproveInput): Prom
       item.result = 'approved';
     } catch (err) {
       if (!(err instanceof DecisionRefusedError || err instanceof NoWorkerError || err instanceof WorkflowNotFoundError)) throw err;
-      item.reason = err.message;
+      item.reason = clip(err.message, MAX_RELAYED);
     }
   }
   return {

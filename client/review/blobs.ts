@@ -1,9 +1,11 @@
 /**
  * Images for the reviewer tool, read from the blob store by key — never by a filesystem path —
- * and shrunk to thumbnails with sharp. Only raster image blobs are served.
+ * and shrunk to thumbnails with sharp. Only raster image blobs are served. What one request may
+ * cost is bounded: full-size images are streamed from the store, thumbnails are made only from
+ * blobs up to a size and pixel count, and only a few at a time.
  */
 import sharp from 'sharp';
-import { assertSafeKey, InvalidBlobKeyError, type BlobStore } from '../../activities/blob-store/types';
+import { assertSafeKey, InvalidBlobKeyError, type BlobReadStream, type BlobStore } from '../../activities/blob-store/types';
 
 /** Image types the tool serves. SVG is left out on purpose: it can carry script. */
 const SERVABLE_MIME = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/avif', 'image/tiff', 'image/gif']);
@@ -15,16 +17,23 @@ export const MAX_THUMB_WIDTH = 2048;
 /** A request for a blob the tool will not serve; `status` is the HTTP status to answer with. */
 export class BlobRequestError extends Error {
   override readonly name = 'BlobRequestError';
-  constructor(readonly status: 400 | 404 | 415, message: string) {
+  constructor(readonly status: 400 | 404 | 413 | 415 | 503, message: string) {
     super(message);
   }
 }
 
 export interface ServedImage {
-  body: Buffer;
   mime: string;
   etag: string;
+  /** Size as the store describes it (what HEAD answers). */
+  bytes: number;
+  /** A thumbnail, made in memory. */
+  body?: Buffer;
+  /** The full-size image, streamed from the store; opened only when it is sent. */
+  open?: () => Promise<BlobReadStream>;
 }
+
+const MiB = 1024 * 1024;
 
 /**
  * Turns the raw (still percent-encoded) path after `/blobs/` into a blob key, refusing
@@ -69,18 +78,18 @@ class ThumbCache {
   }
 
   set(key: string, value: ServedImage): void {
-    if (value.body.byteLength > this.maxBytes) return;
+    if (value.bytes > this.maxBytes) return;
     const old = this.entries.get(key);
     if (old) {
-      this.bytes -= old.body.byteLength;
+      this.bytes -= old.bytes;
       this.entries.delete(key);
     }
     this.entries.set(key, value);
-    this.bytes += value.body.byteLength;
+    this.bytes += value.bytes;
     for (const [k, v] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.entries.delete(k);
-      this.bytes -= v.body.byteLength;
+      this.bytes -= v.bytes;
     }
   }
 
@@ -89,11 +98,43 @@ class ThumbCache {
   }
 }
 
+/**
+ * At most `max` jobs at once and `maxWaiting` in line; past that a job is refused with 503 at
+ * once, so a burst of requests queues a bounded amount of work instead of all of it.
+ */
+class Gate {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly max: number, private readonly maxWaiting: number) {}
+
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.active < this.max) this.active++;
+    else if (this.waiting.length < this.maxWaiting) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else throw new BlobRequestError(503, 'too many thumbnails are being made: try again in a moment');
+    try {
+      return await job();
+    } finally {
+      // Hand the slot to the next in line, or give it back.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
 export interface ImageServerOptions {
   /** Memory the thumbnail cache may hold. @default 64 MiB */
   cacheBytes?: number;
   /** WebP quality of thumbnails. @default 80 */
   quality?: number;
+  /** Largest blob a thumbnail is made from (it is read whole); bigger images are offered full size only. @default 64 MiB */
+  maxThumbSourceBytes?: number;
+  /** Pixels sharp may decode for one thumbnail: a small file can declare a huge image. @default 100 000 000 */
+  limitInputPixels?: number;
+  /** Thumbnails made at once. @default 2 */
+  thumbConcurrency?: number;
+  /** Thumbnail requests that may wait for a turn; past this the tool answers 503. @default 64 */
+  thumbQueue?: number;
 }
 
 /** Serves blob-store images and their thumbnails. */
@@ -101,9 +142,15 @@ export class ImageServer {
   private readonly cache: ThumbCache;
   /** Thumbnails being made, so a page asking for the same one twice at once makes it once. */
   private readonly inflight = new Map<string, Promise<ServedImage>>();
+  private readonly gate: Gate;
+  private readonly maxSource: number;
+  private readonly maxPixels: number;
 
   constructor(private readonly blobs: BlobStore, private readonly opts: ImageServerOptions = {}) {
-    this.cache = new ThumbCache(opts.cacheBytes ?? 64 * 1024 * 1024);
+    this.cache = new ThumbCache(opts.cacheBytes ?? 64 * MiB);
+    this.gate = new Gate(opts.thumbConcurrency ?? 2, opts.thumbQueue ?? 64);
+    this.maxSource = opts.maxThumbSourceBytes ?? 64 * MiB;
+    this.maxPixels = opts.limitInputPixels ?? 100_000_000;
   }
 
   get cachedThumbnails(): number {
@@ -111,8 +158,8 @@ export class ImageServer {
   }
 
   /**
-   * The image at `key`, or a WebP thumbnail `width` pixels wide (never enlarged).
-   * @throws BlobRequestError
+   * The image at `key` (to stream), or a WebP thumbnail `width` pixels wide (never enlarged).
+   * @throws BlobRequestError; UnsafeBlobError from the store
    */
   async serve(key: string, width?: number): Promise<ServedImage> {
     assertSafeKey(key);
@@ -120,25 +167,34 @@ export class ImageServer {
     const ref = await this.blobs.head(key);
     if (!ref) throw new BlobRequestError(404, `no image at ${key}`);
     if (!SERVABLE_MIME.has(ref.mime)) throw new BlobRequestError(415, 'only images are served');
-    if (width === undefined) return { body: await this.blobs.get(key), mime: ref.mime, etag: `"${ref.sha256}"` };
+    const etag = `"${ref.sha256}"`;
+    if (width === undefined) return { mime: ref.mime, etag, bytes: ref.bytes, open: () => this.blobs.openRead(key) };
 
     const cacheKey = `${key}@${width}#${ref.sha256}`;
     const hit = this.cache.get(cacheKey);
     if (hit) return hit;
+    if (ref.bytes > this.maxSource) {
+      throw new BlobRequestError(413, `${key} is too large for a thumbnail (${(ref.bytes / MiB).toFixed(1)} MiB, at most ${(this.maxSource / MiB).toFixed(0)} MiB): open it full size`);
+    }
     let pending = this.inflight.get(cacheKey);
     if (!pending) {
-      pending = (async () => {
-        const data = await this.blobs.get(key);
-        let body: Buffer;
-        try {
-          body = await sharp(data).rotate().resize({ width, withoutEnlargement: true }).webp({ quality: this.opts.quality ?? 80 }).toBuffer();
-        } catch {
-          throw new BlobRequestError(415, `${key} is not an image sharp can read`);
-        }
-        const img: ServedImage = { body, mime: 'image/webp', etag: `"${ref.sha256.slice(0, 32)}-w${width}"` };
-        this.cache.set(cacheKey, img);
-        return img;
-      })().finally(() => this.inflight.delete(cacheKey));
+      pending = this.gate
+        .run(async () => {
+          const data = await this.blobs.get(key, { maxBytes: this.maxSource });
+          let body: Buffer;
+          try {
+            body = await sharp(data, { limitInputPixels: this.maxPixels }).rotate().resize({ width, withoutEnlargement: true }).webp({ quality: this.opts.quality ?? 80 }).toBuffer();
+          } catch (err) {
+            if (/pixel limit/i.test((err as Error).message)) {
+              throw new BlobRequestError(413, `${key} is too large for a thumbnail (more than ${this.maxPixels.toLocaleString('en')} pixels): open it full size`);
+            }
+            throw new BlobRequestError(415, `${key} is not an image sharp can read`);
+          }
+          const img: ServedImage = { body, bytes: body.byteLength, mime: 'image/webp', etag: `"${ref.sha256.slice(0, 32)}-w${width}"` };
+          this.cache.set(cacheKey, img);
+          return img;
+        })
+        .finally(() => this.inflight.delete(cacheKey));
       this.inflight.set(cacheKey, pending);
     }
     return pending;

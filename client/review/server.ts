@@ -7,15 +7,18 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { BlobNotFoundError, InvalidBlobKeyError, type BlobStore } from '../../activities/blob-store/types';
-import type { ReviewDecision } from '../../domain/review';
+import { BlobNotFoundError, BlobTooLargeError, InvalidBlobKeyError, UnsafeBlobError, type BlobStore } from '../../activities/blob-store/types';
+import { workflowIdProblem } from '../../domain/naming';
+import { clip, preview } from '../../domain/text';
 import {
   bulkApprove, decide, DecisionRefusedError, getBrief, InvalidFilterError, listAwaiting, NoWorkerError, VisibilityQueryError,
 } from './actions';
 import { Auth } from './auth';
-import { BlobRequestError, ImageServer, keyFromRawPath, parseThumbWidth } from './blobs';
+import { BlobRequestError, ImageServer, keyFromRawPath, parseThumbWidth, type ImageServerOptions } from './blobs';
 import { briefFragmentData, briefPage, errorPage, loginNeededPage, queueFragment, queuePage, type QueueData } from './pages';
+import { BodyError, BulkApproveBody, parseBody, parseDecision } from './requests';
 
 export interface ReviewServerOptions {
   /** Talks to the Temporal namespace the briefs run in. The caller keeps ownership (and closes it). */
@@ -32,17 +35,57 @@ export interface ReviewServerOptions {
   taskQueue?: string;
   /** Where unexpected errors are reported. @default nowhere */
   log?: (line: string) => void;
+  /**
+   * The address people reach the tool at when that is not its own, e.g. `https://review.example.com`
+   * behind a TLS proxy: decisions are accepted from its origin (and from the tool's own address),
+   * the login link uses it, and an https one makes the session cookie `Secure`. It must be the
+   * root of its host. @default the tool's own address
+   */
+  publicUrl?: string;
+  /** How long a login lasts before the login link is needed again. @default 12 h */
+  sessionTtlMs?: number;
+  /** Bounds on image work: thumbnail source size, pixels, concurrency. */
+  images?: ImageServerOptions;
+  /** @default Date.now */
+  clock?: () => number;
 }
 
 export interface ReviewServer {
   /** `http://host:port/` */
   url: string;
-  /** The link that logs a browser in: `http://host:port/login?token=…`. */
+  /** The public URL's origin with a slash, when one was given. */
+  publicUrl?: string;
+  /** The link that logs a browser in: `<public URL or url>login?token=…`. */
   loginUrl: string;
   close(): Promise<void>;
 }
 
 const MAX_BODY = 64 * 1024;
+/** Longer request targets are refused: no page or API of the tool needs one (a filter is at most 500 characters). */
+const MAX_URL = 4096;
+/** Any error text sent back is cut to this; what it quotes from the request is clipped further where it is built. */
+const MAX_ERROR = 1000;
+
+/**
+ * The origin of a URL the tool can be served at: http(s), no credentials, at the root of its
+ * host (its pages link to `/briefs/…`, so a path prefix would break them).
+ * @throws Error saying what to write instead
+ */
+export function publicOrigin(publicUrl: string): string {
+  const no = (why: string): never => {
+    throw new Error(`the public URL ${preview(publicUrl)} ${why}: write the address people open, e.g. https://review.example.com`);
+  };
+  let u: URL | undefined;
+  try {
+    u = new URL(publicUrl);
+  } catch {
+    return no('is not a URL');
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') no('must start with https:// or http://');
+  if (u.username || u.password) no('must not hold a user name or password');
+  if (u.pathname !== '/' || u.search || u.hash) no('must be the root of its host (the tool does not serve under a path)');
+  return u.origin;
+}
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -66,20 +109,59 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 const sendHtml = (res: ServerResponse, status: number, html: string) => send(res, status, 'text/html; charset=utf-8', html);
 const sendJson = (res: ServerResponse, status: number, value: unknown) => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
 
+const tooBig = () => new HttpError(413, `the body may be at most ${MAX_BODY / 1024} KiB`);
+
+/**
+ * The body, up to {@link MAX_BODY}. Past that it stops reading without destroying the request,
+ * so the 413 still reaches the client; the error handler then closes the connection.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > MAX_BODY) return Promise.reject(tooBig());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > MAX_BODY) {
+        done();
+        req.pause();
+        reject(tooBig());
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'send JSON (Content-Type: application/json)');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).byteLength;
-    if (size > MAX_BODY) throw new HttpError(413, `the body may be at most ${MAX_BODY / 1024} KiB`);
-    chunks.push(chunk as Buffer);
+  if (!/^application\/json\s*(;|$)/i.test(type)) throw new HttpError(415, `send JSON (Content-Type: application/json), not ${preview(type, 60)}`);
+  const body = await readBody(req);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw new HttpError(400, 'the body is not valid UTF-8');
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'the body is not valid JSON');
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, `the body is not valid JSON: ${clip((err as Error).message, 120)}`);
   }
 }
 
@@ -87,6 +169,15 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 function authority(host: string, port: number): string {
   const h = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   return h.includes(':') ? `[${h}]:${port}` : `${h}:${port}`;
+}
+
+/** The origins a browser on this machine may use for the tool listening on `host:port`. */
+function localOrigins(host: string, port: number): Set<string> {
+  const out = new Set([`http://${authority(host, port)}`]);
+  if (['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::'].includes(host)) {
+    for (const h of ['127.0.0.1', 'localhost', '[::1]']) out.add(`http://${h}:${port}`);
+  }
+  return out;
 }
 
 /**
@@ -97,10 +188,22 @@ function authority(host: string, port: number): string {
  */
 export async function startReviewServer(opts: ReviewServerOptions): Promise<ReviewServer> {
   const { client, taskQueue } = opts;
-  const auth = new Auth(opts.token);
-  const images = new ImageServer(opts.blobs);
+  const external = opts.publicUrl === undefined ? undefined : publicOrigin(opts.publicUrl);
+  const auth = new Auth(opts.token, { sessionTtlMs: opts.sessionTtlMs, secure: external?.startsWith('https:'), clock: opts.clock });
+  const images = new ImageServer(opts.blobs, opts.images);
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
+  let local = new Set<string>();
+
+  /**
+   * Origins decisions are accepted from: the public URL's, exactly, and the tool's own address.
+   * Without a public URL the tool cannot know every name it is reached by (a LAN address), so a
+   * browser's Host then stands for it, as before.
+   */
+  function allowedOrigin(origin: string, req: IncomingMessage): boolean {
+    if (origin === external || local.has(origin)) return true;
+    return external === undefined && origin === `http://${req.headers.host}`;
+  }
 
   async function queueData(filter: string | undefined): Promise<{ data: QueueData; status: number }> {
     try {
@@ -114,6 +217,7 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
 
   async function route(req: IncomingMessage, res: ServerResponse, nonce: string): Promise<void> {
     const raw = req.url ?? '/';
+    if (raw.length > MAX_URL) throw new HttpError(414, `the URL is longer than ${MAX_URL} characters`);
     const q = raw.indexOf('?');
     const rawPath = q < 0 ? raw : raw.slice(0, q);
     const params = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
@@ -125,14 +229,16 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
     if (rawPath === '/login') {
       if (method !== 'GET') throw new HttpError(405, 'GET only');
       if (!auth.checkToken(params.get('token'))) return sendHtml(res, 401, loginNeededPage(nonce, params.has('token')));
-      res.setHeader('Set-Cookie', auth.sessionCookie(false));
+      res.setHeader('Set-Cookie', auth.sessionCookie());
       res.writeHead(303, { Location: '/', 'Cache-Control': 'no-store' });
       return void res.end();
     }
     if (rawPath === '/favicon.ico') return void res.writeHead(204).end();
 
-    if (!auth.isAuthenticated(req)) {
-      if (isApi || method !== 'GET') return sendJson(res, 401, { error: 'login needed: open the login link that `darkroom review` printed, or send Authorization: Bearer <token>' });
+    const session = auth.session(req);
+    if (session !== 'valid') {
+      const why = session === 'expired' ? 'your login has expired: open the login link that `darkroom review` printed again' : 'login needed: open the login link that `darkroom review` printed, or send Authorization: Bearer <token>';
+      if (isApi || method !== 'GET') return sendJson(res, 401, { error: why });
       if (rawPath.startsWith('/blobs/')) return send(res, 401, 'text/plain; charset=utf-8', 'login needed');
       return sendHtml(res, 401, loginNeededPage(nonce));
     }
@@ -142,8 +248,10 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
       // pass a CORS preflight this server never answers.
       if (!Auth.hasCsrfHeader(req)) throw new HttpError(403, 'state changes need the X-Darkroom: 1 header');
       const origin = req.headers.origin;
-      if (origin && origin !== 'null' && origin !== `http://${req.headers.host}`) throw new HttpError(403, `cross-origin request from ${origin} refused`);
-      if (origin === 'null') throw new HttpError(403, 'cross-origin request refused');
+      if (origin !== undefined && !allowedOrigin(origin, req)) {
+        const hint = external ? '' : ': behind a proxy, start the tool with --public-url (or DARKROOM_REVIEW_URL) set to the address people open';
+        throw new HttpError(403, `cross-origin request from ${preview(origin, 100)} refused${hint}`);
+      }
     } else if (method !== 'GET' && method !== 'HEAD') {
       throw new HttpError(405, `${method} is not allowed`);
     }
@@ -171,10 +279,17 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
       if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'GET only');
       const key = keyFromRawPath(rawPath.slice('/blobs/'.length));
       const img = await images.serve(key, parseThumbWidth(params.get('w')));
-      const headers = { ETag: img.etag, 'Cache-Control': 'private, max-age=300', 'Content-Disposition': 'inline' };
+      const headers = { ETag: img.etag, 'Cache-Control': 'private, max-age=300', 'Content-Disposition': 'inline', 'Content-Type': img.mime };
       if (req.headers['if-none-match'] === img.etag) return void res.writeHead(304, headers).end();
-      res.writeHead(200, { 'Content-Type': img.mime, 'Content-Length': String(img.body.byteLength), ...headers });
-      return void res.end(method === 'HEAD' ? undefined : img.body);
+      if (img.body || method === 'HEAD') {
+        res.writeHead(200, { 'Content-Length': String(img.body?.byteLength ?? img.bytes), ...headers });
+        return void res.end(method === 'HEAD' ? undefined : img.body);
+      }
+      // Full size: streamed from the store, so an image costs a buffer of memory, not its size.
+      const { bytes, stream } = await img.open!();
+      res.writeHead(200, { 'Content-Length': String(bytes), ...headers });
+      // A reader who goes away ends the stream (and closes the file); nothing to report.
+      return void (await pipeline(stream, res).catch(() => res.destroy()));
     }
 
     // ── JSON API ──
@@ -186,21 +301,9 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
     }
     if (rawPath === '/api/bulk-approve') {
       if (method !== 'POST') throw new HttpError(405, 'POST only');
-      const body = await readJson(req);
-      if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'send {"minScore": 80, "filter"?: "...", "dryRun"?: true}');
-      const b = body as Record<string, unknown>;
-      if (typeof b.minScore !== 'number' || !Number.isFinite(b.minScore) || b.minScore < 0 || b.minScore > 100) throw new HttpError(400, 'minScore must be a number from 0 to 100');
-      if (b.filter !== undefined && typeof b.filter !== 'string') throw new HttpError(400, 'filter must be text');
-      if (b.dryRun !== undefined && typeof b.dryRun !== 'boolean') throw new HttpError(400, 'dryRun must be true or false');
-      if (b.reviewer !== undefined && (typeof b.reviewer !== 'string' || b.reviewer.length > 200)) throw new HttpError(400, 'reviewer must be a name of at most 200 characters');
+      const b = parseBody(BulkApproveBody, await readJson(req), '{"minScore": 80, "filter"?: "...", "dryRun"?: true}');
       try {
-        const result = await bulkApprove(client, {
-          filter: b.filter as string | undefined,
-          minScore: b.minScore,
-          dryRun: b.dryRun as boolean | undefined,
-          reviewer: (b.reviewer as string | undefined)?.trim() || 'reviewer',
-          taskQueue,
-        });
+        const result = await bulkApprove(client, { filter: b.filter, minScore: b.minScore, dryRun: b.dryRun, reviewer: b.reviewer?.trim() || 'reviewer', taskQueue });
         return sendJson(res, 200, result);
       } catch (err) {
         if (err instanceof InvalidFilterError) throw new HttpError(400, err.message);
@@ -218,10 +321,7 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
           return sendJson(res, 200, params.get('view') === '1' ? briefFragmentData(view) : view);
         }
         if (method !== 'POST') throw new HttpError(405, 'POST only');
-        const body = await readJson(req);
-        const decision = (body && typeof body === 'object' && !Array.isArray(body) ? { ...body } : body) as ReviewDecision;
-        if (decision && typeof decision === 'object' && (decision.reviewer === undefined || decision.reviewer === '')) decision.reviewer = 'reviewer';
-        const ack = await decide(client, id, decision);
+        const ack = await decide(client, id, parseDecision(await readJson(req)));
         return sendJson(res, 200, ack);
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw new HttpError(404, `no workflow ${id} in this namespace`);
@@ -241,11 +341,16 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
       let message = (err as Error)?.message ?? String(err);
       if (err instanceof HttpError) status = err.status;
       else if (err instanceof BlobRequestError) status = err.status;
-      else if (err instanceof InvalidBlobKeyError) status = 400;
+      else if (err instanceof InvalidBlobKeyError || err instanceof BodyError) status = 400;
       else if (err instanceof BlobNotFoundError) status = 404;
-      else log(`darkroom review: ${req.method} ${req.url}: ${(err as Error)?.stack ?? message}`);
+      else if (err instanceof UnsafeBlobError) status = 403;
+      else if (err instanceof BlobTooLargeError) status = 413;
+      else log(`darkroom review: ${req.method} ${clip(req.url ?? '', 300)}: ${(err as Error)?.stack ?? message}`);
       if (status === 500) message = `internal error: ${message}`;
-      if (res.headersSent) return void res.end();
+      message = clip(message, MAX_ERROR);
+      if (res.headersSent) return void res.destroy();
+      // A body left unread (too big, or never looked at): close rather than read the rest.
+      if (!req.complete) res.setHeader('Connection', 'close');
       const wantsHtml = req.method === 'GET' && !(req.url ?? '').startsWith('/api/') && !(req.url ?? '').startsWith('/blobs/');
       if (wantsHtml) sendHtml(res, status, errorPage(nonce, status === 404 ? 'Not found' : 'Something went wrong', message));
       else if ((req.url ?? '').startsWith('/blobs/')) send(res, status, 'text/plain; charset=utf-8', message);
@@ -266,10 +371,13 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
     });
   });
   const { port } = server.address() as AddressInfo;
+  local = localOrigins(host, port);
   const url = `http://${authority(host, port)}/`;
+  const publicUrl = external && `${external}/`;
   return {
     url,
-    loginUrl: `${url}login?token=${encodeURIComponent(opts.token)}`,
+    publicUrl,
+    loginUrl: `${publicUrl ?? url}login?token=${encodeURIComponent(opts.token)}`,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
@@ -278,10 +386,15 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
   };
 }
 
+/** A workflow id from the path, refused unless it could name a brief: bounded, printable, a plain key segment. */
 function decodeId(raw: string): string {
+  let id: string;
   try {
-    return decodeURIComponent(raw);
+    id = decodeURIComponent(raw);
   } catch {
-    throw new HttpError(400, 'bad workflow id in the path');
+    throw new HttpError(400, 'bad workflow id in the path: not valid percent-encoding');
   }
+  const problem = workflowIdProblem(id);
+  if (problem) throw new HttpError(400, `bad workflow id ${preview(id, 80)} in the path: it ${problem}`);
+  return id;
 }

@@ -217,8 +217,8 @@ describe('auth', () => {
     expect(safeEqual('abc', 'abd')).toBe(false);
     expect(safeEqual('abc', 'abcd')).toBe(false);
     const auth = new Auth('0123456789abcdef-token');
-    const cookie = auth.sessionCookie(false);
-    expect(cookie).toMatch(/^darkroom_review=[\w-]+; Path=\/; HttpOnly; SameSite=Strict$/);
+    const cookie = auth.sessionCookie();
+    expect(cookie).toMatch(/^darkroom_review=[0-9a-z]+\.[\w-]+; Path=\/; Max-Age=43200; HttpOnly; SameSite=Strict$/);
     expect(cookie).not.toContain('0123456789abcdef-token');
     const req = (headers: Record<string, string>) => ({ headers }) as unknown as Parameters<Auth['isAuthenticated']>[0];
     expect(auth.isAuthenticated(req({ cookie: `other=1; ${cookie.split(';')[0]}` }))).toBe(true);
@@ -255,6 +255,8 @@ describe('darkroom CLI review commands: usage errors', () => {
     [['review', 'list', '--filter', "DarkroomCatalogId = 'x'; DROP"], /invalid filter .*";" is not allowed/],
     [['review', 'bulk-approve', '--min-score', '80', '--filter', "(DarkroomCatalogId = 'x'"], /"\(" is not closed/],
     [['review', '--port', 'http'], /--port must be a port number/],
+    [['review', '--public-url', 'https://review.example.com/review/'], /--public-url: the public URL "https:\/\/review.example.com\/review\/" must be the root of its host/],
+    [['review', '--public-url', 'ftp://review.example.com'], /--public-url: .* must start with https:\/\/ or http:\/\//],
     [['review', 'nonsense'], /unknown command "review nonsense"/],
     [['approve', 'brief-x', 'r1-c01', '--reason', 'x'], /darkroom approve: --reason does not apply here/],
     [['reject', 'brief-x', '--reason'], /argument missing/],

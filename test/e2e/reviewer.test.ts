@@ -287,6 +287,17 @@ describe('reviewer tool in a real browser', () => {
         const refused = await rawRequest(server.url, reviewPath, { method: 'POST', headers: { ...json, ...bearer, 'X-Darkroom': '1' }, body: JSON.stringify({ action: 'approve', candidateIds: ['r9-c99'] }) });
         expect(refused.status).toBe(409);
         expect(JSON.parse(refused.body.toString()).error).toMatch(/unknown candidate r9-c99: choose from r1-c01, r1-c02, r1-c03/);
+        // Many long unknown ids: still the validator's refusal, relayed clipped.
+        const many = Array.from({ length: 60 }, (_, i) => `r9-c${String(i).padStart(2, '0')}-${'x'.repeat(50)}`);
+        const refusedMany = await rawRequest(server.url, reviewPath, { method: 'POST', headers: { ...json, ...bearer, 'X-Darkroom': '1' }, body: JSON.stringify({ action: 'approve', candidateIds: many }) });
+        expect(refusedMany.status).toBe(409);
+        const manyError = JSON.parse(refusedMany.body.toString()).error as string;
+        expect(manyError).toMatch(/unknown candidates r9-c00-x+/);
+        expect(manyError.length).toBeLessThan(1100);
+        // Control characters in a reason are refused at the door, the field named.
+        const ctl = await rawRequest(server.url, reviewPath, { method: 'POST', headers: { ...json, ...bearer, 'X-Darkroom': '1' }, body: JSON.stringify({ action: 'reject', reason: 'bad\u001b]0;pwned\u0007' }) });
+        expect(ctl.status).toBe(400);
+        expect(JSON.parse(ctl.body.toString()).error).toBe('reason must not contain control characters');
 
         // Images: only by safe key, only images.
         const key = s.review!.candidates[0]!.key;
