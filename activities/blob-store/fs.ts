@@ -150,7 +150,8 @@ export class FsBlobStore implements BlobStore {
       return;
     }
     const expected = path.join(await realpath(this.location), path.relative(this.location, file));
-    if (opened !== expected) throw new UnsafeBlobError(key, 'a folder between the store and the file is a symbolic link');
+    // A put that renamed a new blob over this one since the open leaves the old file " (deleted)": still ours.
+    if (opened.replace(/ \(deleted\)$/, '') !== expected) throw new UnsafeBlobError(key, 'a folder between the store and the file is a symbolic link');
   }
 
   private async atomicWrite(key: string, file: string, data: Uint8Array | string): Promise<void> {

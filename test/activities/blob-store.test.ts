@@ -156,6 +156,28 @@ describe('FsBlobStore refuses what is not a regular file inside its root', () =>
   });
 });
 
+describe('FsBlobStore under concurrent writes', () => {
+  it('a reader racing a put that replaces the blob gets the old or the new bytes, never a refusal', async () => {
+    const { root } = await fresh();
+    const store = new FsBlobStore(root);
+    const versions = Array.from({ length: 4 }, (_, i) => Buffer.alloc(256 * 1024, i));
+    await store.put('b/a.png', versions[0]!, { mime: 'image/png' });
+    const errors: unknown[] = [];
+    const reads = async () => {
+      for (let i = 0; i < 300; i++) {
+        const got = await store.get('b/a.png').catch((err: unknown) => errors.push(err));
+        if (Buffer.isBuffer(got)) expect(versions.some((v) => v.equals(got))).toBe(true);
+        await store.head('b/a.png').catch((err: unknown) => errors.push(err));
+      }
+    };
+    const writes = async () => {
+      for (let i = 0; i < 300; i++) await store.put('b/a.png', versions[i % versions.length]!, { mime: 'image/png' });
+    };
+    await Promise.all([reads(), reads(), writes()]);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('FsBlobStore bounds what one call reads', () => {
   it('get refuses a blob over its cap (default 256 MiB) from its size alone, naming key and sizes', async () => {
     const { root } = await fresh();
