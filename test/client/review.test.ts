@@ -200,6 +200,20 @@ describe('image server', () => {
     await expect(images.serve('b/none.png')).rejects.toMatchObject({ status: 404 });
   });
 
+  it('makes a bounded number of thumbnails at once: past the line, 503 at once', async () => {
+    const blobs = new MemoryBlobs();
+    const png = await sharp({ create: { width: 1200, height: 800, channels: 3, background: '#556B2F' } }).png().toBuffer();
+    for (const k of ['a', 'b', 'c']) await blobs.put(`b/${k}.png`, png, { mime: 'image/png', width: 1200, height: 800 });
+    const images = new ImageServer(blobs, { thumbConcurrency: 1, thumbQueue: 1 });
+    const results = await Promise.allSettled(['a', 'b', 'c'].map((k) => images.serve(`b/${k}.png`, 100)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ status: 503 });
+    // The line moves on: the refused one is made when asked again.
+    expect((await images.serve('b/c.png', 100)).mime).toBe('image/webp');
+    await expect(new ImageServer(blobs, { maxThumbSourceBytes: 100 }).serve('b/a.png', 100)).rejects.toMatchObject({ status: 413 });
+    expect((await new ImageServer(blobs, { maxThumbSourceBytes: 100 }).serve('b/a.png')).open).toBeTypeOf('function');
+  });
+
   it('refuses keys that are not plain safe keys', () => {
     for (const raw of ['../etc/passwd', '%2e%2e/x.png', 'a%2fb.png', 'a\\b.png', '/etc/passwd', 'a//b.png', '.meta/a.png', 'a/./b.png']) {
       expect(() => keyFromRawPath(raw), raw).toThrow(BlobRequestError);
