@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { parseBrief, type Brief } from '../domain/brief';
-import { resolveChannel, type ChannelPreset } from '../domain/channels';
-import { runSettings, type Config, type RunSettings } from '../domain/config';
+import { resolveChannel } from '../domain/channels';
+import { runSettings, type Config } from '../domain/config';
 import { hashInt, stableStringify } from '../domain/hash';
-import { forecastBrief, imagePrice, RoutingError, type BatchCost } from '../domain/models';
+import { forecastBrief, imagePrice, RoutingError } from '../domain/models';
 import { Failure } from '../domain/failures';
 import { assetKey, candidateId, candidateKey, ledgerKey, manifestKey, upscaledKey, workflowIdProblem } from '../domain/naming';
-import { buildPrompt, scorePrompt, type BuiltPrompt, type PromptScore } from '../domain/prompt';
+import { buildPrompt, scorePrompt, type BuiltPrompt } from '../domain/prompt';
 import type { ReviewRecord } from '../domain/review';
-import type { Asset, BlobRef, Candidate, JudgeResult, Manifest } from '../domain/types';
+import type { Asset, BlobRef, Candidate, JudgeResult, Manifest, PreparedBrief, Span } from '../domain/types';
 import { InvalidBlobKeyError, type BlobStore } from './blob-store';
 import { formatForChannels } from './images/format';
 import { ProviderError, type ProviderRegistry } from './providers';
@@ -29,32 +29,13 @@ export interface ActivityDeps {
   onPaidCall?: (point: 'called' | 'image-stored' | 'ledger-written', key: string) => void | Promise<void>;
 }
 
-/** When an activity ran, by the worker's clock: the workflow builds stage timings from these. */
-export interface Span {
-  startedAt: string;
-  finishedAt: string;
-}
-
 export interface PrepareBriefInput {
   /** The brief as the workflow received it: from the CLI, the Temporal UI or `temporal workflow start`. */
   raw: unknown;
   workflowId: string;
 }
 
-export interface PreparedBrief {
-  brief: Brief;
-  channels: ChannelPreset[];
-  model: string;
-  /** The model first, then its fallbacks, and why routing chose them. Absent in histories recorded before routing. */
-  route?: { chain: string[]; reason: string; cheapOnly: boolean };
-  master: { width: number; height: number };
-  prompt: BuiltPrompt;
-  promptScore: PromptScore;
-  forecast: BatchCost;
-  baseSeed: number;
-  settings: RunSettings;
-  timing: Span;
-}
+export type { PreparedBrief, Span };
 
 export interface GenerateCandidateInput {
   workflowId: string;

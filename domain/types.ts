@@ -2,6 +2,9 @@ import type { ImageFormat } from './channels';
 import type { BuiltPrompt, PromptScore } from './prompt';
 import type { Brief } from './brief';
 import type { DeadlinePolicy, IgnoredSignal, ReviewRecord } from './review';
+import type { ChannelPreset } from './channels';
+import type { RunSettings } from './config';
+import type { BatchCost } from './models';
 
 /**
  * A pointer to bytes in the blob store. Images travel between activities as BlobRefs,
@@ -233,4 +236,26 @@ export interface CatalogStatus {
   /** How many times this catalog has continued as new. */
   runs: number;
   reportKey?: string;
+}
+
+/** When an activity ran, by the worker's clock: the workflow builds stage timings from these. */
+export interface Span {
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** A validated brief with everything the workflow needs to run it: route, prompt, forecast, settings. */
+export interface PreparedBrief {
+  brief: Brief;
+  channels: ChannelPreset[];
+  model: string;
+  /** The model first, then its fallbacks, and why routing chose them. Absent in histories recorded before routing. */
+  route?: { chain: string[]; reason: string; cheapOnly: boolean };
+  master: { width: number; height: number };
+  prompt: BuiltPrompt;
+  promptScore: PromptScore;
+  forecast: BatchCost;
+  baseSeed: number;
+  settings: RunSettings;
+  timing: Span;
 }

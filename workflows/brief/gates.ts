@@ -1,0 +1,83 @@
+import { ApplicationFailure, condition, upsertSearchAttributes, type ActivityFailure } from '@temporalio/workflow';
+import type { BriefInput } from '../../domain/brief';
+import { formatDuration } from '../../domain/duration';
+import { Failure } from '../../domain/failures';
+import type { PreparedBrief } from '../../domain/types';
+import { SA } from '../messages';
+import { failureType, prepareBrief } from './proxies';
+import type { BriefRun } from './run';
+
+/**
+ * Validates the brief in the first activity (a brief started from the Temporal UI never passed
+ * the CLI), and fills the run's status from what it learns: subject, channels, forecast.
+ */
+export async function validate(run: BriefRun, input: BriefInput): Promise<PreparedBrief> {
+  upsertSearchAttributes([{ key: SA.stage, value: 'validating' }, { key: SA.awaitingReview, value: false }]);
+  let plan: PreparedBrief;
+  try {
+    plan = await prepareBrief({ raw: input, workflowId: run.workflowId });
+  } catch (err) {
+    // Bad input fails the brief itself, with the fields named, not as an activity that gave up.
+    const type = failureType(err);
+    if (type === Failure.InvalidBrief || type === Failure.InvalidWorkflowId) {
+      const cause = (err as ActivityFailure).cause as ApplicationFailure;
+      throw ApplicationFailure.create({ message: cause.message, type, nonRetryable: true, details: cause.details ?? [] });
+    }
+    throw err;
+  }
+  run.record('validate', plan.timing);
+  const { brief, forecast } = plan;
+  const channelIds = plan.channels.map((c) => c.id);
+  upsertSearchAttributes([{ key: SA.channel, value: channelIds[0]! }]);
+  const { status } = run;
+  status.cost = { forecastUsd: forecast.totalUsd, actualUsd: 0, budgetUsd: brief.budgetUsd };
+  status.promptVersion = plan.prompt.version;
+  status.promptScore = plan.promptScore.score;
+  Object.assign(status, { subject: brief.subject, channels: channelIds, approval: brief.approval });
+  run.reviewLimits = { maxApprovals: brief.topK, maxRounds: brief.review.maxRounds, nextRoundUsd: forecast.totalUsd, budgetUsd: brief.budgetUsd };
+  return plan;
+}
+
+/**
+ * The gates before any money is spent: the prompt's score, then the forecast against the
+ * budget — which, for a brief a person approves, they may raise. Returns the budget in force.
+ */
+export async function passGates(run: BriefRun, plan: PreparedBrief): Promise<number> {
+  const { brief, promptScore, forecast } = plan;
+  run.enter('prompting');
+  if (promptScore.score < brief.minPromptScore && !plan.route?.cheapOnly) {
+    throw ApplicationFailure.create({
+      message: `prompt scores ${promptScore.score}/8, below this brief's minimum of ${brief.minPromptScore}: missing ${promptScore.missing.join(', ')}. Set them in the brief (composition, lighting, camera, lens, styleHints, brandColors, mustAvoid) or lower minPromptScore.`,
+      type: Failure.PromptScoreTooLow,
+      nonRetryable: true,
+      details: [promptScore],
+    });
+  }
+  if (plan.route) run.status.route = { model: plan.model, chain: plan.route.chain, reason: plan.route.reason, down: [] };
+  let budgetUsd = brief.budgetUsd;
+  if (forecast.totalUsd > budgetUsd && brief.approval === 'human') budgetUsd = await waitForBudget(run, plan);
+  if (forecast.totalUsd > budgetUsd) {
+    throw ApplicationFailure.create({
+      message: `forecast cost $${forecast.totalUsd.toFixed(2)} for ${brief.candidates} candidates on ${plan.model} exceeds the budget of $${budgetUsd.toFixed(2)}: raise budgetUsd or lower candidates.`,
+      type: Failure.OverBudget,
+      nonRetryable: true,
+      details: [forecast],
+    });
+  }
+  return budgetUsd;
+}
+
+/** A person can raise the budget (`raiseBudget` update); the brief waits for them as it would for a review. */
+async function waitForBudget(run: BriefRun, plan: PreparedBrief): Promise<number> {
+  const { brief, forecast } = plan;
+  run.status.awaitingBudget = { forecastUsd: forecast.totalUsd, budgetUsd: brief.budgetUsd };
+  run.enter('budget');
+  if (!(await condition(() => run.raisedBudgetUsd !== undefined, brief.review.deadline))) {
+    throw ApplicationFailure.create({ message: `forecast cost $${forecast.totalUsd.toFixed(2)} exceeds the budget of $${brief.budgetUsd.toFixed(2)}, and nobody raised it within ${formatDuration(brief.review.deadline)}`, type: Failure.OverBudget, nonRetryable: true, details: [forecast] });
+  }
+  const budgetUsd = run.raisedBudgetUsd!;
+  run.status.awaitingBudget = undefined;
+  run.status.cost.budgetUsd = budgetUsd;
+  if (run.reviewLimits) run.reviewLimits.budgetUsd = budgetUsd;
+  return budgetUsd;
+}

@@ -1,0 +1,158 @@
+import {
+  ApplicationFailure, CancellationScope, getExternalWorkflowHandle, setHandler, upsertSearchAttributes, workflowInfo,
+} from '@temporalio/workflow';
+import { Failure } from '../../domain/failures';
+import {
+  checkDecision, recordIgnoredSignal, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord,
+} from '../../domain/review';
+import type { BriefStatus, Candidate, ReviewStatus, Span, Stage } from '../../domain/types';
+import {
+  approveSignal, catalogRowSignal, raiseBudgetUpdate, rejectSignal, requestChangesSignal, reviewUpdate, SA, statusQuery, type CatalogRowEvent,
+} from '../messages';
+
+/** A candidate as the workflow holds it: with the worker-clock span of the call that made it. */
+export type Made = Candidate & { timing: Span };
+
+/** Largest budget a person may raise a brief to, in USD. */
+const MAX_RAISED_BUDGET = 100_000;
+
+/**
+ * One brief's run state in one holder: what the `status` query shows, the stage and spend kept
+ * in search attributes, the spans the manifest's timings come from, and the review inbox that
+ * the message handlers fill.
+ */
+export class BriefRun {
+  readonly workflowId: string;
+  readonly runId: string;
+  readonly status: BriefStatus;
+  readonly spans: Record<string, Span[]> = {};
+  /** Accepted review decisions not yet acted on. */
+  readonly pending: Array<{ decision: ReviewDecision; via: ReviewChannel }> = [];
+  readonly decisions: ReviewRecord[] = [];
+  readonly ignoredSignals: IgnoredSignal[] = [];
+  ignoredSignalsDropped = 0;
+  /** The review as shown in status; set when the first review starts. */
+  review?: ReviewStatus;
+  /** Limits a decision is checked against; set once the brief is validated. */
+  reviewLimits?: Pick<ReviewContext, 'maxApprovals' | 'maxRounds' | 'nextRoundUsd' | 'budgetUsd'>;
+  /** The budget a person raised the brief to, while it waited for one. */
+  raisedBudgetUsd?: number;
+
+  constructor() {
+    const { workflowId, runId } = workflowInfo();
+    this.workflowId = workflowId;
+    this.runId = runId;
+    this.status = {
+      workflowId,
+      stage: 'validating',
+      round: 1,
+      candidates: { total: 0, generated: 0, rejected: 0, judged: 0, selected: 0 },
+      assets: { total: 0, done: 0 },
+      cost: { forecastUsd: 0, actualUsd: 0, budgetUsd: 0 },
+      subject: '',
+      channels: [],
+      approval: 'auto',
+    };
+  }
+
+  enter(stage: Stage): void {
+    this.status.stage = stage;
+    upsertSearchAttributes([{ key: SA.stage, value: stage }]);
+  }
+
+  spend(usd: number): void {
+    if (usd <= 0) return;
+    this.status.cost.actualUsd = Math.round((this.status.cost.actualUsd + usd) * 1e6) / 1e6;
+    upsertSearchAttributes([{ key: SA.costUsd, value: this.status.cost.actualUsd }]);
+  }
+
+  record(stage: string, span: Span): void {
+    (this.spans[stage] ??= []).push(span);
+  }
+
+  /** Whether a decision can be taken now, by the same rules for the update, the signals and the reviewer tool. */
+  check(raw: unknown): ReturnType<typeof checkDecision> {
+    if (this.pending.length > 0) return { ok: false, reason: `a decision for round ${this.status.round} has already been made` };
+    return checkDecision(raw, {
+      awaiting: this.review?.awaiting ?? false,
+      reviewable: this.review?.reviewable ?? [],
+      round: this.status.round,
+      spentUsd: this.status.cost.actualUsd,
+      maxApprovals: this.reviewLimits?.maxApprovals ?? 0,
+      maxRounds: this.reviewLimits?.maxRounds ?? 1,
+      nextRoundUsd: this.reviewLimits?.nextRoundUsd ?? 0,
+      budgetUsd: this.reviewLimits?.budgetUsd ?? 0,
+    });
+  }
+
+  /**
+   * Tells the catalog that started this brief (if one did) how its row stands. Only briefs with
+   * a parent send anything, so standalone briefs' histories are unchanged.
+   */
+  async tellCatalog(event: Omit<CatalogRowEvent, 'workflowId'>): Promise<void> {
+    const { parent } = workflowInfo();
+    if (!parent) return;
+    // By workflow id, not run id: the catalog may have continued as new since it started us.
+    // Not cancellable: a row the catalog cancelled still reports that it ended.
+    await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(parent.workflowId).signal(catalogRowSignal, { ...event, workflowId: this.workflowId })).catch(() => undefined);
+  }
+
+  /** Marks the run failed, in status, search attributes and the parent catalog. */
+  async fail(err: unknown): Promise<void> {
+    this.status.error = err instanceof Error ? err.message : String(err);
+    this.enter('failed');
+    await this.tellCatalog({ state: 'failed', costUsd: this.status.cost.actualUsd, reason: this.status.error.slice(0, 500) });
+  }
+}
+
+/**
+ * Starts a brief's run and registers every message handler first, so nothing that arrives
+ * early is lost: the `status` query, the `review` update, the decision signals and `raiseBudget`.
+ */
+export function startRun(): BriefRun {
+  const run = new BriefRun();
+  setHandler(statusQuery, () => run.status);
+  setHandler(
+    reviewUpdate,
+    (decision) => {
+      const r = run.check(decision);
+      if (!r.ok) throw ApplicationFailure.create({ message: r.reason, type: Failure.ReviewRefused, nonRetryable: true });
+      run.pending.push({ decision: r.decision, via: 'update' });
+      return { accepted: true, action: r.decision.action, round: run.status.round };
+    },
+    {
+      validator: (decision) => {
+        const r = run.check(decision);
+        if (!r.ok) throw new Error(r.reason);
+      },
+    },
+  );
+  // Signals cannot answer back: a bad one is recorded in status and the manifest, then ignored.
+  const onSignal = (name: ReviewDecision['action']) => (payload: unknown) => {
+    const raw = payload && typeof payload === 'object' && !Array.isArray(payload) ? { ...payload, action: name } : payload;
+    const r = run.check(raw);
+    if (r.ok) {
+      run.pending.push({ decision: r.decision, via: 'signal' });
+      return;
+    }
+    // Bounded: a flood of bad signals must not grow the status query or the manifest past gRPC's limits.
+    run.ignoredSignalsDropped += recordIgnoredSignal(run.ignoredSignals, { signal: name, reason: r.reason, round: run.status.round, payload }).dropped;
+    if (run.review && run.ignoredSignalsDropped > 0) run.review.ignoredSignalsDropped = run.ignoredSignalsDropped;
+  };
+  setHandler(approveSignal, onSignal('approve'));
+  setHandler(rejectSignal, onSignal('reject'));
+  setHandler(requestChangesSignal, onSignal('requestChanges'));
+  setHandler(raiseBudgetUpdate, ({ budgetUsd }) => {
+    run.raisedBudgetUsd = budgetUsd;
+    return { budgetUsd };
+  }, {
+    validator: (req) => {
+      const waiting = run.status.awaitingBudget;
+      if (!waiting) throw new Error('this brief is not waiting for a budget');
+      if (typeof req?.budgetUsd !== 'number' || !(req.budgetUsd >= waiting.forecastUsd) || req.budgetUsd > MAX_RAISED_BUDGET) {
+        throw new Error(`budgetUsd must be a number covering the forecast of $${waiting.forecastUsd.toFixed(2)}`);
+      }
+    },
+  });
+  return run;
+}
