@@ -165,6 +165,6 @@ export function checkDecision(input: unknown, ctx: ReviewContext): { ok: true; d
       return { ok: true, decision: { action: 'requestChanges', feedback: d.feedback.trim(), keep, reviewer } };
     }
     default:
-      return no(`action must be one of ${REVIEW_ACTIONS.join(', ')} (got ${preview(d.action, 40)})`);
+      return no(`action must be one of ${REVIEW_ACTIONS.join(', ')}`);
   }
 }
