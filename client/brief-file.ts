@@ -1,6 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { parseBrief, type Brief } from '../domain/brief';
+import { JSON_MAX_DEPTH, jsonTextDepth } from '../domain/json';
+import { clip } from '../domain/text';
 import { CliError } from './errors';
+import { BRIEF_FILE, readInputFile, shownPath } from './files';
 
 /** Line and column of a character offset, for JSON syntax errors. */
 function lineCol(text: string, offset: number): string {
@@ -8,34 +10,34 @@ function lineCol(text: string, offset: number): string {
   return `line ${before.length}, column ${before.at(-1)!.length + 1}`;
 }
 
-/** Parses JSON text, naming the file and the place where it went wrong. */
+/**
+ * Parses JSON text, naming the file and the place where it went wrong. Text nested deeper than
+ * {@link JSON_MAX_DEPTH} is refused before parsing: everything after the parse recurses.
+ */
 export function parseJsonText(text: string, source: string): unknown {
+  const shown = shownPath(source);
+  if (jsonTextDepth(text) > JSON_MAX_DEPTH) {
+    throw new CliError(`${shown} nests JSON more than ${JSON_MAX_DEPTH} levels deep: a brief or template needs a few`);
+  }
   try {
     return JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (err) {
     const msg = (err as Error).message;
     const pos = /position (\d+)/.exec(msg);
     const where = pos ? ` at ${lineCol(text, Number(pos[1]))}` : '';
-    throw new CliError(`${source} is not valid JSON${where}: ${msg.replace(/ in JSON at position \d+.*$/, '')}`);
+    throw new CliError(`${shown} is not valid JSON${where}: ${clip(msg.replace(/ in JSON at position \d+.*$/, ''))}`);
   }
 }
 
 /** Reads and validates a brief file; every problem names the file and the field. */
 export async function readBriefFile(file: string): Promise<Brief> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${(err as Error).message}`);
-  }
-  return validateBriefOrThrow(parseJsonText(text, file), file);
+  return validateBriefOrThrow(parseJsonText(await readInputFile(file, BRIEF_FILE), file), file);
 }
 
 export function validateBriefOrThrow(value: unknown, source: string): Brief {
   const r = parseBrief(value);
   if (!r.ok) {
-    throw new CliError(`${source} is not a valid brief:\n${r.issues.map((i) => `  • ${i.field}: ${i.message}`).join('\n')}`);
+    throw new CliError(`${shownPath(source)} is not a valid brief:\n${r.issues.map((i) => `  • ${i.field}: ${i.message}`).join('\n')}`);
   }
   return r.brief;
 }

@@ -1,8 +1,12 @@
 import {
   WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import {
+  ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, TemporalFailure, TerminatedFailure, TimeoutFailure,
+} from '@temporalio/common';
 import type { Brief } from '../domain/brief';
+import { Failure } from '../domain/failures';
+import { clip } from '../domain/text';
 import { briefWorkflowId } from '../domain/naming';
 import type { BriefStatus, Manifest } from '../domain/types';
 import type { briefWorkflow } from '../workflows/brief';
@@ -49,12 +53,20 @@ export async function followBrief(handle: BriefHandle, onStatus: (s: BriefStatus
   const result = handle.result().finally(() => {
     done = true;
   });
+  // A query to a closed workflow waits for a worker to replay it; once the result is in, stop waiting.
+  const settled = result.then(
+    () => undefined,
+    () => undefined,
+  );
   const poll = (async () => {
     let last = '';
     let stalled = false;
     while (!done) {
       try {
-        const s = await handle.query(statusQuery);
+        const query = handle.query(statusQuery);
+        query.catch(() => undefined);
+        const s = await Promise.race([query, settled]);
+        if (s === undefined) break;
         const key = JSON.stringify(s);
         if (key !== last) onStatus(s);
         last = key;
@@ -74,18 +86,95 @@ export async function followBrief(handle: BriefHandle, onStatus: (s: BriefStatus
   }
 }
 
-/** The readable reason a brief failed, with the field list when validation failed. */
-export function describeFailure(err: unknown): string {
-  if (err instanceof WorkflowFailedError) {
-    const cause = err.cause;
-    if (cause instanceof ApplicationFailure) {
-      const issues = (cause.details?.[0] ?? undefined) as Array<{ field: string; message: string }> | undefined;
-      if (cause.type === 'InvalidBrief' && Array.isArray(issues) && issues.every((i) => i && typeof i.field === 'string')) {
-        return `invalid brief:\n${issues.map((i) => `  • ${i.field}: ${i.message}`).join('\n')}`;
-      }
-      return `${cause.type ?? 'failed'}: ${cause.message}`;
-    }
-    return cause?.message ?? err.message;
+/** How many links of a cause chain are shown, and how much of each message. */
+const MAX_LINKS = 6;
+const MAX_MESSAGE = 1000;
+/** How many of an InvalidBrief's issues are listed (the workflow caps them too, but older runs did not). */
+const MAX_ISSUES = 20;
+
+const RETRY_TEXT: Partial<Record<string, string>> = {
+  MAXIMUM_ATTEMPTS_REACHED: 'after its last retry',
+  NON_RETRYABLE_FAILURE: 'not retried: the failure is permanent',
+  TIMEOUT: 'its retries ran out of time',
+  CANCEL_REQUESTED: 'cancelled',
+};
+const retryText = (state: unknown) => {
+  const t = typeof state === 'string' ? RETRY_TEXT[state] : undefined;
+  return t ? ` (${t})` : '';
+};
+const msg = (text: string | undefined) => clip((text ?? '').trim(), MAX_MESSAGE);
+
+/** The issues an InvalidBrief failure carries in its details, when it carries them. */
+function briefIssues(f: ApplicationFailure): Array<{ field: string; message: string }> | undefined {
+  const issues = f.details?.[0];
+  if (f.type !== Failure.InvalidBrief || !Array.isArray(issues) || issues.length === 0) return undefined;
+  if (!issues.every((i) => i && typeof i.field === 'string' && typeof i.message === 'string')) return undefined;
+  return issues as Array<{ field: string; message: string }>;
+}
+
+function applicationText(f: ApplicationFailure): string {
+  const issues = briefIssues(f);
+  if (issues) {
+    const listed = issues.slice(0, MAX_ISSUES).map((i) => `  • ${clip(i.field)}: ${clip(i.message, 500)}`);
+    if (issues.length > MAX_ISSUES) listed.push(`  … and ${issues.length - MAX_ISSUES} more`);
+    return `invalid brief:\n${listed.join('\n')}`;
   }
-  return (err as Error).message ?? String(err);
+  return f.type ? `${f.type}: ${msg(f.message)}` : msg(f.message);
+}
+
+/**
+ * The readable reason a workflow failed: the failure a person can act on first (the type, and
+ * its message — for a vendor, which provider, the HTTP status and the vendor's own words,
+ * already scrubbed of secrets by the adapters), then where it happened (the activity or child
+ * workflow, and whether it was retried), then the causes under it. Walks `err.cause` through
+ * WorkflowFailedError → ActivityFailure / ChildWorkflowFailure → ApplicationFailure → … Every
+ * message is clipped; the caller's terminal output escapes control characters.
+ */
+export function describeFailure(err: unknown): string {
+  const chain: unknown[] = [];
+  for (let e: unknown = err; e !== undefined && e !== null && chain.length < MAX_LINKS * 2; e = (e as { cause?: unknown }).cause) {
+    if (chain.includes(e)) break;
+    chain.push(e);
+  }
+  const where: string[] = [];
+  const causes: string[] = [];
+  let headline: string | undefined;
+  const said = (text: string) => [headline ?? '', ...causes].some((t) => t.includes(text));
+  for (const e of chain) {
+    if (e instanceof WorkflowFailedError) continue;
+    if (headline === undefined && e instanceof ActivityFailure) {
+      where.push(`in activity ${e.activityType}${retryText(e.retryState)}`);
+      continue;
+    }
+    if (headline === undefined && e instanceof ChildWorkflowFailure) {
+      where.push(`in child workflow ${clip(e.execution.workflowId ?? '')} (${e.workflowType})${retryText(e.retryState)}`);
+      continue;
+    }
+    let text: string;
+    if (e instanceof ApplicationFailure) text = applicationText(e);
+    else if (e instanceof TimeoutFailure) text = `timed out (${e.timeoutType ?? 'timeout'})${e.message ? `: ${msg(e.message)}` : ''}`;
+    else if (e instanceof TerminatedFailure) text = `terminated${e.message ? `: ${msg(e.message)}` : ''}`;
+    else if (e instanceof CancelledFailure) text = `cancelled${e.message ? `: ${msg(e.message)}` : ''}`;
+    else if (e instanceof Error) text = `${e.name && e.name !== 'Error' && !(e instanceof TemporalFailure) ? `${e.name}: ` : ''}${msg(e.message)}`;
+    else text = msg(String(e));
+    if (headline === undefined) headline = text;
+    else if (causes.length < MAX_LINKS && !said(msg(e instanceof Error ? e.message : String(e)))) causes.push(text);
+  }
+  if (headline === undefined) {
+    // Nothing under the wrappers: say what the outermost one says.
+    headline = where.length ? 'failed' : msg(err instanceof Error ? err.message : String(err));
+  }
+  return [headline, ...where.map((w) => `    ${w}`), ...causes.map((c) => `    cause: ${c}`)].join('\n');
+}
+
+/**
+ * One line for an error the CLI did not expect, and the stack only when asked
+ * (`DARKROOM_DEBUG=1`). A workflow's failure is described as {@link describeFailure} does.
+ */
+export function describeUnexpected(err: unknown, debug: boolean): string {
+  const stack = debug && err instanceof Error && err.stack ? `\n${err.stack}` : '';
+  if (err instanceof WorkflowFailedError || err instanceof TemporalFailure) return `darkroom: ${describeFailure(err)}${stack}`;
+  const text = err instanceof Error ? `${err.name && err.name !== 'Error' ? `${err.name}: ` : ''}${err.message}` : String(err);
+  const line = clip(text.replace(/\s*\n\s*/g, ' '), MAX_MESSAGE);
+  return `darkroom: unexpected error: ${line}${debug ? stack : ' (run with DARKROOM_DEBUG=1 for the details)'}`;
 }

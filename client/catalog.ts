@@ -5,7 +5,6 @@
  *
  * Everything a person has to fix in the feed is shown before anything starts, with its line.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ServiceError, WorkflowExecutionAlreadyStartedError,
@@ -14,6 +13,7 @@ import {
 import { catalogKeys } from '../activities/catalog';
 import { createBlobStore, type BlobStore } from '../activities/blob-store';
 import { providerKeys, type Config } from '../domain/config';
+import { clip, preview } from '../domain/text';
 import { parseCsv } from '../domain/csv';
 import { briefsFromFeed, catalogIdFor, parseFeed, type FeedError, type FeedPlan } from '../domain/feed';
 import { capabilitiesFor, forecastBrief } from '../domain/models';
@@ -23,6 +23,7 @@ import { cancelCatalogSignal, catalogStatusQuery, pauseSignal, resumeSignal, ret
 import { parseJsonText } from './brief-file';
 import { describeFailure } from './briefs';
 import { CliError } from './errors';
+import { FEED_FILE, readInputFile, TEMPLATE_FILE } from './files';
 
 type CatalogResult = Awaited<ReturnType<typeof catalogWorkflow>>;
 
@@ -74,15 +75,6 @@ export interface CatalogFiles {
   template: unknown;
 }
 
-async function readText(file: string, what: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(code === 'ENOENT' ? `no such ${what}: ${file}` : `cannot read ${what} ${file}: ${(err as Error).message}`);
-  }
-}
-
 /** CSV or JSON lines, by the file's extension, else by its first character. */
 function feedFormat(file: string, text: string): 'csv' | 'jsonl' {
   if (/\.(jsonl|ndjson)$/i.test(file)) return 'jsonl';
@@ -91,13 +83,13 @@ function feedFormat(file: string, text: string): 'csv' | 'jsonl' {
 }
 
 export async function readFeedFile(feedFile: string): Promise<{ feedText: string; format: 'csv' | 'jsonl' }> {
-  const feedText = await readText(feedFile, 'feed file');
+  const feedText = await readInputFile(feedFile, FEED_FILE);
   return { feedText, format: feedFormat(feedFile, feedText) };
 }
 
 /** Reads the feed and the template; a missing file or bad JSON names the file. */
 export async function readCatalogFiles(feedFile: string, templateFile: string): Promise<CatalogFiles> {
-  const [feed, templateText] = await Promise.all([readFeedFile(feedFile), readText(templateFile, 'template file')]);
+  const [feed, templateText] = await Promise.all([readFeedFile(feedFile), readInputFile(templateFile, TEMPLATE_FILE)]);
   return { feedFile, ...feed, templateFile, template: parseJsonText(templateText, templateFile) };
 }
 
@@ -106,7 +98,7 @@ const CATALOG_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$/;
 /** `--id`, checked (it names blobs, workflow ids and a search-attribute value), or one from the feed's file name. */
 export function resolveCatalogId(id: string | undefined, feedFile: string): string {
   if (id === undefined) return catalogIdFor(path.basename(feedFile));
-  if (!CATALOG_ID.test(id)) throw new CliError(`--id must be 1 to 60 characters of A-Z, a-z, 0-9, ".", "_" or "-", starting with a letter or digit, not ${JSON.stringify(id)}`);
+  if (!CATALOG_ID.test(id)) throw new CliError(`--id must be 1 to 60 characters of A-Z, a-z, 0-9, ".", "_" or "-", starting with a letter or digit, not ${preview(id)}`);
   return id;
 }
 
@@ -115,7 +107,7 @@ export function runOptions(values: CatalogOptions): Pick<CatalogInput, 'window' 
   const out: Pick<CatalogInput, 'window' | 'budgetUsd' | 'rowsPerRun'> = {};
   const whole = (name: string, raw: string, min: number, max: number): number => {
     const n = Number(raw);
-    if (!raw.trim() || !Number.isInteger(n) || n < min || n > max) throw new CliError(`--${name} must be a whole number from ${min} to ${max}, not "${raw}"`);
+    if (!raw.trim() || !Number.isInteger(n) || n < min || n > max) throw new CliError(`--${name} must be a whole number from ${min} to ${max}, not ${preview(raw)}`);
     return n;
   };
   if (values.window !== undefined) out.window = whole('window', values.window, 1, 100);
@@ -123,7 +115,7 @@ export function runOptions(values: CatalogOptions): Pick<CatalogInput, 'window' 
   if (values.budget !== undefined) {
     const raw = values.budget.replace(/^\$/, '');
     const n = Number(raw);
-    if (!raw.trim() || !Number.isFinite(n) || n <= 0) throw new CliError(`--budget must be an amount in US dollars above 0, such as 25 or 7.50, not "${values.budget}"`);
+    if (!raw.trim() || !Number.isFinite(n) || n <= 0) throw new CliError(`--budget must be an amount in US dollars above 0, such as 25 or 7.50, not ${preview(values.budget)}`);
     out.budgetUsd = n;
   }
   return out;
@@ -255,7 +247,8 @@ export function previewText(p: CatalogPreview): string {
   }
   if (plan.duplicates.length) {
     lines.push(`duplicates ${plural(plan.duplicates.length, 'SKU')} on more than one line (only the first line runs):`);
-    lines.push(...listed(plan.duplicates, (d) => `    ${d.sku.padEnd(16)} lines ${d.lines.join(', ')}`));
+    const lineList = (n: number[]) => n.slice(0, 20).join(', ') + (n.length > 20 ? ` and ${n.length - 20} more` : '');
+    lines.push(...listed(plan.duplicates, (d) => `    ${d.sku.padEnd(16)} lines ${lineList(d.lines)}`));
   }
   lines.push(forecastText(p));
   return lines.join('\n');
@@ -342,6 +335,9 @@ export async function findCatalog(client: Client, catalogId: string): Promise<Fo
 }
 
 function notFound(catalogId: string): CliError {
+  if (!CATALOG_ID.test(catalogId)) {
+    return new CliError(`no catalog ${preview(catalogId)}: a catalog id is 1 to 60 characters of A-Z, a-z, 0-9, ".", "_" or "-", starting with a letter or digit`);
+  }
   return new CliError(`no catalog "${catalogId}": no workflow ${catalogWorkflowId(catalogId)} (nor any catalogWorkflow with ${SA.catalogId.name} = '${catalogId}') in this namespace; start one with "darkroom catalog start <feed> --template <template.json> --id ${catalogId}"`);
 }
 
@@ -475,11 +471,11 @@ export async function runCatalogCommand(command: string | undefined, ctx: Catalo
   const { args, usage } = ctx;
   const need = (i: number, what: string): string => {
     const v = args[i];
-    if (!v) throw new CliError(`darkroom catalog ${command}: missing ${what}\n\n${usage}`);
+    if (!v) throw new CliError(`darkroom catalog ${clip(command ?? '')}: missing ${what}\n\n${usage}`);
     return v;
   };
   const extra = (n: number) => {
-    if (args.length > n) throw new CliError(`darkroom catalog ${command}: unexpected "${args[n]}"\n\n${usage}`);
+    if (args.length > n) throw new CliError(`darkroom catalog ${clip(command ?? '')}: unexpected ${preview(args[n])}\n\n${usage}`);
   };
   const id = (i: number): string => {
     const v = need(i, '<catalog id>');
@@ -524,7 +520,7 @@ export async function runCatalogCommand(command: string | undefined, ctx: Catalo
     case undefined:
       throw new CliError(`darkroom catalog: missing a command (${CATALOG_COMMANDS.join(', ')})\n\n${usage}`);
     default:
-      throw new CliError(`unknown command "catalog ${command}"\n\n${usage}`);
+      throw new CliError(`unknown command "catalog ${clip(command)}"\n\n${usage}`);
   }
 }
 
@@ -756,9 +752,9 @@ async function report(ctx: CatalogContext, catalogId: string): Promise<number> {
 /** Turns Temporal's refusal of the cron expression into a usage error. */
 function cronError(err: unknown, cron: string): CliError | undefined {
   // The SDK turns the server's "Invalid schedule spec" (INVALID_ARGUMENT) into a TypeError.
-  if (err instanceof TypeError) return new CliError(`Temporal refused --cron "${cron}": ${err.message}`, 2, { cause: err });
+  if (err instanceof TypeError) return new CliError(`Temporal refused --cron ${preview(cron)}: ${clip(err.message, 500)}`, 2, { cause: err });
   const e = err as { cause?: { code?: number; details?: string } };
-  if (e.cause?.code === 3) return new CliError(`Temporal refused --cron "${cron}": ${e.cause.details}`, 2, { cause: err });
+  if (e.cause?.code === 3) return new CliError(`Temporal refused --cron ${preview(cron)}: ${clip(e.cause.details ?? '', 500)}`, 2, { cause: err });
   return undefined;
 }
 

@@ -2,15 +2,16 @@ import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { createBlobStore } from '../activities/blob-store';
 import { parseConfig, type Config } from '../domain/config';
+import { clip, preview } from '../domain/text';
 import type { ReviewDecision } from '../domain/review';
 import type { BriefStatus } from '../domain/types';
 import { statusQuery } from '../workflows/messages';
 import { readBriefFile } from './brief-file';
-import { describeFailure, followBrief, startBrief, type BriefHandle } from './briefs';
+import { describeFailure, describeUnexpected, followBrief, startBrief, type BriefHandle } from './briefs';
 import { runCatalogCommand, temporalUi } from './catalog';
 import { connectClient } from './connect';
 import { CliError } from './errors';
-import { manifestSummary, statusBlock, statusLine } from './render';
+import { manifestSummary, statusBlock, statusLine, terminalIo, type Io } from './render';
 import {
   bulkApprove, checkFilter, decide, DecisionRefusedError, getBrief, InvalidFilterError, listAwaiting, NoWorkerError, VisibilityQueryError,
 } from './review/actions';
@@ -19,6 +20,8 @@ import { publicOrigin, startReviewServer } from './review/server';
 import { awaitingList, awaitingSummary, reviewBlock } from './review/text';
 
 const DEFAULT_REVIEW_PORT = 8234;
+/** The most of one error message the CLI prints (the usage text it may carry fits). */
+const MAX_ERROR_CHARS = 16_000;
 
 const HELP = `darkroom — turn creative briefs into published image assets
 
@@ -133,17 +136,6 @@ function untilSignal(): Promise<void> {
   });
 }
 
-interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  /** Rewrite the current terminal line (live progress). */
-  live?: (s: string) => void;
-  /** stdout and stderr are a terminal: `catalog status` of a running catalog follows it live. */
-  interactive?: boolean;
-  /** How long `darkroom review` serves: until this resolves. @default until SIGINT/SIGTERM */
-  untilStopped?: () => Promise<void>;
-}
-
 function uiLink(config: Config, workflowId: string): string {
   return `${temporalUi(config)}/workflows/${encodeURIComponent(workflowId)}`;
 }
@@ -168,13 +160,19 @@ async function follow(handle: BriefHandle, io: Io, json: boolean): Promise<numbe
   }
 }
 
-export async function main(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
+/**
+ * Runs one `darkroom` command and returns its exit code. Everything it prints goes through
+ * {@link terminalIo}: workflow ids, subjects, reasons, feed cells and errors come from outside
+ * (older runs, `temporal workflow start`), so none of it reaches the terminal raw.
+ */
+export async function main(argv: string[], env: Record<string, string | undefined>, rawIo: Io): Promise<number> {
+  const io = terminalIo(rawIo);
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (err) {
     // node:util's messages name the option ("Unknown option '--x'", "Option '--reason <value>' argument missing").
-    io.err(`darkroom: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\nRun "darkroom --help" for usage.`);
+    io.err(`darkroom: ${clip((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''))}\n\nRun "darkroom --help" for usage.`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -187,7 +185,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
   try {
     config = parseConfig(env);
   } catch (err) {
-    io.err(`darkroom: ${(err as Error).message}`);
+    io.err(`darkroom: ${clip((err as Error).message, 2000)}`);
     return 2;
   }
   const review = command === 'review' && rest[0] && !/^\d/.test(rest[0]) ? rest[0] : undefined;
@@ -223,9 +221,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
         client = await connectClient(config);
         const handle = client.workflow.getHandle(id);
         const d = await handle.describe();
-        const s = await handle.query(statusQuery).catch(() => undefined);
-        if (json) io.out(JSON.stringify({ workflowId: id, temporalStatus: d.status.name, status: s }, null, 2));
-        else io.out(`temporal   ${d.status.name} (started ${d.startTime.toISOString()})\n${s ? statusBlock(s) : ''}`);
+        const ended = !['RUNNING', 'CONTINUED_AS_NEW'].includes(d.status.name);
+        // A closed workflow answers a query only through a worker replaying it: don't wait long for one.
+        const c = client;
+        const s = await c.withDeadline(Date.now() + (ended ? 3000 : 15_000), () => handle.query(statusQuery)).catch(() => undefined);
+        const failure = ended && d.status.name !== 'COMPLETED' ? await handle.result().then(() => undefined, (err: unknown) => describeFailure(err)) : undefined;
+        if (json) io.out(JSON.stringify({ workflowId: id, temporalStatus: d.status.name, ...(failure ? { failure } : {}), status: s }, null, 2));
+        else io.out(`temporal   ${d.status.name} (started ${d.startTime.toISOString()})${failure ? `\nfailure    ${failure}` : ''}\n${s ? statusBlock(s) : ''}`);
         return 0;
       }
       case 'result': {
@@ -254,7 +256,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
             const raw = values['min-score'];
             if (raw === undefined) throw new CliError(`darkroom review bulk-approve: missing --min-score N (approve where the best candidate scores at least N, 0–100)`);
             const minScore = Number(raw);
-            if (!raw.trim() || !Number.isFinite(minScore) || minScore < 0 || minScore > 100) throw new CliError(`darkroom review bulk-approve: --min-score must be a number from 0 to 100, not "${raw}"`);
+            if (!raw.trim() || !Number.isFinite(minScore) || minScore < 0 || minScore > 100) throw new CliError(`darkroom review bulk-approve: --min-score must be a number from 0 to 100, not ${preview(raw)}`);
             checkFilter(values.filter);
             client = await connectClient(config);
             const result = await bulkApprove(client, {
@@ -270,24 +272,24 @@ export async function main(argv: string[], env: Record<string, string | undefine
             return 0;
           }
           default:
-            throw new CliError(`unknown command "review ${review}"\n\n${HELP}`);
+            throw new CliError(`unknown command "review ${clip(review)}"\n\n${HELP}`);
         }
       case 'approve': {
         const id = need('<workflowId>');
         const ids = args.slice(1).flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
-        if (ids.length === 0) throw new CliError(`darkroom approve: missing <candidate…>: name the candidates to ship, e.g. darkroom approve ${id} r1-c01 (see: darkroom review show ${id})`);
+        if (ids.length === 0) throw new CliError(`darkroom approve: missing <candidate…>: name the candidates to ship, e.g. darkroom approve ${clip(id)} r1-c01 (see: darkroom review show ${clip(id)})`);
         return await sendDecision(io, json, id, { action: 'approve', candidateIds: ids, reviewer: reviewerName(values, env), comment: values.comment }, async () => (client = await connectClient(config)));
       }
       case 'reject': {
         const id = need('<workflowId>');
-        if (args.length > 1) throw new CliError(`darkroom reject: unexpected "${args[1]}": put the reason in --reason "…"`);
+        if (args.length > 1) throw new CliError(`darkroom reject: unexpected ${preview(args[1])}: put the reason in --reason "…"`);
         const reason = values.reason?.trim();
         if (!reason) throw new CliError(`darkroom reject: missing --reason TEXT: say why the brief is rejected`);
         return await sendDecision(io, json, id, { action: 'reject', reason, reviewer: reviewerName(values, env) }, async () => (client = await connectClient(config)));
       }
       case 'revise': {
         const id = need('<workflowId>');
-        if (args.length > 1) throw new CliError(`darkroom revise: unexpected "${args[1]}": put the feedback in --feedback "…"`);
+        if (args.length > 1) throw new CliError(`darkroom revise: unexpected ${preview(args[1])}: put the feedback in --feedback "…"`);
         const feedback = values.feedback?.trim();
         if (!feedback) throw new CliError(`darkroom revise: missing --feedback TEXT: say what the next round should change`);
         const keep = (values.keep ?? []).flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
@@ -296,15 +298,16 @@ export async function main(argv: string[], env: Record<string, string | undefine
       case 'catalog':
         return await runCatalogCommand(catalog, { config, values, args, io, usage: HELP, connect: async () => (client = await connectClient(config)) });
       default:
-        throw new CliError(`unknown command "${command}"\n\n${HELP}`);
+        throw new CliError(`unknown command ${preview(command)}\n\n${HELP}`);
     }
   } catch (err) {
     if (err instanceof CliError) {
-      io.err(`darkroom: ${err.message}`);
+      // The messages are built to be short; this bounds whatever one of them echoed.
+      io.err(`darkroom: ${clip(err.message, MAX_ERROR_CHARS)}`);
       return err.exitCode;
     }
     if (err instanceof WorkflowNotFoundError) {
-      io.err(`darkroom: no workflow ${args[0]} in namespace ${config.TEMPORAL_NAMESPACE}`);
+      io.err(`darkroom: no workflow ${clip(args[0] ?? '')} in namespace ${config.TEMPORAL_NAMESPACE}`);
       return 2;
     }
     if (err instanceof InvalidFilterError) {
@@ -319,7 +322,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       io.err(`darkroom: ${err.message}`);
       return 1;
     }
-    throw err;
+    io.err(describeUnexpected(err, env.DARKROOM_DEBUG === '1'));
+    return 1;
   } finally {
     await client?.connection.close();
   }
@@ -357,7 +361,7 @@ async function sendDecision(io: Io, json: boolean, id: string, decision: ReviewD
     return 0;
   } catch (err) {
     if (err instanceof DecisionRefusedError) {
-      io.err(`darkroom: ${id} refused the decision: ${err.message}`);
+      io.err(`darkroom: ${clip(id)} refused the decision: ${clip(err.message, 2000)}`);
       return 1;
     }
     throw err;
@@ -367,7 +371,7 @@ async function sendDecision(io: Io, json: boolean, id: string, decision: ReviewD
 /** `darkroom review`: serves the reviewer tool until Ctrl-C. */
 async function serveReview(config: Config, env: Record<string, string | undefined>, values: Values, io: Io, connect: () => Promise<Client>): Promise<number> {
   const port = values.port === undefined ? DEFAULT_REVIEW_PORT : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`darkroom review: --port must be a port number from 0 to 65535, not "${values.port}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`darkroom review: --port must be a port number from 0 to 65535, not ${preview(values.port)}`);
   const host = values.host ?? '127.0.0.1';
   const given = config.DARKROOM_REVIEW_TOKEN;
   const token = given || newToken();

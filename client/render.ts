@@ -1,5 +1,35 @@
 import path from 'node:path';
+import { terminalSafe } from '../domain/text';
 import type { BriefStatus, Manifest } from '../domain/types';
+
+/** Where the CLI writes. */
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** Rewrite the current terminal line (live progress). */
+  live?: (s: string) => void;
+  /** stdout and stderr are a terminal: `catalog status` of a running catalog follows it live. */
+  interactive?: boolean;
+  /** How long `darkroom review` serves: until this resolves. @default until SIGINT/SIGTERM */
+  untilStopped?: () => Promise<void>;
+}
+
+/**
+ * The same Io, with every string shown through {@link terminalSafe}: what the CLI prints
+ * carries workflow ids, subjects, reasons and feed cells from anyone, and none of it may drive
+ * the terminal. The live line stays one line; the terminal codes that redraw it are added by
+ * the caller's `live` after this, so they are the only ones that reach the terminal.
+ * (`--json` stays valid JSON: the escapes it gains are JSON's own.)
+ */
+export function terminalIo(io: Io): Io {
+  const live = io.live;
+  return {
+    ...io,
+    out: (s) => io.out(terminalSafe(s)),
+    err: (s) => io.err(terminalSafe(s)),
+    live: live && ((s) => live(terminalSafe(s, { singleLine: true }))),
+  };
+}
 
 const usd = (v: number) => `$${v.toFixed(v > 0 && v < 0.1 ? 3 : 2)}`;
 
