@@ -17,8 +17,11 @@ import { runAltTextContract, runVisionJudgeContract } from './contract/others';
 import { startFakeGemini, type FakeGemini } from './fake-gemini';
 
 const KEY = 'AIzaSyFAKE-gemini-key-0123456789abcdef';
-/** Short, so the timeout fault costs half a second; the fake answers in a few ms. */
-const TIMEOUT_MS = 500;
+/**
+ * Short, so the timeout fault costs seconds, not two minutes; long enough that the fake, which
+ * renders a real image with sharp, answers in time on a loaded 2-core CI machine (300 ms did not).
+ */
+const TIMEOUT_MS = 1500;
 
 type Body = {
   contents: Array<{ role?: string; parts: Array<{ text?: string; inlineData?: { mimeType: string; data: string } }> }>;

@@ -31,8 +31,11 @@ import { startFakeOpenAI, type FakeOpenAI } from './fake-openai';
 
 /** Shaped like a real key, so a leak into a message would be easy to spot and hard to miss. */
 const KEY = 'sk-proj-DarkroomTestKey0123456789abcdefXYZ';
-/** Short, so the timeout fault costs a third of a second, not two minutes. */
-const TIMEOUT_MS = 300;
+/**
+ * Short, so the timeout fault costs seconds, not two minutes; long enough that the fake, which
+ * renders a real image with sharp, answers in time on a loaded 2-core CI machine (300 ms did not).
+ */
+const TIMEOUT_MS = 1500;
 
 type Body = Record<string, unknown>;
 type ChatPart = { type: string; text?: string; image_url?: { url: string; detail?: string } };

@@ -15,8 +15,11 @@ import { runUpscalerContract } from './contract/others';
 import { REAL_ESRGAN_VERSION, startFakeReplicate, type FakeReplicate } from './fake-replicate';
 
 const TOKEN = 'r8_FAKEtoken0123456789abcdefghijklmnopqr';
-/** Short, so the timeout fault costs half a second; the fake answers in a few ms. */
-const TIMEOUT_MS = 500;
+/**
+ * Short, so the timeout fault costs seconds, not two minutes; long enough that the fake, which
+ * renders a real image with sharp, answers in time on a loaded 2-core CI machine (300 ms did not).
+ */
+const TIMEOUT_MS = 1500;
 const POLL_MS = 20;
 
 type CreateBody = { version?: string; input: Record<string, unknown> };
