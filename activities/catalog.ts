@@ -5,7 +5,7 @@ import { briefsFromFeed, type FeedError, type FeedRun } from '../domain/feed';
 import { manifestKey } from '../domain/naming';
 import type { Manifest } from '../domain/types';
 import type { Client } from '@temporalio/client';
-import { BlobNotFoundError, InvalidBlobKeyError, type BlobStore } from './blob-store';
+import { BlobNotFoundError, BlobTooLargeError, InvalidBlobKeyError, UnsafeBlobError, type BlobStore } from './blob-store';
 import { Failure } from '../domain/failures';
 import { clip } from '../domain/text';
 import type { ProviderRegistry } from './providers';
@@ -99,8 +99,8 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
     try {
       return (await blobs.get(feedKey)).toString('utf8');
     } catch (err) {
-      if (err instanceof BlobNotFoundError || err instanceof InvalidBlobKeyError) {
-        const why = err instanceof BlobNotFoundError ? 'no feed is stored there' : clip(err.reason, 200);
+      if (err instanceof BlobNotFoundError || err instanceof InvalidBlobKeyError || err instanceof UnsafeBlobError || err instanceof BlobTooLargeError) {
+        const why = err instanceof BlobNotFoundError ? 'no feed is stored there' : err instanceof BlobTooLargeError ? clip(err.message, 200) : clip(err.reason, 200);
         throw ApplicationFailure.create({
           message: `feedKey ${clip(JSON.stringify(feedKey), 120)}: ${why}. Store the feed first (darkroom catalog start or darkroom catalog upload <id> <feed>).`,
           type: Failure.InvalidCatalog,

@@ -10,7 +10,7 @@ import { assetKey, candidateId, candidateKey, ledgerKey, manifestKey, upscaledKe
 import { buildPrompt, scorePrompt, type BuiltPrompt } from '../domain/prompt';
 import type { ReviewRecord } from '../domain/review';
 import type { Asset, BlobRef, Candidate, JudgeResult, Manifest, PreparedBrief, Span } from '../domain/types';
-import { InvalidBlobKeyError, type BlobStore } from './blob-store';
+import { BlobTooLargeError, InvalidBlobKeyError, UnsafeBlobError, type BlobStore } from './blob-store';
 import { formatForChannels } from './images/format';
 import { ProviderError, type ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
@@ -103,14 +103,33 @@ const INVALID_BRIEF = Failure.InvalidBrief;
 const MAX_ISSUES = 20;
 
 /**
- * Input errors are never retried: a blob key that cannot be stored (a workflow id with a space,
- * a `..`) fails the same way on every attempt.
+ * Errors no retry can change are never retried: a blob key that cannot be stored (a workflow id
+ * with a space, a `..`) fails the same way on every attempt, and so does a blob the store refuses
+ * to read (a symlink or FIFO planted in the data folder) or one larger than a read may take.
  */
 function inputFailure(err: unknown): unknown {
   if (err instanceof InvalidBlobKeyError) {
     return ApplicationFailure.create({ message: clip(err.message, 400), type: Failure.InvalidWorkflowId, nonRetryable: true });
   }
+  if (err instanceof UnsafeBlobError || err instanceof BlobTooLargeError) {
+    return ApplicationFailure.create({ message: clip(err.message, 400), type: Failure.UnsafeBlob, nonRetryable: true });
+  }
   return err;
+}
+
+/** `activities` with every function's errors passed through {@link inputFailure}: no activity can forget to. */
+function refusingInputErrors<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    out[name] = async (...args: never[]) => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        throw inputFailure(err);
+      }
+    };
+  }
+  return out as T;
 }
 
 /** Maps a provider failure onto Temporal's retry semantics; anything unknown is retryable. */
@@ -150,16 +169,11 @@ export function createActivities(deps: ActivityDeps) {
 
   async function timed<T extends object>(fn: () => Promise<T>): Promise<T & { timing: Span }> {
     const startedAt = now();
-    let result: T;
-    try {
-      result = await fn();
-    } catch (err) {
-      throw inputFailure(err);
-    }
+    const result = await fn();
     return { ...result, timing: { startedAt, finishedAt: now() } };
   }
 
-  return {
+  return refusingInputErrors({
     /**
      * Validates the brief (again: a brief started from the Temporal UI never passed the CLI),
      * routes it to a model, and builds and scores its prompt. Invalid input fails non-retryably
@@ -394,7 +408,7 @@ export function createActivities(deps: ActivityDeps) {
       await blobs.put(key, new TextEncoder().encode(JSON.stringify(manifest, null, 2)), { mime: 'application/json' });
       return manifest;
     },
-  };
+  });
 
   /** What earlier attempts spent on a candidate, from its ledger entries. */
   async function ledgerFor(workflowId: string, id: string, key: string): Promise<{ costUsd: number; ms: number; entries: number }> {

@@ -9,6 +9,8 @@ export const Failure = {
   InvalidCatalog: 'InvalidCatalog',
   /** The workflow id cannot name a place in the blob store, or names another tool's namespace. */
   InvalidWorkflowId: 'InvalidWorkflowId',
+  /** A blob the store will not read: a symlink, FIFO or folder planted in the data folder, or one larger than a read may take. */
+  UnsafeBlob: 'UnsafeBlob',
   /** A signal or update payload over the size a handler accepts. */
   PayloadTooLarge: 'PayloadTooLarge',
   PromptScoreTooLow: 'PromptScoreTooLow',

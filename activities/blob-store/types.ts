@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { blobKeyProblem } from '../../domain/naming';
 import { preview } from '../../domain/text';
 import type { BlobRef } from '../../domain/types';
 
@@ -59,7 +60,7 @@ export class BlobNotFoundError extends Error {
 export class InvalidBlobKeyError extends Error {
   override readonly name = 'InvalidBlobKeyError';
   constructor(readonly key: string, readonly reason: string) {
-    super(`invalid blob key ${preview(key)}: ${reason}`);
+    super(`invalid blob key ${preview(key)}: it ${reason}`);
   }
 }
 
@@ -85,17 +86,12 @@ export class BlobTooLargeError extends Error {
   }
 }
 
-const SAFE_KEY = /^[A-Za-z0-9._~@=+,-]+(?:\/[A-Za-z0-9._~@=+,-]+)*$/;
-
 /**
  * Keys are relative, slash-separated and free of `.`/`..` segments, so no key can name
- * anything outside the store (the reviewer tool serves blobs by key).
+ * anything outside the store (the reviewer tool serves blobs by key). The rule is
+ * {@link blobKeyProblem}'s, which the workflow id checks share.
  */
 export function assertSafeKey(key: string): void {
-  if (typeof key !== 'string' || key.length === 0) throw new InvalidBlobKeyError(String(key), 'empty');
-  if (key.length > 1024) throw new InvalidBlobKeyError(key, 'longer than 1024 characters');
-  if (!SAFE_KEY.test(key)) throw new InvalidBlobKeyError(key, 'use letters, digits, . _ - ~ @ = + , and / between segments');
-  if (key.split('/').some((s) => s === '.' || s === '..' || s.startsWith('.'))) {
-    throw new InvalidBlobKeyError(key, 'segments may not start with a dot');
-  }
+  const problem = blobKeyProblem(key);
+  if (problem) throw new InvalidBlobKeyError(String(key), problem);
 }

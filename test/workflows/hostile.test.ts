@@ -2,6 +2,9 @@
  * Hostile input through the workflow doors (raw starts, signals), on the real dev server: each
  * gets a bounded, non-retryable answer, and nothing it sends can wedge a brief or a catalog.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -79,6 +82,25 @@ describe('hostile input on the workflow doors', () => {
       if (outcome instanceof WorkflowFailedError) expect((outcome.cause as ApplicationFailure).type).toBe('InvalidCatalog');
       else expect(outcome).toMatchObject({ counts: { done: 1 } });
       await expectCleanHistory(nested);
+    });
+  });
+
+  it('a feed that is a symlink (or a FIFO) planted in the data folder is refused after one attempt, not retried', async () => {
+    const taskQueue = uniqueTaskQueue('hostile-cat-link');
+    const dataDir = testDataDir('hostile-cat-link');
+    const root = createBlobStore({ DARKROOM_DATA_DIR: dataDir }).location;
+    await fs.mkdir(path.join(root, 'catalogs/linked'), { recursive: true });
+    await fs.symlink('/etc/passwd', path.join(root, 'catalogs/linked/feed.csv'));
+    await fs.mkdir(path.join(root, 'catalogs/piped'), { recursive: true });
+    execFileSync('mkfifo', [path.join(root, 'catalogs/piped/feed.csv')]);
+    await withWorker({ taskQueue, dataDir }, async () => {
+      for (const id of ['linked', 'piped']) {
+        const handle = await client.workflow.start('catalogWorkflow', { taskQueue, workflowId: uniqueWorkflowId(`hostile-${id}`), args: [{ catalogId: id, feedKey: `catalogs/${id}/feed.csv`, template: testTemplate }] });
+        const failure = await failureOf(handle);
+        expect(failure.type).toBe('InvalidCatalog');
+        expect(failure.message, failure.message).toMatch(/feedKey .*(symbolic link|not a regular file)/);
+        await expectCleanHistory(handle);
+      }
     });
   });
 
