@@ -5,6 +5,7 @@
  *
  * Everything a person has to fix in the feed is shown before anything starts, with its line.
  */
+import { temporalUi, uiQuery, uiWorkflow } from './links';
 import path from 'node:path';
 import {
   ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ServiceError, WorkflowExecutionAlreadyStartedError,
@@ -56,13 +57,6 @@ export const catalogScheduleId = (catalogId: string) => `catalog-${catalogId}-sc
 /** The visibility query for a catalog's own runs (scheduled runs carry a time suffix in their id). */
 export const catalogQuery = (catalogId: string) => `WorkflowType = 'catalogWorkflow' AND ${SA.catalogId.name} = '${catalogId}'`;
 
-/** Base URL of the Temporal Web UI for this configuration's namespace. */
-export function temporalUi(config: Config): string {
-  const host = config.TEMPORAL_ADDRESS.split(':')[0];
-  return `http://${host === '127.0.0.1' ? 'localhost' : host}:8233/namespaces/${config.TEMPORAL_NAMESPACE}`;
-}
-const uiWorkflow = (config: Config, workflowId: string) => `${temporalUi(config)}/workflows/${encodeURIComponent(workflowId)}`;
-const uiQuery = (config: Config, query: string) => `${temporalUi(config)}/workflows?query=${encodeURIComponent(query)}`;
 
 // ---------------------------------------------------------------------------------------------
 // Inputs

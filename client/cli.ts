@@ -8,7 +8,8 @@ import type { BriefStatus } from '../domain/types';
 import { statusQuery } from '../workflows/messages';
 import { readBriefFile } from './brief-file';
 import { describeFailure, describeUnexpected, followBrief, startBrief, type BriefHandle } from './briefs';
-import { runCatalogCommand, temporalUi } from './catalog';
+import { runCatalogCommand } from './catalog';
+import { uiWorkflow } from './links';
 import { connectClient } from './connect';
 import { CliError } from './errors';
 import { manifestSummary, statusBlock, statusLine, terminalIo, type Io } from './render';
@@ -136,10 +137,6 @@ function untilSignal(): Promise<void> {
   });
 }
 
-function uiLink(config: Config, workflowId: string): string {
-  return `${temporalUi(config)}/workflows/${encodeURIComponent(workflowId)}`;
-}
-
 async function follow(handle: BriefHandle, io: Io, json: boolean): Promise<number> {
   const show = (s: BriefStatus) => {
     if (json) return;
@@ -210,10 +207,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
         client = await connectClient(config);
         const { handle, workflowId, started } = await startBrief(client, brief, config.DARKROOM_TASK_QUEUE);
         if (command === 'start') {
-          io.out(json ? JSON.stringify({ workflowId, started }) : `${started ? 'started' : 'already running'}: ${workflowId}\n  follow: darkroom status ${workflowId}\n  web UI: ${uiLink(config, workflowId)}`);
+          io.out(json ? JSON.stringify({ workflowId, started }) : `${started ? 'started' : 'already running'}: ${workflowId}\n  follow: darkroom status ${workflowId}\n  web UI: ${uiWorkflow(config, workflowId)}`);
           return 0;
         }
-        if (!json) io.err(`${started ? 'started' : 'attached to running'} ${workflowId}  (${uiLink(config, workflowId)})`);
+        if (!json) io.err(`${started ? 'started' : 'attached to running'} ${workflowId}  (${uiWorkflow(config, workflowId)})`);
         return await follow(handle, io, json);
       }
       case 'status': {

@@ -23,6 +23,11 @@ export const ConfigSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('localhost:7233'),
   /** @default default */
   TEMPORAL_NAMESPACE: z.string().default('default'),
+  /**
+   * Base URL of the Temporal Web UI, for the links the CLI prints (e.g. https://temporal.example.com).
+   * @default the frontend's host on its port + 1000 (http://localhost:8233 for localhost:7233)
+   */
+  TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** @default darkroom */
   DARKROOM_TASK_QUEUE: z.string().default('darkroom'),
   /** Where the filesystem blob store and the dev server's SQLite file live. @default ./.darkroom */

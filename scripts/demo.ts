@@ -3,12 +3,13 @@
  * Starts a Temporal dev server (SQLite in the data dir) and a worker when none is running,
  * stops what it started when done, and prints where every asset landed.
  *
- *   npm run demo -- --keep-server   leave the dev server up to browse the runs at :8233
+ *   npm run demo -- --keep-server   leave the dev server up to browse the runs in the Web UI
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Connection, Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { connectClient } from '../client/connect';
 import { parseConfig } from '../domain/config';
 import type { Manifest } from '../domain/types';
 import { readBriefFile } from '../client/brief-file';
@@ -59,13 +60,16 @@ async function main(): Promise<number> {
     say(`Temporal dev server ready at ${server.address}; Web UI ${server.uiUrl?.replace('127.0.0.1', 'localhost')}`);
   }
 
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // The address the started server reports (127.0.0.1:PORT), not a name that may resolve to ::1
+  // first; a server that has only just started gets a bounded number of seconds to take connections.
+  const address = server?.address ?? config.TEMPORAL_ADDRESS;
+  const client = await connectClient({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE }, 20_000);
+  const connection = client.connection;
   let workerRun: Promise<void> | undefined;
   let stopWorker: (() => void) | undefined;
   if (!(await hasLiveWorker(client, config.DARKROOM_TASK_QUEUE))) {
     say(`Starting a worker on task queue "${config.DARKROOM_TASK_QUEUE}" (bundling workflows)…`);
-    const { worker } = await createDarkroomWorker({ config });
+    const { worker } = await createDarkroomWorker({ config: { ...config, TEMPORAL_ADDRESS: address } });
     workerRun = worker.run();
     stopWorker = () => worker.shutdown();
   } else {
@@ -103,7 +107,7 @@ async function main(): Promise<number> {
   await connection.close();
   if (server && !values['keep-server']) {
     await server.stop();
-    say(`Stopped the dev server it started. To browse these runs in the Web UI: npm run server, then open http://localhost:8233`);
+    say(`Stopped the dev server it started. To browse these runs in the Web UI: npm run server, then open ${server.uiUrl?.replace('127.0.0.1', 'localhost')}`);
   } else if (server) {
     say(`Dev server left running (pid ${server.pid}); Web UI ${server.uiUrl?.replace('127.0.0.1', 'localhost')}. Stop it with: kill ${server.pid}`);
   }
