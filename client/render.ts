@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { terminalSafe } from '../domain/text';
+import { kib, usd } from './format';
 import type { BriefStatus, Manifest } from '../domain/types';
 
 /** Where the CLI writes. */
@@ -31,11 +32,6 @@ export function terminalIo(io: Io): Io {
   };
 }
 
-const usd = (v: number) => `$${v.toFixed(v > 0 && v < 0.1 ? 3 : 2)}`;
-
-export function kib(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${Math.max(1, Math.round(bytes / 1024))} KiB`;
-}
 
 /** One line: stage and counts, for the live display. */
 export function statusLine(s: BriefStatus): string {
