@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Config } from '../domain/config';
+import { Failure } from '../domain/failures';
 
 /**
  * Posts a Slack-compatible JSON body (`{ text, … }`) to the configured webhook, signed with
@@ -15,7 +16,7 @@ export async function postWebhook(config: Pick<Config, 'DARKROOM_NOTIFY_WEBHOOK'
   if (config.DARKROOM_NOTIFY_SECRET) headers['x-darkroom-signature'] = `sha256=${createHmac('sha256', config.DARKROOM_NOTIFY_SECRET).update(body).digest('hex')}`;
   const res = await fetch(config.DARKROOM_NOTIFY_WEBHOOK, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
   if (!res.ok) {
-    throw ApplicationFailure.create({ message: `notification webhook answered ${res.status}`, type: 'NotifyFailed', nonRetryable: res.status >= 400 && res.status < 500 && res.status !== 429 });
+    throw ApplicationFailure.create({ message: `notification webhook answered ${res.status}`, type: Failure.NotifyFailed, nonRetryable: res.status >= 400 && res.status < 500 && res.status !== 429 });
   }
   return true;
 }
