@@ -55,7 +55,7 @@ export interface JudgeCandidatesInput {
   candidates: Array<{ id: string; blob: BlobRef }>;
 }
 
-export interface UpscaleInput {
+export interface UpscaleCandidateInput {
   workflowId: string;
   candidateId: string;
   blob: BlobRef;
@@ -63,14 +63,14 @@ export interface UpscaleInput {
   minHeight: number;
 }
 
-export interface FormatInput {
+export interface FormatCandidateInput {
   workflowId: string;
   candidateId: string;
   master: BlobRef;
   channels: string[];
 }
 
-export interface NotifyInput {
+export interface NotifyReviewersInput {
   workflowId: string;
   kind: 'awaiting' | 'reminder';
   subject: string;
@@ -317,7 +317,7 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Enlarges a master that is smaller than some channel needs. Idempotent by key. */
-    async upscaleCandidate(input: UpscaleInput): Promise<{ blob: BlobRef; costUsd: number; upscaler: string; timing: Span }> {
+    async upscaleCandidate(input: UpscaleCandidateInput): Promise<{ blob: BlobRef; costUsd: number; upscaler: string; timing: Span }> {
       return timed(async () => {
         const key = upscaledKey(input.workflowId, input.candidateId, input.minWidth, input.minHeight);
         const existing = await blobs.head(key);
@@ -338,7 +338,7 @@ export function createActivities(deps: ActivityDeps) {
      * Cuts every channel's exact size from one decoded master (attention crop), encodes each
      * of its formats with metadata stripped, and stores them under the naming convention.
      */
-    async formatCandidate(input: FormatInput): Promise<{ assets: Asset[]; timing: Span }> {
+    async formatCandidate(input: FormatCandidateInput): Promise<{ assets: Asset[]; timing: Span }> {
       return timed(async () => {
         const master = await blobs.get(input.master.key);
         const channels = input.channels.map((c) => resolveChannel(c)!);
@@ -383,7 +383,7 @@ export function createActivities(deps: ActivityDeps) {
      * Tells reviewers a brief is waiting (or still waiting): a Slack-compatible webhook when one
      * is configured, signed with HMAC-SHA256; otherwise a line in the worker's log.
      */
-    async notifyReviewers(input: NotifyInput): Promise<{ delivered: boolean; channel: 'webhook' | 'log' }> {
+    async notifyReviewers(input: NotifyReviewersInput): Promise<{ delivered: boolean; channel: 'webhook' | 'log' }> {
       const link = config.DARKROOM_REVIEW_URL ? `${config.DARKROOM_REVIEW_URL.replace(/\/$/, '')}/briefs/${encodeURIComponent(input.workflowId)}` : undefined;
       const verb = input.kind === 'reminder' ? 'is still waiting for review' : 'is ready for review';
       const text = `Darkroom: "${input.subject}" (${input.workflowId}) ${verb}: round ${input.round}, ${input.candidates} candidates, decide by ${input.deadlineAt}.${link ? ` ${link}` : ''}`;
