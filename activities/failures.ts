@@ -1,0 +1,65 @@
+/**
+ * How activity errors become Temporal failures: what no retry can change is non-retryable, a
+ * provider's error keeps its retry semantics (and the vendor's retry-after), and long calls heartbeat.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Failure } from '../domain/failures';
+import { clip } from '../domain/text';
+import { BlobTooLargeError, InvalidBlobKeyError, UnsafeBlobError } from './blob-store';
+import { ProviderError } from './providers';
+
+/**
+ * Errors no retry can change are never retried: a blob key that cannot be stored (a workflow id
+ * with a space, a `..`) fails the same way on every attempt, and so does a blob the store refuses
+ * to read (a symlink or FIFO planted in the data folder) or one larger than a read may take.
+ */
+export function inputFailure(err: unknown): unknown {
+  if (err instanceof InvalidBlobKeyError) {
+    return ApplicationFailure.create({ message: clip(err.message, 400), type: Failure.InvalidWorkflowId, nonRetryable: true });
+  }
+  if (err instanceof UnsafeBlobError || err instanceof BlobTooLargeError) {
+    return ApplicationFailure.create({ message: clip(err.message, 400), type: Failure.UnsafeBlob, nonRetryable: true });
+  }
+  return err;
+}
+
+/** `activities` with every function's errors passed through {@link inputFailure}: no activity can forget to. */
+export function refusingInputErrors<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    out[name] = async (...args: never[]) => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        throw inputFailure(err);
+      }
+    };
+  }
+  return out as T;
+}
+
+/** Maps a provider failure onto Temporal's retry semantics; anything unknown is retryable. */
+export function toFailure(err: unknown): unknown {
+  if (err instanceof ProviderError) {
+    return ApplicationFailure.create({
+      message: `${err.provider}: ${err.message}`,
+      type: err.type,
+      nonRetryable: !err.retryable,
+      nextRetryDelay: 'retryAfterMs' in err && typeof err.retryAfterMs === 'number' ? err.retryAfterMs : undefined,
+      cause: err,
+    });
+  }
+  return err;
+}
+
+/** Keeps the heartbeat going while a long call is in flight, so a dead worker is noticed quickly. */
+export async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), 1000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
