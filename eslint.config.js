@@ -17,6 +17,13 @@ export default tseslint.config(
     },
   },
   {
+    // The reviewer tool's browser script: a classic script (inlined in its pages), type-checked
+    // against the DOM by client/review/browser/tsconfig.json, which also catches undefined names.
+    files: ['client/review/browser/**/*.js'],
+    languageOptions: { sourceType: 'script' },
+    rules: { 'no-undef': 'off' },
+  },
+  {
     // Workflow code is replayed: it must not touch the outside world or anything that varies
     // between runs. Temporal's sandbox would catch some of this at run time; lint catches it
     // before a history is ever written.
