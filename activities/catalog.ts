@@ -1,7 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Config } from '../domain/config';
 import { csvField } from '../domain/csv';
-import { briefsFromFeed, type FeedError, type FeedRun } from '../domain/feed';
+import type { CatalogPlan, PlannedRun, RowResult } from '../domain/catalog-state';
+import { briefsFromFeed, type FeedError } from '../domain/feed';
 import { manifestKey } from '../domain/naming';
 import type { Manifest } from '../domain/types';
 import type { Client } from '@temporalio/client';
@@ -23,36 +24,6 @@ export const catalogKeys = (catalogId: string) => ({
   report: `catalogs/${catalogId}/report.csv`,
   manifest: `catalogs/${catalogId}/manifest.json`,
 });
-
-export type RowState = 'done' | 'failed' | 'rejected' | 'awaiting-review' | 'skipped' | 'cancelled';
-
-/** What the catalog learned about one row; flushed to the blob store in batches. */
-export interface RowResult {
-  index: number;
-  workflowId: string;
-  sku: string;
-  state: RowState;
-  reason?: string;
-  costUsd: number;
-  at: string;
-}
-
-/** One row of the stored plan. */
-export interface PlannedRun extends FeedRun {
-  index: number;
-  /** Shipped before with the same brief hash (a scheduled rerun): not run again. */
-  shipped: boolean;
-}
-
-export interface CatalogPlan {
-  planKey: string;
-  total: number;
-  invalidRows: number;
-  duplicates: number;
-  shipped: number;
-  forecastUsd: number;
-  startedAt: string;
-}
 
 export interface CatalogReportInput {
   catalogId: string;

@@ -4,8 +4,37 @@
  * given and fails at once, naming each field, instead of failing its workflow task forever.
  * Pure: the workflow runs it.
  */
+import type { CatalogCarry } from './catalog-state';
 import { blobKeyProblem } from './naming';
 import { jsonBytes, preview } from './text';
+
+/** A catalog job: one brief workflow per feed row (and A/B variant). */
+export interface CatalogInput {
+  catalogId: string;
+  /** Blob key of the feed (CSV or JSON lines), stored by `darkroom catalog start`. */
+  feedKey: string;
+  /** The brief template, with `{column}` placeholders (and optional `variants`). */
+  template: unknown;
+  /** Rows running at once. @default 8 */
+  window?: number;
+  /** Spend cap across all rows; rows that would pass it are not started. */
+  budgetUsd?: number;
+  /** Rows started per run before continuing as new (Temporal may suggest it sooner). @default 400 */
+  rowsPerRun?: number;
+  /** How often an idle catalog asks Temporal about rows it has not heard from (terminated rows cannot signal). @default 5 minutes */
+  reconcileEveryMs?: number;
+  /** Internal: what a continued run carries over. Never set this when starting a catalog. */
+  carry?: CatalogCarry;
+}
+
+/** The window and run length a catalog keeps to: its input's, within bounds, or the defaults. */
+export function runLimits(input: CatalogInput): { window: number; rowsPerRun: number; reconcileEveryMs: number } {
+  return {
+    window: Math.max(1, Math.min(input.window ?? 8, 100)),
+    rowsPerRun: Math.max(5, input.rowsPerRun ?? 400),
+    reconcileEveryMs: input.reconcileEveryMs ?? 300_000,
+  };
+}
 
 export interface CatalogInputIssue {
   field: string;
