@@ -7,18 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream/promises';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { BlobNotFoundError, BlobTooLargeError, InvalidBlobKeyError, UnsafeBlobError, type BlobStore } from '../../activities/blob-store/types';
-import { workflowIdProblem } from '../../domain/naming';
 import { clip, preview } from '../../domain/text';
-import {
-  bulkApprove, decide, DecisionRefusedError, getBrief, InvalidFilterError, listAwaiting, NoWorkerError, VisibilityQueryError,
-} from './actions';
 import { Auth } from './auth';
-import { BlobRequestError, ImageServer, keyFromRawPath, parseThumbWidth, type ImageServerOptions } from './blobs';
-import { briefFragmentData, briefPage, errorPage, loginNeededPage, queueFragment, queuePage, type QueueData } from './pages';
-import { BodyError, BulkApproveBody, parseBody, parseDecision } from './requests';
+import { BlobRequestError, ImageServer, type ImageServerOptions } from './blobs';
+import { HttpError, securityHeaders, sendHtml, sendJson, sendText } from './http';
+import { errorPage, loginNeededPage } from './pages';
+import { BodyError } from './requests';
+import { Router } from './router';
+import { reviewRoutes } from './routes';
 
 export interface ReviewServerOptions {
   /** Talks to the Temporal namespace the briefs run in. The caller keeps ownership (and closes it). */
@@ -60,7 +58,6 @@ export interface ReviewServer {
   close(): Promise<void>;
 }
 
-const MAX_BODY = 64 * 1024;
 /** Longer request targets are refused: no page or API of the tool needs one (a filter is at most 500 characters). */
 const MAX_URL = 4096;
 /** Any error text sent back is cut to this; what it quotes from the request is clipped further where it is built. */
@@ -87,84 +84,6 @@ export function publicOrigin(publicUrl: string): string {
   return u.origin;
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-function securityHeaders(res: ServerResponse, nonce: string): void {
-  res.setHeader('Content-Security-Policy', `default-src 'none'; img-src 'self'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`);
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('X-Frame-Options', 'DENY');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
-}
-
-function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', ...headers });
-  res.end(body);
-}
-
-const sendHtml = (res: ServerResponse, status: number, html: string) => send(res, status, 'text/html; charset=utf-8', html);
-const sendJson = (res: ServerResponse, status: number, value: unknown) => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
-
-const tooBig = () => new HttpError(413, `the body may be at most ${MAX_BODY / 1024} KiB`);
-
-/**
- * The body, up to {@link MAX_BODY}. Past that it stops reading without destroying the request,
- * so the 413 still reaches the client; the error handler then closes the connection.
- */
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > MAX_BODY) return Promise.reject(tooBig());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > MAX_BODY) {
-        done();
-        req.pause();
-        reject(tooBig());
-      } else chunks.push(chunk);
-    };
-    const onEnd = () => {
-      done();
-      resolve(Buffer.concat(chunks));
-    };
-    const onError = (err: Error) => {
-      done();
-      reject(err);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\s*(;|$)/i.test(type)) throw new HttpError(415, `send JSON (Content-Type: application/json), not ${preview(type, 60)}`);
-  const body = await readBody(req);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    throw new HttpError(400, 'the body is not valid UTF-8');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, `the body is not valid JSON: ${clip((err as Error).message, 120)}`);
-  }
-}
-
 /** `host:port` as a URL authority (IPv6 in brackets; wildcard addresses as localhost). */
 function authority(host: string, port: number): string {
   const h = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
@@ -187,7 +106,7 @@ function localOrigins(host: string, port: number): Set<string> {
  * every state change is a POST that also needs the `X-Darkroom: 1` header.
  */
 export async function startReviewServer(opts: ReviewServerOptions): Promise<ReviewServer> {
-  const { client, taskQueue } = opts;
+  const { client } = opts;
   const external = opts.publicUrl === undefined ? undefined : publicOrigin(opts.publicUrl);
   const auth = new Auth(opts.token, { sessionTtlMs: opts.sessionTtlMs, secure: external?.startsWith('https:'), clock: opts.clock });
   const images = new ImageServer(opts.blobs, opts.images);
@@ -205,155 +124,61 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
     return external === undefined && origin === `http://${req.headers.host}`;
   }
 
-  async function queueData(filter: string | undefined): Promise<{ data: QueueData; status: number }> {
-    try {
-      return { data: { filter, briefs: await listAwaiting(client, filter, { taskQueue }) }, status: 200 };
-    } catch (err) {
-      if (err instanceof InvalidFilterError) return { data: { filter, error: err.message }, status: 400 };
-      if (err instanceof VisibilityQueryError) return { data: { filter, error: `Temporal refused the filter: ${err.message}` }, status: 400 };
-      throw err;
+  const router = new Router(reviewRoutes({ client, auth, images, taskQueue: opts.taskQueue }));
+
+  /** True with a live login; otherwise answers 401 (the login page, for a browser) and returns false. */
+  function loggedIn(req: IncomingMessage, res: ServerResponse, path: string, nonce: string): boolean {
+    const session = auth.session(req);
+    if (session === 'valid') return true;
+    const why = session === 'expired' ? 'your login has expired: open the login link that `darkroom review` printed again' : 'login needed: open the login link that `darkroom review` printed, or send Authorization: Bearer <token>';
+    if (path.startsWith('/api/') || req.method !== 'GET') sendJson(res, 401, { error: why });
+    else if (path.startsWith('/blobs/')) sendText(res, 401, 'login needed');
+    else sendHtml(res, 401, loginNeededPage(nonce));
+    return false;
+  }
+
+  /** Refuses (403) a state change without the header only same-origin scripts can set, or from another origin. */
+  function checkStateChange(req: IncomingMessage): void {
+    // A cross-site form cannot set a custom header, and a cross-site script that tries must
+    // pass a CORS preflight this server never answers.
+    if (!Auth.hasCsrfHeader(req)) throw new HttpError(403, 'state changes need the X-Darkroom: 1 header');
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowedOrigin(origin, req)) {
+      const hint = external ? '' : ': behind a proxy, start the tool with --public-url (or DARKROOM_REVIEW_URL) set to the address people open';
+      throw new HttpError(403, `cross-origin request from ${preview(origin, 100)} refused${hint}`);
     }
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse, nonce: string): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, nonce: string): Promise<void> {
     const raw = req.url ?? '/';
     if (raw.length > MAX_URL) throw new HttpError(414, `the URL is longer than ${MAX_URL} characters`);
     const q = raw.indexOf('?');
-    const rawPath = q < 0 ? raw : raw.slice(0, q);
-    const params = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+    const path = q < 0 ? raw : raw.slice(0, q);
+    if (!path.startsWith('/') || path.split('/').some((seg) => seg === '..' || seg === '.')) throw new HttpError(400, 'bad path');
     const method = req.method ?? 'GET';
-    const isApi = rawPath.startsWith('/api/');
-
-    if (!rawPath.startsWith('/') || rawPath.split('/').some((seg) => seg === '..' || seg === '.')) throw new HttpError(400, 'bad path');
-
-    if (rawPath === '/login') {
-      if (method !== 'GET') throw new HttpError(405, 'GET only');
-      if (!auth.checkToken(params.get('token'))) return sendHtml(res, 401, loginNeededPage(nonce, params.has('token')));
-      res.setHeader('Set-Cookie', auth.sessionCookie());
-      res.writeHead(303, { Location: '/', 'Cache-Control': 'no-store' });
-      return void res.end();
+    const match = router.match(method, path);
+    if (!match.public) {
+      if (!loggedIn(req, res, path, nonce)) return;
+      if (method === 'POST') checkStateChange(req);
     }
-    if (rawPath === '/favicon.ico') return void res.writeHead(204).end();
-
-    const session = auth.session(req);
-    if (session !== 'valid') {
-      const why = session === 'expired' ? 'your login has expired: open the login link that `darkroom review` printed again' : 'login needed: open the login link that `darkroom review` printed, or send Authorization: Bearer <token>';
-      if (isApi || method !== 'GET') return sendJson(res, 401, { error: why });
-      if (rawPath.startsWith('/blobs/')) return send(res, 401, 'text/plain; charset=utf-8', 'login needed');
-      return sendHtml(res, 401, loginNeededPage(nonce));
-    }
-
-    if (method === 'POST') {
-      // A cross-site form cannot set a custom header, and a cross-site script that tries must
-      // pass a CORS preflight this server never answers.
-      if (!Auth.hasCsrfHeader(req)) throw new HttpError(403, 'state changes need the X-Darkroom: 1 header');
-      const origin = req.headers.origin;
-      if (origin !== undefined && !allowedOrigin(origin, req)) {
-        const hint = external ? '' : ': behind a proxy, start the tool with --public-url (or DARKROOM_REVIEW_URL) set to the address people open';
-        throw new HttpError(403, `cross-origin request from ${preview(origin, 100)} refused${hint}`);
-      }
-    } else if (method !== 'GET' && method !== 'HEAD') {
-      throw new HttpError(405, `${method} is not allowed`);
-    }
-
-    // ── pages ──
-    if (rawPath === '/') {
-      if (method !== 'GET') throw new HttpError(405, 'GET only');
-      const { data, status } = await queueData(params.get('filter') ?? undefined);
-      return sendHtml(res, status, queuePage(data, nonce));
-    }
-    let m = /^\/briefs\/([^/]+)$/.exec(rawPath);
-    if (m) {
-      if (method !== 'GET') throw new HttpError(405, 'GET only');
-      const id = decodeId(m[1]!);
-      try {
-        return sendHtml(res, 200, briefPage(await getBrief(client, id), nonce));
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return sendHtml(res, 404, errorPage(nonce, 'No such brief', `There is no workflow ${id} in this namespace.`));
-        throw err;
-      }
-    }
-
-    // ── images ──
-    if (rawPath.startsWith('/blobs/')) {
-      if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'GET only');
-      const key = keyFromRawPath(rawPath.slice('/blobs/'.length));
-      const img = await images.serve(key, parseThumbWidth(params.get('w')));
-      const headers = { ETag: img.etag, 'Cache-Control': 'private, max-age=300', 'Content-Disposition': 'inline', 'Content-Type': img.mime };
-      if (req.headers['if-none-match'] === img.etag) return void res.writeHead(304, headers).end();
-      if (img.body || method === 'HEAD') {
-        res.writeHead(200, { 'Content-Length': String(img.body?.byteLength ?? img.bytes), ...headers });
-        return void res.end(method === 'HEAD' ? undefined : img.body);
-      }
-      // Full size: streamed from the store, so an image costs a buffer of memory, not its size.
-      const { bytes, stream } = await img.open!();
-      res.writeHead(200, { 'Content-Length': String(bytes), ...headers });
-      // A reader who goes away ends the stream (and closes the file); nothing to report.
-      return void (await pipeline(stream, res).catch(() => res.destroy()));
-    }
-
-    // ── JSON API ──
-    if (rawPath === '/api/queue') {
-      if (method !== 'GET') throw new HttpError(405, 'GET only');
-      const { data, status } = await queueData(params.get('filter') ?? undefined);
-      if (params.get('view') === '1') return sendJson(res, status, { html: queueFragment(data), error: data.error });
-      return sendJson(res, status, data.error ? { error: data.error } : { briefs: data.briefs });
-    }
-    if (rawPath === '/api/bulk-approve') {
-      if (method !== 'POST') throw new HttpError(405, 'POST only');
-      const b = parseBody(BulkApproveBody, await readJson(req), '{"minScore": 80, "filter"?: "...", "dryRun"?: true}');
-      try {
-        const result = await bulkApprove(client, { filter: b.filter, minScore: b.minScore, dryRun: b.dryRun, reviewer: b.reviewer?.trim() || 'reviewer', taskQueue });
-        return sendJson(res, 200, result);
-      } catch (err) {
-        if (err instanceof InvalidFilterError) throw new HttpError(400, err.message);
-        if (err instanceof VisibilityQueryError) throw new HttpError(400, `Temporal refused the filter: ${err.message}`);
-        throw err;
-      }
-    }
-    m = /^\/api\/briefs\/([^/]+)(\/review)?$/.exec(rawPath);
-    if (m) {
-      const id = decodeId(m[1]!);
-      try {
-        if (!m[2]) {
-          if (method !== 'GET') throw new HttpError(405, 'GET only');
-          const view = await getBrief(client, id);
-          return sendJson(res, 200, params.get('view') === '1' ? briefFragmentData(view) : view);
-        }
-        if (method !== 'POST') throw new HttpError(405, 'POST only');
-        const ack = await decide(client, id, parseDecision(await readJson(req)));
-        return sendJson(res, 200, ack);
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new HttpError(404, `no workflow ${id} in this namespace`);
-        if (err instanceof DecisionRefusedError) throw new HttpError(409, err.message);
-        if (err instanceof NoWorkerError) throw new HttpError(504, err.message);
-        throw err;
-      }
-    }
-    throw new HttpError(404, 'not found');
+    if (match.status === 404) throw new HttpError(404, 'not found');
+    if (match.status === 405) throw new HttpError(405, `${method} is not allowed here: use ${match.allow.join(' or ')}`, { Allow: match.allow.join(', ') });
+    await match.route.handler({ req, res, method, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)), nonce }, match.params);
   }
 
   const server = createServer((req, res) => {
     const nonce = randomBytes(16).toString('base64');
     securityHeaders(res, nonce);
-    route(req, res, nonce).catch((err: unknown) => {
-      let status = 500;
-      let message = (err as Error)?.message ?? String(err);
-      if (err instanceof HttpError) status = err.status;
-      else if (err instanceof BlobRequestError) status = err.status;
-      else if (err instanceof InvalidBlobKeyError || err instanceof BodyError) status = 400;
-      else if (err instanceof BlobNotFoundError) status = 404;
-      else if (err instanceof UnsafeBlobError) status = 403;
-      else if (err instanceof BlobTooLargeError) status = 413;
-      else log(`darkroom review: ${req.method} ${clip(req.url ?? '', 300)}: ${(err as Error)?.stack ?? message}`);
-      if (status === 500) message = `internal error: ${message}`;
-      message = clip(message, MAX_ERROR);
+    handle(req, res, nonce).catch((err: unknown) => {
+      const { status, message } = errorReply(err);
+      if (status === 500) log(`darkroom review: ${req.method} ${clip(req.url ?? '', 300)}: ${(err as Error)?.stack ?? message}`);
       if (res.headersSent) return void res.destroy();
       // A body left unread (too big, or never looked at): close rather than read the rest.
       if (!req.complete) res.setHeader('Connection', 'close');
-      const wantsHtml = req.method === 'GET' && !(req.url ?? '').startsWith('/api/') && !(req.url ?? '').startsWith('/blobs/');
-      if (wantsHtml) sendHtml(res, status, errorPage(nonce, status === 404 ? 'Not found' : 'Something went wrong', message));
-      else if ((req.url ?? '').startsWith('/blobs/')) send(res, status, 'text/plain; charset=utf-8', message);
+      if (err instanceof HttpError) for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
+      const url = req.url ?? '';
+      if (url.startsWith('/blobs/')) sendText(res, status, message);
+      else if (req.method === 'GET' && !url.startsWith('/api/')) sendHtml(res, status, errorPage(nonce, status === 404 ? 'Not found' : 'Something went wrong', message));
       else sendJson(res, status, { error: message });
     });
   });
@@ -386,15 +211,14 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
   };
 }
 
-/** A workflow id from the path, refused unless it could name a brief: bounded, printable, a plain key segment. */
-function decodeId(raw: string): string {
-  let id: string;
-  try {
-    id = decodeURIComponent(raw);
-  } catch {
-    throw new HttpError(400, 'bad workflow id in the path: not valid percent-encoding');
-  }
-  const problem = workflowIdProblem(id);
-  if (problem) throw new HttpError(400, `bad workflow id ${preview(id, 80)} in the path: it ${problem}`);
-  return id;
+/** The status and the text to answer an error with: the tool's refusals as they are, anything else a 500. */
+function errorReply(err: unknown): { status: number; message: string } {
+  const message = (err as Error)?.message ?? String(err);
+  let status = 500;
+  if (err instanceof HttpError || err instanceof BlobRequestError) status = err.status;
+  else if (err instanceof InvalidBlobKeyError || err instanceof BodyError) status = 400;
+  else if (err instanceof BlobNotFoundError) status = 404;
+  else if (err instanceof UnsafeBlobError) status = 403;
+  else if (err instanceof BlobTooLargeError) status = 413;
+  return { status, message: clip(status === 500 ? `internal error: ${message}` : message, MAX_ERROR) };
 }

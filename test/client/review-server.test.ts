@@ -321,8 +321,11 @@ describe('reviewer tool: hostile requests get a bounded, clear 4xx', () => {
 
       for (const method of ['PUT', 'DELETE', 'OPTIONS', 'TRACE']) {
         const r = await raw(server.url, '/api/queue', { method, headers: bearer });
-        expect({ method, status: r.status }).toEqual({ method, status: 405 });
+        expect({ method, status: r.status, allow: r.headers.allow }).toEqual({ method, status: 405, allow: 'GET' });
       }
+      const review = await raw(server.url, '/api/briefs/brief-x/review', { headers: bearer });
+      expect({ status: review.status, allow: review.headers.allow }).toEqual({ status: 405, allow: 'POST' });
+      expect((await raw(server.url, '/api/nothing', { method: 'PUT', headers: bearer })).status).toBe(404);
     });
   });
 });
