@@ -55,3 +55,14 @@ export class ProviderUnavailableError extends ProviderError {
     super(message, provider, 'ProviderUnavailable', true, options);
   }
 }
+
+/**
+ * A vendor's answer (or output file) larger than a worker may read, counted as the bytes arrive
+ * (`DARKROOM_MAX_DOWNLOAD_BYTES`). Not retried: the same call would send the same answer.
+ */
+export class ResponseTooLargeError extends ProviderError {
+  override readonly name = 'ResponseTooLargeError';
+  constructor(message: string, provider: string, readonly limitBytes: number, options?: { cause?: unknown }) {
+    super(message, provider, 'ResponseTooLarge', false, options);
+  }
+}

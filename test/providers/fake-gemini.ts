@@ -13,7 +13,7 @@
 import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
-import { sendJson, startRecordingServer, type ReceivedRequest } from './fake-http';
+import { echoesOf, leakyHeaders, leakyTree, sendJson, sendRaw, startRecordingServer, type LeakKind, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
 
 /** The sizes Gemini 2.5 Flash Image makes per aspect ratio (its documented 1024-class outputs). */
 export const GEMINI_IMAGE_SIZES: Readonly<Record<string, [number, number]>> = {
@@ -44,6 +44,16 @@ export interface FakeGemini {
   fault(kind: Fault, variant?: FaultVariant): void;
   /** The JSON text the next text answer carries, instead of one made from the request. */
   nextText(text: string): void;
+  /**
+   * The next request is answered by a gateway that repeats the key it was sent everywhere: in an
+   * error status (message, status, details, extra and nested fields, headers), in a 200 whose
+   * JSON does not fit the schema, or in a 200 that is not JSON.
+   */
+  leakNext(kind: LeakKind): void;
+  /** Answers the next request with exactly this (a streamed body is reported in streams()). */
+  rawNext(response: RawResponse): void;
+  /** Every streamed body sent, oldest first. */
+  streams(): StreamReport[];
   close(): Promise<void>;
 }
 
@@ -88,21 +98,64 @@ function judgeAnswer(parts: Part[]): string {
   });
 }
 
+/** What a key-echoing gateway answers in the Gemini API's wire format. */
+function leakResponse(kind: LeakKind, key: string): RawResponse {
+  const e = echoesOf(key);
+  const headers = { 'content-type': 'application/json; charset=UTF-8', ...leakyHeaders(key) };
+  if (kind === 'garbage') return { status: 200, headers, body: `{"candidates": [ ${key} ${e.url} ${e.basic}, "oops" ` };
+  if (kind === 'malformed') {
+    return {
+      status: 200,
+      headers,
+      body: JSON.stringify({
+        candidates: [{ content: { parts: [{ text: { key }, inlineData: { data: 42, mimeType: key } }], role: key }, finishReason: 42, finishMessage: key }],
+        modelVersion: key,
+        echo: leakyTree(key),
+      }),
+    };
+  }
+  const details = [
+    { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: key, domain: e.url, metadata: { key, basic: e.basic } },
+    { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: key },
+    { '@type': 'type.googleapis.com/google.rpc.DebugInfo', detail: key, stackEntries: [key, e.url] },
+  ];
+  return {
+    status: kind,
+    headers: { ...headers, ...(kind === 429 ? { 'retry-after': '1' } : {}) },
+    body: JSON.stringify({ error: { code: kind, message: `API key not valid: ${key} (${e.url}, ${e.basic})`, status: key, details, echo: leakyTree(key) } }),
+  };
+}
+
 export interface FakeGeminiOptions {
   /** Requests must carry `x-goog-api-key: <apiKey>` (400 API_KEY_INVALID otherwise, as Gemini answers). */
   apiKey: string;
   /** Put the key the request carried into the error message, to prove adapters scrub it. @default false */
   echoKeyInErrors?: boolean;
+  /** Answer every request as a gateway that repeats the caller's key everywhere (see {@link FakeGemini.leakNext}). */
+  leak?: LeakKind;
 }
 
 export async function startFakeGemini(options: FakeGeminiOptions): Promise<FakeGemini> {
   let pending: { kind: Fault; variant?: FaultVariant } | undefined;
   let cannedText: string | undefined;
+  let pendingLeak: LeakKind | undefined;
+  let raw: RawResponse | undefined;
+  const streams: StreamReport[] = [];
 
   const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
     sendJson(res, status, body, { 'content-type': 'application/json; charset=UTF-8', ...headers });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, { url, body }: ReceivedRequest) {
+    const leak = pendingLeak ?? options.leak;
+    pendingLeak = undefined;
+    if (leak !== undefined) return sendRaw(res, leakResponse(leak, String(req.headers['x-goog-api-key'] ?? '')));
+    if (raw) {
+      const r = raw;
+      raw = undefined;
+      const report = sendRaw(res, r);
+      if (report) streams.push(report);
+      return;
+    }
     const fault = pending;
     pending = undefined;
     if (fault?.kind === 'timeout') return; // never answers; close() destroys the socket
@@ -195,6 +248,13 @@ export async function startFakeGemini(options: FakeGeminiOptions): Promise<FakeG
     nextText(text) {
       cannedText = text;
     },
+    leakNext(kind) {
+      pendingLeak = kind;
+    },
+    rawNext(r) {
+      raw = r;
+    },
+    streams: () => [...streams],
     close: server.close,
   };
 }

@@ -76,3 +76,118 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
+
+/** A body sent in 64 KiB chunks as the client reads them (backpressure), so a test can see how much a client took. */
+export interface StreamedBody {
+  /** Bytes to send in all, prefix included. */
+  total: number;
+  /** What the body starts with (the start of a JSON document, say); `fill` makes up the rest. @default '' */
+  prefix?: string;
+  /** @default 'A' */
+  fill?: string;
+  /** A declared Content-Length; without one the body is sent chunked. */
+  contentLength?: number;
+  /** Stop sending after this many bytes and keep the connection open: a vendor that hangs mid-body. */
+  stallAfter?: number;
+}
+
+/** An exact answer for a test: status, headers, and a body sent as it is (text or bytes) or streamed. */
+export interface RawResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body: string | Buffer | StreamedBody;
+}
+
+/** What the server did with one streamed body. */
+export interface StreamReport {
+  /** Bytes handed to the socket. */
+  written: number;
+  /** The client went away (or close() dropped it) before the body was finished. */
+  closed: boolean;
+  /** The whole body was sent. */
+  finished: boolean;
+  /** Settles when the connection is closed or the body finished. */
+  done: Promise<void>;
+}
+
+const CHUNK = 64 * 1024;
+
+/** Answers with `r`; a streamed body reports how far it got. */
+export function sendRaw(res: http.ServerResponse, r: RawResponse): StreamReport | undefined {
+  const body = r.body;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
+    res.end(body);
+    return undefined;
+  }
+  const report: StreamReport = { written: 0, closed: false, finished: false, done: Promise.resolve() };
+  res.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) =>
+    res.once('close', () => {
+      if (!report.finished) report.closed = true;
+      resolve();
+    }),
+  );
+  res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers, ...(body.contentLength !== undefined ? { 'content-length': String(body.contentLength) } : {}) });
+  const chunk = Buffer.alloc(CHUNK, body.fill ?? 'A');
+  report.done = (async () => {
+    if (body.prefix) {
+      res.write(body.prefix);
+      report.written += Buffer.byteLength(body.prefix);
+    }
+    while (report.written < body.total && !report.closed) {
+      if (body.stallAfter !== undefined && report.written >= body.stallAfter) return closed;
+      const n = Math.min(CHUNK, body.total - report.written);
+      const flushed = res.write(n === CHUNK ? chunk : chunk.subarray(0, n));
+      report.written += n;
+      if (!flushed) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), closed]);
+    }
+    if (!report.closed) {
+      report.finished = true;
+      res.end();
+    }
+    return closed;
+  })();
+  return report;
+}
+
+/**
+ * How a careless gateway or proxy might answer a request: an error status repeating the key, a
+ * 200 whose JSON does not fit the vendor's schema and repeats it, or a 200 that is not JSON at all.
+ */
+export type LeakKind = number | 'malformed' | 'garbage';
+
+/** The spellings of a key an echoing gateway might use: as is, URL-encoded, base64, inside a Basic credential. */
+export function echoesOf(key: string) {
+  return {
+    raw: key,
+    url: encodeURIComponent(key),
+    base64: Buffer.from(key).toString('base64'),
+    basic: `Basic ${Buffer.from(`user:${key}`).toString('base64')}`,
+  };
+}
+
+/** Response headers that repeat the key. */
+export function leakyHeaders(key: string): Record<string, string> {
+  const e = echoesOf(key);
+  return {
+    'x-echo-key': e.raw,
+    'x-echo-url': e.url,
+    'x-echo-basic': e.basic,
+    'www-authenticate': `Bearer realm="gateway", error="invalid_token", token="${e.raw}"`,
+    link: `<https://gateway.example/retry?key=${e.url}>; rel="retry"`,
+  };
+}
+
+/** Nested data that repeats the key at every level, in every spelling, as a value and as a field name. */
+export function leakyTree(key: string): Record<string, unknown> {
+  const e = echoesOf(key);
+  return {
+    key,
+    forms: e,
+    nested: { deeper: { deepest: [key, { key, url: e.url }, [e.base64]] } },
+    list: [key, e.url, e.basic],
+    [`field-${key}`]: 'the key as a field name',
+    request: { headers: { authorization: `Bearer ${key}` }, url: `https://gateway.example/v1?key=${e.url}` },
+  };
+}

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
-import { startRecordingServer, type ReceivedRequest } from './fake-http';
+import { echoesOf, leakyHeaders, leakyTree, sendRaw, startRecordingServer, type LeakKind, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
 
 export interface FakeOpenAIOptions {
   /** When set, requests must carry `Authorization: Bearer <apiKey>` (a 401 otherwise, as OpenAI answers). */
@@ -22,6 +22,8 @@ export interface FakeOpenAIOptions {
   altText?: string;
   /** A fault for some requests by their order (0-based, image requests only), e.g. every other one. */
   imageFaults?: (index: number) => Fault | undefined;
+  /** Answer every request as a gateway that repeats the caller's key everywhere (see {@link FakeOpenAI.leakNext}). */
+  leak?: LeakKind;
 }
 
 /** A canned answer for the next request, for tests that need one exact response. */
@@ -53,6 +55,16 @@ export interface FakeOpenAI {
   respondNext(response: CannedResponse): void;
   /** The `message.content` of the next chat completion, instead of one made from its schema. */
   nextChatContent(content: string): void;
+  /**
+   * The next request is answered by a gateway that repeats the key it was sent everywhere: in an
+   * error status (message, type, param, code, extra and nested fields, headers), in a 200 whose
+   * JSON does not fit the schema, or in a 200 that is not JSON.
+   */
+  leakNext(kind: LeakKind): void;
+  /** Answers the next request with exactly this (a streamed body is reported in streams()). */
+  rawNext(response: RawResponse): void;
+  /** Every streamed body sent, oldest first. */
+  streams(): StreamReport[];
   close(): Promise<void>;
 }
 
@@ -100,6 +112,20 @@ function faultResponse(kind: Exclude<Fault, 'timeout'>, ctx: { retryAfter: strin
         ? { status: 200, body: { id: 'chatcmpl-malformed', object: 'chat.completion', created: 1, model: 'gpt-4.1-mini', choices: [] } }
         : { status: 200, body: { created: 1, data: [{ url: null }] } };
   }
+}
+
+/** What a key-echoing gateway answers in OpenAI's wire format. */
+function leakResponse(kind: LeakKind, key: string, path: string): RawResponse {
+  const e = echoesOf(key);
+  if (kind === 'garbage') return { status: 200, headers: leakyHeaders(key), body: `{"data": [ ${key} ${e.url} ${e.basic}, "oops" ` };
+  if (kind === 'malformed') {
+    const body = path.endsWith('/chat/completions')
+      ? { id: `chatcmpl-${key}`, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: { text: key }, refusal: 42 }, finish_reason: key }], echo: leakyTree(key) }
+      : { created: 1, data: [{ url: `https://gateway.example/${e.url}.png`, b64_json: { key } }], echo: leakyTree(key) };
+    return { status: 200, headers: leakyHeaders(key), body: JSON.stringify(body) };
+  }
+  const error = { message: `Incorrect API key provided: ${key} (${e.url}, ${e.basic})`, type: key, param: key, code: key, detail: leakyTree(key) };
+  return { status: kind, headers: { ...leakyHeaders(key), ...(kind === 429 ? { 'retry-after': '1' } : {}) }, body: JSON.stringify({ error, echo: leakyTree(key) }) };
 }
 
 const hash = (s: string) => createHash('sha256').update(s).digest().readUInt32BE(0);
@@ -265,6 +291,9 @@ function chatCompletions(body: Record<string, unknown>, content: string | undefi
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   let pendingFault: { kind: Fault; retryAfter: string } | undefined;
   let canned: CannedResponse | undefined;
+  let pendingLeak: LeakKind | undefined;
+  let raw: RawResponse | undefined;
+  const streams: StreamReport[] = [];
   let chatContent: string | undefined;
   let seq = 0;
   let imageIndex = 0;
@@ -282,6 +311,16 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, { url, body }: ReceivedRequest) {
     const path = url.pathname;
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const leak = pendingLeak ?? options.leak;
+    pendingLeak = undefined;
+    if (leak !== undefined) return sendRaw(res, leakResponse(leak, bearer, path));
+    if (raw) {
+      const r = raw;
+      raw = undefined;
+      const report = sendRaw(res, r);
+      if (report) streams.push(report);
+      return;
+    }
     const fault = pendingFault;
     pendingFault = undefined;
     if (fault?.kind === 'timeout') return; // never answers; close() drops the socket
@@ -337,6 +376,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     nextChatContent(content) {
       chatContent = content;
     },
+    leakNext(kind) {
+      pendingLeak = kind;
+    },
+    rawNext(r) {
+      raw = r;
+    },
+    streams: () => [...streams],
     async close() {
       // A `timeout` fault leaves a request open for ever; close() would wait for it.
       holding = false;

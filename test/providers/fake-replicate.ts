@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
-import { sendJson, startRecordingServer, type ReceivedRequest } from './fake-http';
+import { echoesOf, leakyHeaders, leakyTree, sendJson, sendRaw, startRecordingServer, type LeakKind, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
 
 /** The version id the fake gives nightmareai/real-esrgan (64 hex digits, like a real one). */
 export const REAL_ESRGAN_VERSION = 'f121d640bd286e1fdc67f9799164c1d5be36ff74576ee11c803ae5b665dd46aa';
@@ -58,7 +58,12 @@ export interface FakeReplicateOptions {
   recraftFactor?: number;
   /** Put the bearer token the request carried into the 401 body, to prove adapters scrub it. @default false */
   echoTokenInErrors?: boolean;
+  /** Answer every API request as a gateway that repeats the caller's token everywhere (see {@link FakeReplicate.leakNext}). */
+  leak?: ReplicateLeakKind;
 }
+
+/** {@link LeakKind}, and a prediction that failed with the token in its error. */
+export type ReplicateLeakKind = LeakKind | 'failed';
 
 export interface FakeReplicate {
   /** `http://127.0.0.1:<port>/v1`, for the SDK's `baseUrl`. */
@@ -75,6 +80,18 @@ export interface FakeReplicate {
   slowNext(polls: number): void;
   /** The next prediction's output is this URL instead of a file on the fake. */
   outputNext(url: string): void;
+  /**
+   * The next API request is answered by a gateway that repeats the token it was sent everywhere:
+   * an error status (title, detail, type, extra and nested fields, headers), a prediction whose
+   * output is not a URL, a failed prediction, or a 200 that is not JSON.
+   */
+  leakNext(kind: ReplicateLeakKind): void;
+  /** Answers the next API request (not an output download) with exactly this. */
+  rawNext(response: RawResponse): void;
+  /** The next prediction's output file is answered with exactly this (a streamed body is reported in streams()). */
+  serveNext(response: RawResponse): void;
+  /** Every streamed body sent, oldest first. */
+  streams(): StreamReport[];
   close(): Promise<void>;
 }
 
@@ -91,11 +108,33 @@ interface Prediction {
   created_at: string;
 }
 
+/** What a token-echoing gateway answers in Replicate's wire format. */
+function leakResponse(kind: ReplicateLeakKind, token: string, method: string): RawResponse {
+  const e = echoesOf(token);
+  const headers = { 'content-type': 'application/json', ...leakyHeaders(token) };
+  const prediction = (over: Record<string, unknown>) => ({ id: `leak${e.url.length}`, model: token, version: token, input: { token }, logs: token, urls: { get: `https://gateway.example/${e.url}` }, ...over });
+  if (kind === 'garbage') return { status: 200, headers, body: `{"id": "x", "status": ${token} ${e.url} ${e.basic}, "oops" ` };
+  if (kind === 'malformed') return { status: method === 'POST' ? 201 : 200, headers, body: JSON.stringify(prediction({ status: 'succeeded', output: { url: token, tree: leakyTree(token) }, error: null })) };
+  if (kind === 'failed') {
+    return { status: method === 'POST' ? 201 : 200, headers, body: JSON.stringify(prediction({ status: 'failed', output: null, error: { message: `bad token ${token}`, tree: leakyTree(token) } })) };
+  }
+  return {
+    status: kind,
+    headers: { ...headers, 'content-type': 'application/problem+json', ...(kind === 429 ? { 'retry-after': '1' } : {}) },
+    body: JSON.stringify({ type: token, title: `Unauthenticated ${token}`, detail: `You did not pass a valid authentication token: ${token} (${e.url}, ${e.basic})`, status: kind, instance: e.url, invalid_fields: [{ type: token, field: token, description: e.basic }], echo: leakyTree(token) }),
+  };
+}
+
 const problem = (status: number, title: string, detail: string, extra: Record<string, unknown> = {}) => ({ type: 'about:blank', title, detail, status, ...extra });
 
 export async function startFakeReplicate(options: FakeReplicateOptions): Promise<FakeReplicate> {
   const predictions = new Map<string, Prediction>();
   const files = new Map<string, { data: Buffer; mime: string }>();
+  let pendingLeak: ReplicateLeakKind | undefined;
+  let raw: RawResponse | undefined;
+  let serve: RawResponse | undefined;
+  const served = new Map<string, RawResponse>();
+  const streams: StreamReport[] = [];
   let pending: { kind: Fault; method?: string } | undefined;
   let slowPolls = 0;
   let outputOverride: string | undefined;
@@ -155,6 +194,8 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
     }
     const fileId = randomBytes(8).toString('hex');
     files.set(fileId, { data: image, mime: 'image/png' });
+    if (serve) served.set(fileId, serve);
+    serve = undefined;
     const url = outputOverride ?? `${origin}/files/${fileId}.png`;
     outputOverride = undefined;
     return { output: def.list ? [url] : url };
@@ -163,10 +204,27 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, { url, method, body }: ReceivedRequest) {
     const file = /^\/files\/([0-9a-f]+)\.png$/.exec(url.pathname);
     if (file && method === 'GET') {
+      const special = served.get(file[1]!);
+      if (special) {
+        const report = sendRaw(res, special);
+        if (report) streams.push(report);
+        return;
+      }
       const f = files.get(file[1]!);
       if (!f) return send(res, 404, problem(404, 'Not found', 'no such file'));
       res.writeHead(200, { 'content-type': f.mime, 'content-length': f.data.length });
       return res.end(f.data);
+    }
+
+    const leak = pendingLeak ?? options.leak;
+    pendingLeak = undefined;
+    if (leak !== undefined) return sendRaw(res, leakResponse(leak, (req.headers.authorization ?? '').replace(/^Bearer /, ''), method));
+    if (raw) {
+      const r = raw;
+      raw = undefined;
+      const report = sendRaw(res, r);
+      if (report) streams.push(report);
+      return;
     }
 
     const answersPrediction = /^\/v1\/(?:models\/[^/]+\/[^/]+\/)?predictions(?:\/[^/]+)?$/.test(url.pathname);
@@ -281,6 +339,16 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
     outputNext(u) {
       outputOverride = u;
     },
+    leakNext(kind) {
+      pendingLeak = kind;
+    },
+    rawNext(r) {
+      raw = r;
+    },
+    serveNext(r) {
+      serve = r;
+    },
+    streams: () => [...streams],
     close: server.close,
   };
 }

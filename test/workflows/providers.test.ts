@@ -11,6 +11,7 @@ import { startBrief } from '../../client/briefs';
 import { raiseBudgetUpdate, reviewUpdate, statusQuery } from '../../workflows/messages';
 import { startFakeOpenAI, type FakeOpenAI } from '../providers/fake-openai';
 import { startFakeGemini } from '../providers/fake-gemini';
+import { expectNoKey } from '../providers/contract/exposure';
 import { awaitingRound, testBrief, waitForStatus } from '../support/briefs';
 import { closeTestConnection, testAddress, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
@@ -217,6 +218,55 @@ describe('briefs on vendor providers (OpenAI SDK against a local wire-format ser
       expect(generatedAtCrash ?? 3).toBeLessThan(8);
     } finally {
       worker.kill('SIGTERM');
+      await fake.close();
+    }
+  });
+});
+
+/** A history as text, payloads (JSON in bytes) decoded, so a key inside an activity's input or result shows. */
+function historyText(history: unknown): string {
+  return JSON.stringify(history, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
+}
+
+describe('a vendor that echoes the key in everything it answers', () => {
+  it('the brief fails or falls back, and no trace of the key is in its history or the worker log', async () => {
+    // Characters that URL-encoding and base64 change, so every spelling the gateway uses differs.
+    const key = 'sk-proj-Leak+Test/Key=0123456789abcdefXYZ';
+    const fake = await startFakeOpenAI({ apiKey: key, leak: 500 });
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('prov-leak');
+    const env = {
+      ...process.env,
+      OPENAI_API_KEY: key,
+      OPENAI_BASE_URL: fake.baseURL,
+      DARKROOM_PROVIDER_ATTEMPTS: '2',
+      DARKROOM_RETRY_INITIAL: '100ms',
+      DARKROOM_RETRY_MAX_ATTEMPTS: '3',
+      DARKROOM_OPENAI_RPM: '6000',
+      TEMPORAL_ADDRESS: testAddress(),
+      DARKROOM_TASK_QUEUE: taskQueue,
+      DARKROOM_DATA_DIR: testDataDir('prov-leak'),
+    };
+    // Its own process, so the worker's log (the Runtime logger, at its default level) is captured whole.
+    const worker = spawn(process.execPath, ['--import', 'tsx', path.resolve('workers/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    worker.stdout!.on('data', (d: Buffer) => (log += d.toString('utf8')));
+    worker.stderr!.on('data', (d: Buffer) => (log += d.toString('utf8')));
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    try {
+      const { handle } = await startBrief(client, validateBrief(poster({ candidates: 2 })), taskQueue, { workflowId: uniqueWorkflowId('prov-leak') });
+      await handle.result().catch(() => undefined);
+      expect(fake.requests().length).toBeGreaterThanOrEqual(2);
+      const history = historyText(await handle.fetchHistory());
+      // The vendor's failures are in the history and the log (so the checks below can fail)...
+      expect(history).toContain('HTTP 500');
+      expect(log).toContain('HTTP 500');
+      // ...without the key, in any spelling.
+      expectNoKey(history, key, 'the workflow history');
+      expectNoKey(log, key, 'the worker log');
+    } finally {
+      worker.kill('SIGTERM');
+      await exited;
       await fake.close();
     }
   });

@@ -66,7 +66,11 @@ export class GeminiAltTextWriter implements AltTextWriter {
     this.#gemini = new GeminiConnection(options);
   }
 
-  async write(input: AltTextInput): Promise<{ text: string; costUsd: number }> {
+  write(input: AltTextInput): Promise<{ text: string; costUsd: number }> {
+    return this.#gemini.call(input.signal, () => this.#write(input));
+  }
+
+  async #write(input: AltTextInput): Promise<{ text: string; costUsd: number }> {
     input.signal?.throwIfAborted();
     const res = await this.#gemini.generateContent(
       {
@@ -87,7 +91,7 @@ export class GeminiAltTextWriter implements AltTextWriter {
     try {
       text = tidyAltText(AltTextAnswer.parse(JSON.parse(responseText(res))).altText);
     } catch (err) {
-      throw malformed('alt text', this.name, `the answer is not the requested JSON (${(err as Error).message.slice(0, 200)})`, err);
+      throw malformed('alt text', this.name, `the answer is not the requested JSON (${this.#gemini.text((err as Error).message, 200)})`, err);
     }
     if (!text) throw malformed('alt text', this.name, 'the alt text is empty');
     const perImage = (VISION_MODELS as Record<string, { priceUsdPerImage: number } | undefined>)[this.#model]?.priceUsdPerImage ?? 0;

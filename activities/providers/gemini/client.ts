@@ -9,7 +9,17 @@ import {
   ProviderUnavailableError,
   RateLimitError,
 } from '../errors';
-import { DEFAULT_TIMEOUT_MS, parseRetryAfter, scrubError, scrubSecret, type ProviderClientOptions } from '../shared';
+import {
+  DEFAULT_TIMEOUT_MS,
+  keyRedactor,
+  maxResponseBytes,
+  parseRetryAfter,
+  ResponseCap,
+  scrubbedCall,
+  vendorText,
+  type ProviderClientOptions,
+  type Redact,
+} from '../shared';
 
 /**
  * What every Gemini adapter needs to reach the Gemini API (Google AI Studio keys). Its
@@ -96,8 +106,8 @@ export function policyBlock(res: GeminiResponse): string | undefined {
 const KEY_PATTERN = /\bAIza[0-9A-Za-z_-]{35}\b/g;
 
 /** Removes the key (and anything shaped like one) from a text. Google's error bodies do not echo keys, but a proxy might. */
-export function redact(text: string, apiKey: string): string {
-  return scrubSecret(text, apiKey).replace(KEY_PATTERN, 'AIza[redacted]');
+export function redactor(apiKey: string): Redact {
+  return keyRedactor(apiKey, KEY_PATTERN, 'AIza[redacted]');
 }
 
 /** How long Google asked us to wait: `retry-after` (seconds or HTTP date), else `RetryInfo.retryDelay` ("7s", "0.5s"). */
@@ -139,29 +149,33 @@ function hasErrorInfoReason(details: readonly unknown[] | undefined, reason: str
 
 export interface CallContext {
   provider: string;
-  apiKey: string;
+  /** Removes the key from vendor text ({@link redactor}). */
+  redact: Redact;
   /** For messages: "image generation", "judging", "alt text". */
   what: string;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The request's response cap: when it tripped, that is the error. */
+  cap?: ResponseCap;
 }
 
 /**
  * Maps whatever the SDK threw onto Darkroom's error classes. A cancelled call rethrows the
- * signal's reason (Temporal's CancelledFailure inside an activity), not a provider error.
+ * signal's reason (Temporal's CancelledFailure inside an activity), not a provider error; a
+ * response over the cap is the cap's error, whatever the SDK made of it. The SDK error is kept
+ * as `cause`: {@link GeminiConnection.call} replaces it with a scrubbed copy on the way out.
  */
 export function mapGeminiError(err: unknown, ctx: CallContext, headers?: Pick<Headers, 'get'>): unknown {
-  const { provider, apiKey, signal, what } = ctx;
+  const { provider, redact, signal, what } = ctx;
   if (err instanceof ProviderError) return err;
   if (signal?.aborted) return signal.reason ?? err;
-  // The SDK error is kept as `cause`, with the key scrubbed.
-  const cause = scrubError(err, (text) => redact(text, apiKey));
-  const opts = { cause };
+  if (ctx.cap?.tripped) return ctx.cap.tripped;
+  const opts = { cause: err };
   if (err instanceof ApiError) {
     const body = parseErrorBody(err.message);
     const status = err.status;
-    const message = redact(body?.message ?? err.message, apiKey);
-    const where = `Gemini ${what} (HTTP ${status}${body?.status ? `, ${body.status}` : ''})`;
+    const message = vendorText(body?.message ?? err.message, redact);
+    const where = `Gemini ${what} (HTTP ${status}${body?.status ? `, ${vendorText(body.status, redact, 60)}` : ''})`;
     if (status === 429 || body?.status === 'RESOURCE_EXHAUSTED') {
       return new RateLimitError(`${where}: ${message}`, provider, retryAfterMs(headers, body?.details), opts);
     }
@@ -178,14 +192,14 @@ export function mapGeminiError(err: unknown, ctx: CallContext, headers?: Pick<He
     return new ProviderUnavailableError(`Gemini ${what}: no complete answer within ${ctx.timeoutMs} ms`, provider, opts);
   }
   if (err instanceof SyntaxError) {
-    return new ProviderUnavailableError(`Gemini ${what}: malformed response (${redact(err.message, apiKey)})`, provider, opts);
+    return new ProviderUnavailableError(`Gemini ${what}: malformed response (${vendorText(err.message, redact)})`, provider, opts);
   }
   if (err instanceof TypeError) {
     // undici's "fetch failed": connection refused, reset, DNS.
     const detail = (err.cause as Error | undefined)?.message ?? err.message;
-    return new ProviderUnavailableError(`Gemini ${what}: could not reach the API (${redact(detail, apiKey)})`, provider, opts);
+    return new ProviderUnavailableError(`Gemini ${what}: could not reach the API (${vendorText(String(detail), redact)})`, provider, opts);
   }
-  return new ProviderUnavailableError(`Gemini ${what}: ${redact(err instanceof Error ? err.message : String(err), apiKey)}`, provider, opts);
+  return new ProviderUnavailableError(`Gemini ${what}: ${vendorText(err instanceof Error ? err.message : String(err), redact)}`, provider, opts);
 }
 
 /** A vendor response that failed its schema check: retried, because the next one is usually fine. */
@@ -195,15 +209,16 @@ export function malformed(what: string, provider: string, detail: string, cause?
 
 /**
  * One `generateContent` call, exactly one HTTP request: no SDK retries and no automatic
- * continuation (which would send a second, billed request). The response headers are caught
- * by a per-call fetch so that a 429's `retry-after` reaches the RateLimitError — the SDK's
- * ApiError keeps only the status and body.
+ * continuation (which would send a second, billed request). The call's own fetch caps the
+ * response body ({@link ResponseCap}) and catches the response headers, so that a 429's
+ * `retry-after` reaches the RateLimitError — the SDK's ApiError keeps only the status and body.
  */
-export async function generateContent(ai: GoogleGenAI, params: GenerateContentParameters, ctx: CallContext): Promise<GeminiResponse> {
+export async function generateContent(ai: GoogleGenAI, params: GenerateContentParameters, ctx: CallContext & { cap: ResponseCap }): Promise<GeminiResponse> {
   ctx.signal?.throwIfAborted();
   let headers: Headers | undefined;
+  const capped = ctx.cap.fetch();
   const recordingFetch: typeof fetch = async (input, init) => {
-    const res = await fetch(input, init);
+    const res = await capped(input, init);
     headers = res.headers;
     return res;
   };
@@ -224,28 +239,42 @@ export async function generateContent(ai: GoogleGenAI, params: GenerateContentPa
   const parsed = GenerateContentResponseSchema.safeParse(raw);
   if (!parsed.success) throw malformed(ctx.what, ctx.provider, z.prettifyError(parsed.error).replace(/\s+/g, ' '), parsed.error);
   const blocked = policyBlock(parsed.data);
-  if (blocked) throw new ContentPolicyError(`Gemini ${ctx.what}: ${blocked}`, ctx.provider);
+  if (blocked) throw new ContentPolicyError(`Gemini ${ctx.what}: ${vendorText(blocked, ctx.redact)}`, ctx.provider);
   return parsed.data;
 }
 
 /**
- * What a Gemini adapter keeps from its options: one SDK client ({@link createGeminiClient}) and
- * the key and timeout that every call's {@link CallContext} carries.
+ * What a Gemini adapter keeps from its options: one SDK client ({@link createGeminiClient}), the
+ * key's redactor, the timeout and the response cap. Every public adapter method runs inside
+ * {@link call}, the one door its results and errors leave by.
  */
 export class GeminiConnection {
   readonly #ai: GoogleGenAI;
-  readonly #apiKey: string;
+  readonly #redact: Redact;
   readonly #timeoutMs: number;
+  readonly #maxBytes: number;
 
   constructor(options: GeminiClientOptions) {
     this.#ai = createGeminiClient(options);
-    this.#apiKey = options.apiKey;
+    this.#redact = redactor(options.apiKey);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#maxBytes = maxResponseBytes(options);
+  }
+
+  /** Runs one adapter call: whatever it throws or returns leaves scrubbed of the key ({@link scrubbedCall}). */
+  call<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    return scrubbedCall(this.#redact, signal, fn);
+  }
+
+  /** Vendor text (what the model said, a field) fit for a message: key redacted, clipped to `max` after that ({@link vendorText}). */
+  text(text: string, max?: number): string {
+    return vendorText(text, this.#redact, max);
   }
 
   /** One {@link generateContent} call for the adapter `provider`; `what` names the call in messages. */
   generateContent(params: GenerateContentParameters, call: { provider: string; what: string; signal?: AbortSignal }): Promise<GeminiResponse> {
-    return generateContent(this.#ai, params, { provider: call.provider, apiKey: this.#apiKey, what: call.what, timeoutMs: this.#timeoutMs, signal: call.signal });
+    const cap = new ResponseCap(this.#maxBytes, 'Gemini', call.provider, call.what);
+    return generateContent(this.#ai, params, { ...call, redact: this.#redact, timeoutMs: this.#timeoutMs, cap });
   }
 }
 

@@ -30,7 +30,11 @@ export class GeminiImageGenerator implements ImageGenerator {
     this.#gemini = new GeminiConnection(options);
   }
 
-  async generate(input: GenerateImageInput): Promise<GenerateImageResult> {
+  generate(input: GenerateImageInput): Promise<GenerateImageResult> {
+    return this.#gemini.call(input.signal, () => this.#generate(input));
+  }
+
+  async #generate(input: GenerateImageInput): Promise<GenerateImageResult> {
     input.signal?.throwIfAborted();
     const spec = IMAGE_MODELS[input.model];
     if (!spec || spec.provider !== 'google') {
@@ -59,7 +63,7 @@ export class GeminiImageGenerator implements ImageGenerator {
     if (!imagePart?.inlineData) {
       const said = parts.map((p) => p.text ?? '').join(' ').trim();
       const why = candidate?.finishReason ? `finish reason ${candidate.finishReason}` : res.candidates ? 'no image part' : 'no candidates';
-      throw malformed('image generation', this.name, `${why}${said ? `; the model said: ${said.slice(0, 200)}` : ''}`);
+      throw malformed('image generation', this.name, `${why}${said ? `; the model said: ${this.#gemini.text(said, 200)}` : ''}`);
     }
     const image = Buffer.from(imagePart.inlineData.data, 'base64');
     const probe = await probeImage(image).catch((err: unknown) => {

@@ -174,7 +174,11 @@ export class GeminiVisionJudge implements VisionJudge {
     this.#thinkingBudget = options.thinkingBudget ?? 0;
   }
 
-  async judge(input: JudgeInput): Promise<JudgeOutput> {
+  judge(input: JudgeInput): Promise<JudgeOutput> {
+    return this.#gemini.call(input.signal, () => this.#judge(input));
+  }
+
+  async #judge(input: JudgeInput): Promise<JudgeOutput> {
     const { brief, candidates, signal } = input;
     signal?.throwIfAborted();
     const ids = new Set<string>();

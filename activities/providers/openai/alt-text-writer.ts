@@ -1,7 +1,6 @@
-import type OpenAI from 'openai';
 import type { Brief } from '../../../domain/brief';
 import type { AltTextInput, AltTextWriter } from '../types';
-import { createOpenAIClient, malformed, type OpenAIClientOptions } from './client';
+import { malformed, OpenAIConnection, type OpenAIClientOptions } from './client';
 import { askVision, callCostUsd, chatPrice, visionDataUrl, type ChatPrice, type OpenAIVisionOptions } from './vision';
 
 export type OpenAIAltTextWriterOptions = OpenAIClientOptions & OpenAIVisionOptions;
@@ -58,8 +57,7 @@ export function cleanAltText(raw: string): string {
 export class OpenAIAltTextWriter implements AltTextWriter {
   readonly name: string;
   readonly model: string;
-  readonly #client: OpenAI;
-  readonly #apiKey: string;
+  readonly #openai: OpenAIConnection;
   readonly #price: Omit<ChatPrice, 'priceDate'>;
 
   constructor(options: OpenAIAltTextWriterOptions) {
@@ -67,18 +65,21 @@ export class OpenAIAltTextWriter implements AltTextWriter {
     this.model = model;
     this.name = `openai:${model}`;
     this.#price = price;
-    this.#client = createOpenAIClient(options);
-    this.#apiKey = options.apiKey;
+    this.#openai = new OpenAIConnection(options);
   }
 
-  async write(input: AltTextInput): Promise<{ text: string; costUsd: number }> {
+  write(input: AltTextInput): Promise<{ text: string; costUsd: number }> {
+    return this.#openai.call(input.signal, () => this.#write(input));
+  }
+
+  async #write(input: AltTextInput): Promise<{ text: string; costUsd: number }> {
     const { brief, signal } = input;
     signal?.throwIfAborted();
     const url = await visionDataUrl(input.image, `image (${input.mime})`, this.name);
     signal?.throwIfAborted();
     const what = 'chat.completions (alt text)';
     const answer = await askVision(
-      this.#client,
+      this.#openai,
       {
         model: this.model,
         temperature: 0.2,
@@ -96,7 +97,7 @@ export class OpenAIAltTextWriter implements AltTextWriter {
           },
         ],
       },
-      { provider: this.name, apiKey: this.#apiKey, signal, what },
+      { provider: this.name, signal, what },
     );
     const text = cleanAltText(answer.content);
     if (!text) throw malformed(what, this.name, 'the answer has no sentence in it');

@@ -7,7 +7,17 @@ import {
   ProviderUnavailableError,
   RateLimitError,
 } from '../errors';
-import { DEFAULT_TIMEOUT_MS, parseRetryAfter, scrubSecret, type ProviderClientOptions } from '../shared';
+import {
+  DEFAULT_TIMEOUT_MS,
+  keyRedactor,
+  maxResponseBytes,
+  parseRetryAfter,
+  ResponseCap,
+  scrubbedCall,
+  vendorText,
+  type ProviderClientOptions,
+  type Redact,
+} from '../shared';
 
 /**
  * What every OpenAI adapter needs to reach the API. Its `timeoutMs` covers the wait for the
@@ -34,6 +44,50 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAI {
   });
 }
 
+/** The context of one SDK request, for error messages and cancellation. */
+export interface OpenAIRequest {
+  /** The adapter's name, for the error's `provider`. */
+  provider: string;
+  /** The call in messages: `images.generate`, `chat.completions (judge)`. */
+  what: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * What every OpenAI adapter keeps from its options: one SDK client, the key's redactor and the
+ * response cap. Every public adapter method runs inside {@link call}, the one door its results
+ * and errors leave by, and every SDK request goes through {@link request}.
+ */
+export class OpenAIConnection {
+  readonly #client: OpenAI;
+  readonly #redact: Redact;
+  readonly #maxBytes: number;
+
+  constructor(options: OpenAIClientOptions) {
+    this.#client = createOpenAIClient(options);
+    this.#redact = redactor(options.apiKey);
+    this.#maxBytes = maxResponseBytes(options);
+  }
+
+  /** Runs one adapter call: whatever it throws or returns leaves scrubbed of the key ({@link scrubbedCall}). */
+  call<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    return scrubbedCall(this.#redact, signal, fn);
+  }
+
+  /**
+   * One SDK request, with every response body it reads capped (a per-request client whose
+   * `fetch` counts the bytes) and whatever it throws mapped onto Darkroom's error classes.
+   */
+  async request<T>(ctx: OpenAIRequest, send: (client: OpenAI) => Promise<T>): Promise<T> {
+    const cap = new ResponseCap(this.#maxBytes, 'OpenAI', ctx.provider, ctx.what);
+    try {
+      return await send(this.#client.withOptions({ fetch: cap.fetch() }));
+    } catch (err) {
+      throw mapOpenAIError(err, { ...ctx, redact: this.#redact, cap });
+    }
+  }
+}
+
 /**
  * How long the vendor asked us to wait, in ms: `retry-after-ms` (OpenAI's own), else
  * `retry-after` as seconds or as an HTTP date. Undefined when absent or unreadable.
@@ -51,23 +105,8 @@ export function retryAfterMs(headers: Pick<Headers, 'get'> | undefined, now: num
 const KEY_PATTERN = /\bsk-[A-Za-z0-9_*.-]{3,}/g;
 
 /** Removes the key (and anything shaped like one) from a text. */
-export function redact(text: string, apiKey: string): string {
-  return scrubSecret(text, apiKey).replace(KEY_PATTERN, 'sk-[redacted]');
-}
-
-/**
- * The SDK error is kept as `cause` (DESIGN: the original cause kept), but its message and
- * stack are scrubbed first: Temporal serialises the cause chain into the workflow history.
- */
-function scrubbed(err: unknown, apiKey: string): unknown {
-  if (!(err instanceof Error)) return err;
-  err.message = redact(err.message, apiKey);
-  if (err.stack) err.stack = redact(err.stack, apiKey);
-  const body = (err as { error?: unknown }).error;
-  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
-    (body as { message: string }).message = redact((body as { message: string }).message, apiKey);
-  }
-  return err;
+export function redactor(apiKey: string): Redact {
+  return keyRedactor(apiKey, KEY_PATTERN, 'sk-[redacted]');
 }
 
 const CONTENT_POLICY_CODES = new Set(['moderation_blocked', 'content_policy_violation', 'content_filter']);
@@ -81,26 +120,29 @@ function vendorMessage(err: InstanceType<typeof OpenAI.APIError>): string {
 /**
  * Maps whatever the SDK threw onto Darkroom's error classes, which the activity turns into
  * retryable or non-retryable Temporal failures. A cancelled call rethrows the signal's reason
- * (Temporal's CancelledFailure inside an activity), not a provider error.
+ * (Temporal's CancelledFailure inside an activity), not a provider error; a response over the
+ * cap is the cap's error, whatever the SDK made of it. The SDK error is kept as `cause`:
+ * {@link OpenAIConnection.call} replaces it with a scrubbed copy on the way out.
  */
-export function mapOpenAIError(err: unknown, ctx: { provider: string; apiKey: string; signal?: AbortSignal; what: string }): unknown {
-  const { provider, apiKey, signal, what } = ctx;
+export function mapOpenAIError(err: unknown, ctx: OpenAIRequest & { redact: Redact; cap?: ResponseCap }): unknown {
+  const { provider, signal, what, redact } = ctx;
   if (err instanceof ProviderError) return err;
   if (signal?.aborted) return signal.reason ?? err;
+  if (ctx.cap?.tripped) return ctx.cap.tripped;
   if (err instanceof OpenAI.APIUserAbortError) return err;
-  const cause = scrubbed(err, apiKey);
-  const opts = { cause };
+  const opts = { cause: err };
   // Connection errors first: APIConnectionTimeoutError is an APIConnectionError is an APIError.
   if (err instanceof OpenAI.APIConnectionTimeoutError) {
     return new ProviderUnavailableError(`OpenAI ${what} timed out waiting for a response`, provider, opts);
   }
   if (err instanceof OpenAI.APIConnectionError) {
-    return new ProviderUnavailableError(`OpenAI ${what}: could not connect (${redact(err.message, apiKey)})`, provider, opts);
+    return new ProviderUnavailableError(`OpenAI ${what}: could not connect (${vendorText(err.message, redact)})`, provider, opts);
   }
   if (err instanceof OpenAI.APIError) {
-    const message = redact(vendorMessage(err), apiKey);
+    const message = vendorText(vendorMessage(err), redact);
     const status = err.status ?? 0;
-    const where = `OpenAI ${what} (HTTP ${status}${err.code ? `, ${err.code}` : ''})`;
+    const code = typeof err.code === 'string' && err.code ? `, ${vendorText(err.code, redact, 60)}` : '';
+    const where = `OpenAI ${what} (HTTP ${status}${code})`;
     if (err instanceof OpenAI.RateLimitError || status === 429) {
       return new RateLimitError(`${where}: ${message}`, provider, retryAfterMs(err.headers), opts);
     }
@@ -118,9 +160,9 @@ export function mapOpenAIError(err: unknown, ctx: { provider: string; apiKey: st
   }
   // A 200 whose body is not JSON: the SDK's JSON.parse throws.
   if (err instanceof SyntaxError) {
-    return new ProviderUnavailableError(`OpenAI ${what}: malformed response (${redact(err.message, apiKey)})`, provider, opts);
+    return new ProviderUnavailableError(`OpenAI ${what}: malformed response (${vendorText(err.message, redact)})`, provider, opts);
   }
-  return cause;
+  return new ProviderUnavailableError(`OpenAI ${what}: ${vendorText(err instanceof Error ? err.message : String(err), redact)}`, provider, opts);
 }
 
 /** A vendor response that failed its schema check: retried, because the next one is usually fine. */

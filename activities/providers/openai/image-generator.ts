@@ -1,10 +1,9 @@
-import type OpenAI from 'openai';
 import sharp, { type Metadata } from 'sharp';
 import { z } from 'zod';
 import { IMAGE_MODELS, imagePrice, type Quality } from '../../../domain/models';
 import { InvalidRequestError } from '../errors';
 import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
-import { createOpenAIClient, malformed, mapOpenAIError, type OpenAIClientOptions } from './client';
+import { malformed, OpenAIConnection, type OpenAIClientOptions } from './client';
 
 export type OpenAIOutputFormat = 'png' | 'jpeg' | 'webp';
 export type OpenAIBackground = 'auto' | 'opaque' | 'transparent';
@@ -51,8 +50,7 @@ const MIME: Record<string, string> = { png: 'image/png', jpeg: 'image/jpeg', web
  */
 export class OpenAIImageGenerator implements ImageGenerator {
   readonly name = 'openai';
-  readonly #client: OpenAI;
-  readonly #apiKey: string;
+  readonly #openai: OpenAIConnection;
   readonly #quality: Quality;
   readonly #outputFormat: OpenAIOutputFormat;
   readonly #background: OpenAIBackground | undefined;
@@ -64,11 +62,14 @@ export class OpenAIImageGenerator implements ImageGenerator {
     if (this.#background === 'transparent' && this.#outputFormat === 'jpeg') {
       throw new Error('OpenAIImageGenerator: a transparent background needs outputFormat png or webp');
     }
-    this.#client = createOpenAIClient(options);
-    this.#apiKey = options.apiKey;
+    this.#openai = new OpenAIConnection(options);
   }
 
-  async generate(input: GenerateImageInput): Promise<OpenAIGenerateImageResult> {
+  generate(input: GenerateImageInput): Promise<OpenAIGenerateImageResult> {
+    return this.#openai.call(input.signal, () => this.#generate(input));
+  }
+
+  async #generate(input: GenerateImageInput): Promise<OpenAIGenerateImageResult> {
     const { signal } = input;
     signal?.throwIfAborted();
     const spec = IMAGE_MODELS[input.model];
@@ -85,9 +86,8 @@ export class OpenAIImageGenerator implements ImageGenerator {
       throw new InvalidRequestError(`prompt is ${prompt.length} characters; ${spec.id} takes at most ${MAX_PROMPT_CHARS}`, this.name);
     }
 
-    let raw: unknown;
-    try {
-      raw = await this.#client.images.generate(
+    const raw: unknown = await this.#openai.request({ provider: this.name, signal, what: 'images.generate' }, (client) =>
+      client.images.generate(
         {
           model: spec.vendorModel,
           prompt,
@@ -99,10 +99,8 @@ export class OpenAIImageGenerator implements ImageGenerator {
           n: 1,
         },
         { signal },
-      );
-    } catch (err) {
-      throw mapOpenAIError(err, { provider: this.name, apiKey: this.#apiKey, signal, what: 'images.generate' });
-    }
+      ),
+    );
 
     const parsed = ImagesResponseSchema.safeParse(raw);
     if (!parsed.success) {

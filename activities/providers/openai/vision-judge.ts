@@ -1,11 +1,10 @@
-import type OpenAI from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import type { ChatCompletionContentPart } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import type { Brief } from '../../../domain/brief';
 import type { Judgement } from '../../../domain/types';
 import type { JudgeInput, JudgeOutput, VisionJudge } from '../types';
-import { createOpenAIClient, malformed, type OpenAIClientOptions } from './client';
+import { malformed, OpenAIConnection, type OpenAIClientOptions } from './client';
 import { askVision, callCostUsd, chatPrice, visionDataUrl, type ChatPrice, type OpenAIVisionOptions } from './vision';
 
 export interface OpenAIVisionJudgeOptions extends OpenAIClientOptions, OpenAIVisionOptions {
@@ -87,8 +86,7 @@ function briefText(brief: Brief): string {
 export class OpenAIVisionJudge implements VisionJudge {
   readonly name: string;
   readonly model: string;
-  readonly #client: OpenAI;
-  readonly #apiKey: string;
+  readonly #openai: OpenAIConnection;
   readonly #price: Omit<ChatPrice, 'priceDate'>;
   readonly #batchSize: number;
 
@@ -102,11 +100,14 @@ export class OpenAIVisionJudge implements VisionJudge {
       throw new Error(`OpenAIVisionJudge: batchSize must be an integer from 1 to ${MAX_JUDGE_BATCH}`);
     }
     this.#batchSize = batch;
-    this.#client = createOpenAIClient(options);
-    this.#apiKey = options.apiKey;
+    this.#openai = new OpenAIConnection(options);
   }
 
-  async judge(input: JudgeInput): Promise<JudgeOutput> {
+  judge(input: JudgeInput): Promise<JudgeOutput> {
+    return this.#openai.call(input.signal, () => this.#judge(input));
+  }
+
+  async #judge(input: JudgeInput): Promise<JudgeOutput> {
     const { brief, candidates, signal } = input;
     signal?.throwIfAborted();
     const judgements: Array<Omit<Judgement, 'rank'>> = [];
@@ -141,7 +142,7 @@ export class OpenAIVisionJudge implements VisionJudge {
 
     const what = 'chat.completions (judge)';
     const answer = await askVision(
-      this.#client,
+      this.#openai,
       {
         model: this.model,
         temperature: 0,
@@ -151,7 +152,7 @@ export class OpenAIVisionJudge implements VisionJudge {
         ],
         response_format: zodResponseFormat(schema, 'darkroom_judgement'),
       },
-      { provider: this.name, apiKey: this.#apiKey, signal, what },
+      { provider: this.name, signal, what },
     );
 
     let parsed: Answer;

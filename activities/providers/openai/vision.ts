@@ -1,10 +1,9 @@
-import type OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { VISION_MODELS } from '../../../domain/models';
 import { ContentPolicyError, InvalidRequestError } from '../errors';
-import { malformed, mapOpenAIError } from './client';
+import { malformed, type OpenAIConnection, type OpenAIRequest } from './client';
 
 /** US dollars per million tokens for a chat model that can see images. */
 export interface ChatPrice {
@@ -103,17 +102,8 @@ export interface ChatAnswer {
  * One chat completion, checked: a refusal or a content filter stop is a content-policy failure
  * (not retried); an answer without text is malformed (retried).
  */
-export async function askVision(
-  client: OpenAI,
-  params: ChatCompletionCreateParamsNonStreaming,
-  ctx: { provider: string; apiKey: string; signal?: AbortSignal; what: string },
-): Promise<ChatAnswer> {
-  let raw: unknown;
-  try {
-    raw = await client.chat.completions.create(params, { signal: ctx.signal });
-  } catch (err) {
-    throw mapOpenAIError(err, ctx);
-  }
+export async function askVision(connection: OpenAIConnection, params: ChatCompletionCreateParamsNonStreaming, ctx: OpenAIRequest): Promise<ChatAnswer> {
+  const raw: unknown = await connection.request(ctx, (client) => client.chat.completions.create(params, { signal: ctx.signal }));
   const parsed = ChatResponseSchema.safeParse(raw);
   if (!parsed.success) {
     throw malformed(ctx.what, ctx.provider, `expected choices[0].message: ${z.prettifyError(parsed.error).replace(/\s+/g, ' ')}`);

@@ -8,7 +8,17 @@ import {
   ProviderUnavailableError,
   RateLimitError,
 } from '../errors';
-import { DEFAULT_TIMEOUT_MS, parseRetryAfter, scrubError, scrubSecret, type ProviderClientOptions } from '../shared';
+import {
+  DEFAULT_TIMEOUT_MS,
+  keyRedactor,
+  maxResponseBytes,
+  parseRetryAfter,
+  ResponseCap,
+  vendorPreview,
+  vendorText,
+  type ProviderClientOptions,
+  type Redact,
+} from '../shared';
 
 /**
  * What every Replicate adapter needs to reach the API and fetch its outputs. Its `timeoutMs`
@@ -33,8 +43,6 @@ export interface ReplicateClientOptions extends ProviderClientOptions {
 }
 
 export const DEFAULT_OUTPUT_HOSTS: readonly string[] = ['replicate.delivery', '*.replicate.delivery'];
-/** Output files larger than this are refused rather than buffered. */
-const MAX_OUTPUT_BYTES = 100 * 1024 * 1024;
 const MAX_REDIRECTS = 3;
 
 /** Parses `REPLICATE_OUTPUT_HOSTS` (comma-separated). */
@@ -70,8 +78,9 @@ export function outputUrlAllowed(url: URL, patterns: readonly string[]): boolean
 /** Replicate token shapes (`r8_…`); a proxy or a log line might echo one. */
 const TOKEN_PATTERN = /\br8_[A-Za-z0-9]{4,}/g;
 
-export function redact(text: string, token: string): string {
-  return scrubSecret(text, token).replace(TOKEN_PATTERN, 'r8_[redacted]');
+/** Removes the token (and anything shaped like one) from a text. */
+export function redactor(token: string): Redact {
+  return keyRedactor(token, TOKEN_PATTERN, 'r8_[redacted]');
 }
 
 /** How long Replicate asked us to wait: `retry-after` (seconds or HTTP date), else "available in N seconds" in the body. */
@@ -104,6 +113,10 @@ export type PredictionTarget = { model: `${string}/${string}` } | { version: str
 
 interface Resolved {
   apiToken: string;
+  /** Removes the token from vendor text: what every adapter call's results and errors leave through. */
+  redact: Redact;
+  /** The response cap of each call, in bytes ({@link ProviderClientOptions.maxResponseBytes}). */
+  maxResponseBytes: number;
   baseUrl?: string;
   timeoutMs: number;
   outputHosts: readonly string[];
@@ -115,6 +128,8 @@ export function resolveOptions(options: ReplicateClientOptions): Resolved {
   if (!options.apiToken) throw new Error('Replicate adapter: apiToken is required (set REPLICATE_API_TOKEN)');
   return {
     apiToken: options.apiToken,
+    redact: redactor(options.apiToken),
+    maxResponseBytes: maxResponseBytes(options),
     baseUrl: options.baseUrl,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     outputHosts: options.outputHosts ?? DEFAULT_OUTPUT_HOSTS,
@@ -149,7 +164,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * into Darkroom's error class at once and remembered, and every later fetch of this call
  * rejects with that same error without touching the network. The SDK's retry loop then ends
  * with our error and the vendor saw exactly one request. Each call gets its own SDK client,
- * so one call's failure never leaks into another.
+ * so one call's failure never leaks into another, and its own response cap, which every body it
+ * reads (API answers and output downloads) counts against.
+ *
+ * The adapters run each public method inside `scrubbedCall` with {@link Resolved.redact}: the
+ * errors made here keep the vendor's clipped words and its errors as `cause`, and are scrubbed of
+ * the token on the way out.
  */
 export class ReplicateCall {
   readonly signal: AbortSignal;
@@ -159,6 +179,7 @@ export class ReplicateCall {
   readonly #what: string;
   readonly #caller?: AbortSignal;
   readonly #deadline: AbortSignal;
+  readonly #cap: ResponseCap;
   #failure: { error: unknown } | undefined;
 
   constructor(options: Resolved, ctx: { provider: string; what: string; signal?: AbortSignal; timeoutMs?: number }) {
@@ -168,6 +189,7 @@ export class ReplicateCall {
     this.#caller = ctx.signal;
     this.#deadline = AbortSignal.timeout(ctx.timeoutMs ?? options.timeoutMs);
     this.signal = ctx.signal ? AbortSignal.any([ctx.signal, this.#deadline]) : this.#deadline;
+    this.#cap = new ResponseCap(options.maxResponseBytes, 'Replicate', ctx.provider, ctx.what);
     this.client = new Replicate({
       auth: options.apiToken,
       ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
@@ -181,17 +203,18 @@ export class ReplicateCall {
 
   async #fetchOnce(input: Request | string | URL, init?: RequestInit): Promise<Response> {
     if (this.#failure) throw this.#failure.error;
+    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
     let res: Response;
     try {
-      res = await this.#o.fetch(input, { ...init, signal: this.signal });
+      res = this.#cap.response(await this.#o.fetch(input, { ...init, signal: this.signal }), url.host);
     } catch (err) {
       throw this.#fail(this.#transportError(err));
     }
     if (res.ok) return res;
     const text = await res.text().catch(() => '');
+    if (this.#cap.tripped) throw this.#fail(this.#cap.tripped);
     const method = (init?.method ?? 'GET').toUpperCase();
-    const path = new URL(typeof input === 'string' || input instanceof URL ? input : input.url).pathname;
-    throw this.#fail(this.#statusError(res.status, res.headers, text, `${method} ${path}`));
+    throw this.#fail(this.#statusError(res.status, res.headers, text, `${method} ${url.pathname}`));
   }
 
   #fail(error: unknown): unknown {
@@ -202,12 +225,12 @@ export class ReplicateCall {
   /** A cancelled call rethrows the signal's reason (Temporal's CancelledFailure), not a provider error. */
   #transportError(err: unknown): unknown {
     if (this.#caller?.aborted) return this.#caller.reason ?? err;
-    const cause = this.#scrub(err);
+    if (this.#cap.tripped) return this.#cap.tripped;
     if (this.#deadline.aborted) {
-      return new ProviderUnavailableError(`Replicate ${this.#what}: no answer within ${this.#o.timeoutMs} ms`, this.#provider, { cause });
+      return new ProviderUnavailableError(`Replicate ${this.#what}: no answer within ${this.#o.timeoutMs} ms`, this.#provider, { cause: err });
     }
     const detail = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-    return new ProviderUnavailableError(`Replicate ${this.#what}: could not reach the API (${this.#redact(detail)})`, this.#provider, { cause });
+    return new ProviderUnavailableError(`Replicate ${this.#what}: could not reach the API (${this.#text(String(detail))})`, this.#provider, { cause: err });
   }
 
   #statusError(status: number, headers: Headers, text: string, request: string): ProviderError {
@@ -218,7 +241,7 @@ export class ReplicateCall {
     } catch {
       problem = undefined;
     }
-    const detail = this.#redact(problem?.detail ?? problem?.title ?? (text.slice(0, 300) || `HTTP ${status}`));
+    const detail = this.#text(problem?.detail ?? problem?.title ?? (text || `HTTP ${status}`));
     const where = `Replicate ${this.#what} (HTTP ${status} on ${request})`;
     const p = this.#provider;
     if (status === 429) return new RateLimitError(`${where}: ${detail}`, p, retryAfterMs(headers, detail));
@@ -228,21 +251,24 @@ export class ReplicateCall {
     return new ProviderUnavailableError(`${where}: ${detail}`, p);
   }
 
-  #redact(text: string): string {
-    return redact(text, this.#o.apiToken);
+  /** Vendor text fit for a message: the token redacted, then clipped ({@link vendorText}). */
+  #text(text: string, max?: number): string {
+    return vendorText(text, this.#o.redact, max);
   }
 
-  #scrub(err: unknown): unknown {
-    return scrubError(err, (text) => this.#redact(text));
+  /** A short scrubbed preview of vendor data ({@link vendorPreview}). */
+  preview(value: unknown, max = 120): string {
+    return vendorPreview(value, this.#o.redact, max);
   }
 
   /** Whatever an SDK call threw, as a Darkroom error (or the caller's abort reason). */
   #mapped(err: unknown): unknown {
     if (err instanceof ProviderError) return err;
     if (this.#caller?.aborted) return this.#caller.reason ?? err;
+    if (this.#cap.tripped) return this.#cap.tripped;
     if (this.#deadline.aborted) return this.#transportError(err);
-    if (err instanceof SyntaxError) return this.malformed(`not JSON (${this.#redact(err.message)})`, err);
-    return new ProviderUnavailableError(`Replicate ${this.#what}: ${this.#redact(err instanceof Error ? err.message : String(err))}`, this.#provider, { cause: this.#scrub(err) });
+    if (err instanceof SyntaxError) return this.malformed(`not JSON (${this.#text(err.message)})`, err);
+    return new ProviderUnavailableError(`Replicate ${this.#what}: ${this.#text(err instanceof Error ? err.message : String(err))}`, this.#provider, { cause: err });
   }
 
   malformed(detail: string, cause?: unknown): ProviderUnavailableError {
@@ -294,7 +320,7 @@ export class ReplicateCall {
       throw this.#mapped(err);
     }
     if (prediction.status === 'succeeded') return prediction;
-    const error = this.#redact(typeof prediction.error === 'string' ? prediction.error : JSON.stringify(prediction.error ?? null));
+    const error = typeof prediction.error === 'string' ? this.#text(prediction.error) : this.preview(prediction.error ?? null, 400);
     if (prediction.status === 'failed' && POLICY_ERROR.test(error)) {
       throw new ContentPolicyError(`Replicate ${this.#what}: prediction ${prediction.id} refused by a safety filter: ${error}`, this.#provider);
     }
@@ -309,7 +335,9 @@ export class ReplicateCall {
   /**
    * Downloads an output file, only from an allowed host (redirects included) and without the
    * API token: a prediction's output URL is vendor data, and an unchecked fetch of it would let
-   * a compromised or spoofed response make the worker request any address.
+   * a compromised or spoofed response make the worker request any address. The body is read
+   * under the call's response cap as it arrives: one over it (declared or not) is refused with a
+   * ResponseTooLargeError and its connection dropped, having held at most the cap and one chunk.
    */
   async download(output: string): Promise<Buffer> {
     const data = /^data:(image\/[a-z0-9.+-]+);base64,(.*)$/is.exec(output);
@@ -339,13 +367,8 @@ export class ReplicateCall {
         await res.body?.cancel().catch(() => undefined);
         throw new ProviderUnavailableError(`Replicate ${this.#what}: downloading the output from ${url.host} failed with HTTP ${res.status}`, this.#provider);
       }
-      const length = Number(res.headers.get('content-length') ?? 0);
-      if (length > MAX_OUTPUT_BYTES) {
-        await res.body?.cancel().catch(() => undefined);
-        throw new ProviderUnavailableError(`Replicate ${this.#what}: output of ${length} bytes is over the ${MAX_OUTPUT_BYTES}-byte limit`, this.#provider);
-      }
       try {
-        return Buffer.from(await res.arrayBuffer());
+        return await this.#cap.bytes(res, url.host);
       } catch (err) {
         throw this.#mapped(this.#transportError(err));
       }
@@ -368,7 +391,7 @@ export function outputUrls(call: ReplicateCall, prediction: Prediction): string[
   const out = prediction.output;
   const urls = typeof out === 'string' ? [out] : Array.isArray(out) ? out : undefined;
   if (!urls || urls.length === 0 || !urls.every((u): u is string => typeof u === 'string' && u.length > 0)) {
-    throw call.malformed(`prediction ${prediction.id} succeeded without an output URL (output: ${JSON.stringify(out ?? null).slice(0, 120)})`);
+    throw call.malformed(`prediction ${prediction.id} succeeded without an output URL (output: ${call.preview(out ?? null)})`);
   }
   return urls;
 }

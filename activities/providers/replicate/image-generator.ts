@@ -2,6 +2,7 @@ import { IMAGE_MODELS, imagePrice, type ImageModelSpec } from '../../../domain/m
 import { probeImage } from '../../images/format';
 import { nearestAspectRatio } from '../aspect-ratio';
 import { InvalidRequestError } from '../errors';
+import { scrubbedCall } from '../shared';
 import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
 import { ReplicateCall, outputUrls, resolveOptions, type ReplicateClientOptions } from './client';
 
@@ -64,7 +65,12 @@ export class ReplicateImageGenerator implements ImageGenerator {
     this.#flux = { safetyTolerance: tolerance, raw: options.raw };
   }
 
-  async generate(input: GenerateImageInput): Promise<GenerateImageResult> {
+  /** One image; whatever it returns or throws leaves scrubbed of the token (`scrubbedCall`). */
+  generate(input: GenerateImageInput): Promise<GenerateImageResult> {
+    return scrubbedCall(this.#options.redact, input.signal, () => this.#generate(input));
+  }
+
+  async #generate(input: GenerateImageInput): Promise<GenerateImageResult> {
     input.signal?.throwIfAborted();
     const spec = IMAGE_MODELS[input.model];
     if (!spec || spec.provider !== 'replicate') {

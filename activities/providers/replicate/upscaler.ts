@@ -1,6 +1,7 @@
 import { UPSCALE_MODELS } from '../../../domain/models';
 import { probeImage } from '../../images/format';
 import { lanczosUpscale, startUpscale, upscaleTarget } from '../local/upscaler';
+import { scrubbedCall } from '../shared';
 import type { UpscaleInput, UpscaleResult, Upscaler } from '../types';
 import { ReplicateCall, outputUrls, resolveOptions, type PredictionTarget, type ReplicateClientOptions } from './client';
 
@@ -47,7 +48,12 @@ export class ReplicateUpscaler implements Upscaler {
     this.#version = options.version;
   }
 
-  async upscale(input: UpscaleInput): Promise<UpscaleResult> {
+  /** Whatever it returns or throws leaves scrubbed of the token (`scrubbedCall`). */
+  upscale(input: UpscaleInput): Promise<UpscaleResult> {
+    return scrubbedCall(this.#options.redact, input.signal, () => this.#upscale(input));
+  }
+
+  async #upscale(input: UpscaleInput): Promise<UpscaleResult> {
     const start = await startUpscale(input, this.name);
     if (start.done) return start.done;
     const { probe, target } = start;
