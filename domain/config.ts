@@ -86,6 +86,17 @@ export const ConfigSchema = z.object({
   DARKROOM_PROVIDER_ATTEMPTS: int(1, 100).default(4),
   /** One provider call may take this long before it counts as a timeout (retried). @default 120s */
   DARKROOM_PROVIDER_TIMEOUT: durationMs.default(120_000),
+  /**
+   * Largest response body, in bytes, a worker reads from a vendor: API answers and output files
+   * alike, counted as the bytes arrive (with or without a Content-Length). A larger one is refused,
+   * its connection dropped, and the call fails with ResponseTooLarge (not retried). @default 104857600 (100 MiB)
+   */
+  DARKROOM_MAX_DOWNLOAD_BYTES: z.coerce
+    .number({ error: 'must be a whole number of bytes, such as 104857600 for 100 MiB' })
+    .int({ error: 'must be a whole number of bytes, such as 104857600 for 100 MiB' })
+    .min(1024, { error: 'must be at least 1024 bytes' })
+    .max(2 ** 40, { error: 'must be at most 1099511627776 bytes (1 TiB)' })
+    .default(100 * 1024 * 1024),
   /** The reviewer tool's login token (16+ characters); a random one each start when unset. */
   DARKROOM_REVIEW_TOKEN: z.string().min(16, { error: 'must be at least 16 characters (or unset it for a random one)' }).optional(),
   /** How long a reviewer's login lasts before the login link is needed again. @default 12h */

@@ -40,26 +40,27 @@ const modelsOf = (provider: string) => Object.values(IMAGE_MODELS).filter((m) =>
  */
 export function createProviderRegistry(config: Config, overrides: ProviderOverrides = {}): ProviderRegistry {
   const timeoutMs = config.DARKROOM_PROVIDER_TIMEOUT;
+  const maxResponseBytes = config.DARKROOM_MAX_DOWNLOAD_BYTES;
   const generators: Record<string, ImageGenerator> = { local: new LocalImageGenerator() };
   let judge: VisionJudge = new LocalVisionJudge();
   let altText: AltTextWriter = new LocalAltTextWriter();
   let upscaler: Upscaler = new SharpUpscaler();
 
   if (config.REPLICATE_API_TOKEN) {
-    const opts = { apiToken: config.REPLICATE_API_TOKEN, baseUrl: config.REPLICATE_BASE_URL, timeoutMs, outputHosts: parseOutputHosts(config.REPLICATE_OUTPUT_HOSTS) };
+    const opts = { apiToken: config.REPLICATE_API_TOKEN, baseUrl: config.REPLICATE_BASE_URL, timeoutMs, maxResponseBytes, outputHosts: parseOutputHosts(config.REPLICATE_OUTPUT_HOSTS) };
     const flux = new ReplicateImageGenerator(opts);
     for (const m of modelsOf('replicate')) generators[m] = flux;
     upscaler = new ReplicateUpscaler({ ...opts, model: 'real-esrgan' });
   }
   if (config.GEMINI_API_KEY) {
-    const opts = { apiKey: config.GEMINI_API_KEY, baseUrl: config.GEMINI_BASE_URL, timeoutMs };
+    const opts = { apiKey: config.GEMINI_API_KEY, baseUrl: config.GEMINI_BASE_URL, timeoutMs, maxResponseBytes };
     const gemini = new GeminiImageGenerator(opts);
     for (const m of modelsOf('google')) generators[m] = gemini;
     judge = new GeminiVisionJudge(opts);
     altText = new GeminiAltTextWriter(opts);
   }
   if (config.OPENAI_API_KEY) {
-    const opts = { apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs };
+    const opts = { apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs, maxResponseBytes };
     const openai = new OpenAIImageGenerator(opts);
     for (const m of modelsOf('openai')) generators[m] = openai;
     // The OpenAI judge is preferred when both keys exist: structured outputs are strict.
