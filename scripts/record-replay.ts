@@ -1,10 +1,14 @@
 /**
- * `npm run record:replay`: records real histories of briefWorkflow for test/replay.
+ * `npm run record:replay`: records real histories of briefWorkflow and catalogWorkflow for test/replay.
  *
- * Starts a throwaway dev server and worker, runs a few briefs that together take every
- * path the workflow has (published, score gate, invalid input), and writes each history as
- * JSON. Commit the files: the replay test proves new workflow code still replays them.
- * Record again only when a change is deliberately incompatible (and then use patched()).
+ * Starts a throwaway dev server and worker, runs briefs and catalogs that together take every
+ * path the workflows have (published, score gate, invalid input, human review, review deadlines,
+ * a model that falls back to another, a budget raised by a person; a catalog that continues as
+ * new, is paused and resumed, or is cancelled), and writes each history as JSON. Cases on vendor
+ * models get a worker of their own, talking to the local fake vendor servers the tests use.
+ * Commit the files: the replay test proves new workflow code still replays them.
+ * Only missing files are recorded (`--all` records every one again): record again only when a
+ * change is deliberately incompatible (and then use patched()).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,15 +16,22 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { Client, Connection, type QueryDefinition, type WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
-import { validateBrief } from '../domain/brief';
-import { createDarkroomWorker } from '../workers/worker';
+import { validateBrief, type BriefInput } from '../domain/brief';
+import { catalogChildId } from '../domain/feed';
+import type { CatalogInput } from '../domain/catalog-input';
+import { createDarkroomWorker, WORKFLOWS_PATH } from '../workers/worker';
 import { createBlobStore } from '../activities/blob-store';
 import { productFeed, testTemplate } from '../test/support/catalog';
-import type { BriefStatus } from '../domain/types';
-import { approveSignal, requestChangesSignal, reviewUpdate, statusQuery } from '../workflows/messages';
+import { testBrief, waitFor } from '../test/support/briefs';
+import { startFakeOpenAI } from '../test/providers/fake-openai';
+import { startFakeGemini } from '../test/providers/fake-gemini';
+import {
+  approveSignal, cancelCatalogSignal, catalogStatusQuery, pauseSignal, raiseBudgetUpdate, requestChangesSignal, resumeSignal, retryFailedSignal,
+  reviewUpdate, statusQuery,
+} from '../workflows/messages';
 import { startDevServer } from './dev-server';
 import { ensureTemporalCli } from './temporal-cli';
 
@@ -42,14 +53,21 @@ const published = validateBrief({
   topK: 1,
 });
 
-type Handle = Awaited<ReturnType<Client['workflow']['start']>>;
+type Handle = WorkflowHandle;
 
-async function awaitingRound(handle: Handle, round: number): Promise<BriefStatus> {
-  for (;;) {
-    const s = await handle.query(statusQuery).catch(() => undefined);
-    if (s?.review?.awaiting && s.review.round === round) return s;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** Polls a query until `pred` holds. */
+const when = <T>(handle: Handle, query: QueryDefinition<T>, what: string, pred: (s: T) => boolean) =>
+  waitFor(what, async () => {
+    const s = await handle.query(query);
+    return pred(s) ? s : undefined;
+  }, 120_000);
+const awaitingRound = (handle: Handle, round: number) => when(handle, statusQuery, `review round ${round}`, (s) => s.review?.awaiting === true && s.review.round === round);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Once the brief waits for review in round 1, approves its first candidate. */
+async function approveFirst(handle: Handle): Promise<void> {
+  const s = await awaitingRound(handle, 1);
+  await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: [s.review!.candidates[0]!.id], reviewer: 'recorder' }] });
 }
 
 /** Human review: a bad signal, changes requested, then approval of a round-2 candidate. */
@@ -61,49 +79,152 @@ async function reviewWithRevision(handle: Handle): Promise<void> {
   await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: ['r2-c02'], reviewer: 'recorder' }] });
 }
 
-const cases: Array<{ name: string; input: unknown; type?: string; drive?: (h: Handle) => Promise<void> }> = [
+/** Human review under a deadline that reminds: two reminders go out, then a person approves. */
+async function approveAfterReminders(handle: Handle): Promise<void> {
+  await when(handle, statusQuery, 'two reminders', (x) => (x.review?.remindersSent ?? 0) >= 2);
+  await approveFirst(handle);
+}
+
+/** Over budget: a raise too small to cover the forecast is refused, a sufficient one is taken, then approval. */
+async function raiseThenApprove(handle: Handle): Promise<void> {
+  await when(handle, statusQuery, 'the budget wait', (x) => x.stage === 'budget');
+  await handle.executeUpdate(raiseBudgetUpdate, { args: [{ budgetUsd: 0.06 }] }).catch(() => undefined);
+  await handle.executeUpdate(raiseBudgetUpdate, { args: [{ budgetUsd: 1, reviewer: 'recorder' }] });
+  await approveFirst(handle);
+}
+
+/**
+ * Rows wait for review, so the first run continues as new with five rows in flight. In the second
+ * (the one kept): paused long enough for the quiet timer to ask Temporal about those rows, resumed;
+ * one row from the first run is terminated (only reconciliation can learn of it), the rest approved.
+ */
+async function reviewAcrossRuns(handle: Handle, client: Client): Promise<void> {
+  await when(handle, catalogStatusQuery, 'the second run', (s) => s.runs >= 1);
+  await handle.signal(pauseSignal);
+  await sleep(2500);
+  await handle.signal(resumeSignal);
+  const rows = Array.from({ length: 7 }, (_, i) => client.workflow.getHandle(catalogChildId('replay-last', `SKU-${String(i + 1).padStart(4, '0')}`)));
+  await rows[0]!.terminate('recorder: a row that ends without a word');
+  for (const row of rows.slice(1)) await approveFirst(row);
+}
+
+/** Once a row is done: retryFailed (nothing failed yet), then cancel while rows run. */
+async function cancelWhileRunning(handle: Handle): Promise<void> {
+  await when(handle, catalogStatusQuery, 'a finished row', (s) => s.counts.done >= 1 && s.counts.running > 0);
+  await handle.signal(retryFailedSignal);
+  await handle.signal(cancelCatalogSignal, { reason: 'recorder' });
+}
+
+const KEY = 'sk-record-darkroom-0123456789abcdef';
+const GEMINI_KEY = 'gemini-record-key-0123456789';
+interface Vendors { env: Record<string, string>; close(): Promise<void> }
+
+/** OpenAI's SDK against the local fake, answering (or failing every image call). */
+async function openai(opts: { down?: boolean } = {}): Promise<Vendors> {
+  const fake = await startFakeOpenAI({ apiKey: KEY, ...(opts.down ? { imageFaults: () => 'serverError' as const } : {}) });
+  return { env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.baseURL, DARKROOM_PROVIDER_ATTEMPTS: '2', DARKROOM_RETRY_INITIAL: '100ms', DARKROOM_OPENAI_RPM: '6000' }, close: () => fake.close() };
+}
+
+/** OpenAI down for images, Gemini up: the route falls back along its chain. */
+async function openaiDownGeminiUp(): Promise<Vendors> {
+  const down = await openai({ down: true });
+  const gemini = await startFakeGemini({ apiKey: GEMINI_KEY });
+  return {
+    env: { ...down.env, GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.baseUrl },
+    close: async () => {
+      await down.close();
+      await gemini.close();
+    },
+  };
+}
+
+const poster = (over: Partial<BriefInput>) => validateBrief(testBrief({ textInImage: 'SPRING SALE', candidates: 3, budgetUsd: 2, ...over }));
+
+interface Case {
+  name: string;
+  input: unknown;
+  type?: 'briefWorkflow' | 'catalogWorkflow';
+  drive?: (h: Handle, client: Client) => Promise<void>;
+  /** Vendor servers for a worker of the case's own; without, the offline providers. */
+  vendors?: () => Promise<Vendors>;
+  /** Catalogs: the feed stored before it starts, and which run's history is kept. @default 'first' */
+  feed?: { key: string; rows: number };
+  keep?: 'first' | 'last';
+}
+
+/** A catalog of `rows` product rows on the test template. */
+function catalog(name: string, catalogId: string, rows: number, over: Partial<CatalogInput>, more: Partial<Case> = {}): Case {
+  const feedKey = `catalogs/${catalogId}/feed.csv`;
+  return { name, type: 'catalogWorkflow', input: { catalogId, feedKey, template: testTemplate, ...over }, feed: { key: feedKey, rows }, ...more };
+}
+
+const cases: Case[] = [
   { name: 'brief-published', input: published },
   { name: 'brief-score-gate', input: validateBrief({ subject: 'a teapot on a shelf', channels: ['og-image'], minPromptScore: 7 }) },
   { name: 'brief-invalid-input', input: { subject: '', channels: ['tiktok'] } },
   // A small catalog that continues as new once: its first run's history is the one kept.
-  { name: 'catalog-continue-as-new', type: 'catalogWorkflow', input: { catalogId: 'replay', feedKey: 'catalogs/replay/feed.csv', template: testTemplate, window: 3, rowsPerRun: 5 } },
+  catalog('catalog-continue-as-new', 'replay', 7, { window: 3, rowsPerRun: 5 }),
   { name: 'brief-human-review', input: validateBrief({ ...published, id: 'replay-review', channels: ['email-header'], approval: 'human', candidates: 2 }), drive: reviewWithRevision },
+  // Nobody decides within the deadline: the judge's top pick ships.
+  { name: 'brief-deadline-approve-top', input: validateBrief(testBrief({ id: 'replay-deadline', approval: 'human', candidates: 2, review: { deadline: '2s', onDeadline: 'approveTop' } })) },
+  { name: 'brief-deadline-remind', input: validateBrief(testBrief({ id: 'replay-remind', approval: 'human', candidates: 2, review: { deadline: '1s', onDeadline: 'remind' } })), drive: approveAfterReminders },
+  // The routed model's vendor fails every image call: the brief falls back to the next model in the chain.
+  { name: 'brief-fallback', input: poster({ id: 'replay-fallback' }), vendors: openaiDownGeminiUp },
+  { name: 'brief-raise-budget', input: poster({ id: 'replay-raise', candidates: 4, budgetUsd: 0.05, approval: 'human' }), vendors: openai, drive: raiseThenApprove },
+  // A continued run: carried input and rows, reconciliation timers and describeRows, pause and resume, the report.
+  catalog('catalog-last-run', 'replay-last', 7, { template: { ...testTemplate, approval: 'human' }, window: 3, rowsPerRun: 5, reconcileEveryMs: 1000 }, { keep: 'last', drive: reviewAcrossRuns }),
+  catalog('catalog-cancelled', 'replay-cancel', 6, { window: 2 }, { drive: cancelWhileRunning }),
 ];
 
+/** Runs one case to its end on `taskQueue` and writes its history. */
+async function record(c: Case, client: Client, taskQueue: string, show: (workflowId: string, runId?: string) => Promise<string>): Promise<void> {
+  const handle = await client.workflow.start(c.type ?? 'briefWorkflow', { taskQueue, workflowId: `replay-${c.name}`, args: [c.input] });
+  await c.drive?.(handle, client);
+  const outcome = await handle.result().then(() => 'completed', (e: Error) => `failed (${e.cause instanceof Error ? e.cause.message : e.message})`);
+  // For a catalog, one run's history: the first (which continued as new) unless the case says the last.
+  const runId = c.type !== 'catalogWorkflow' ? undefined : c.keep === 'last' ? (await handle.describe()).runId : handle.firstExecutionRunId;
+  const json = await show(handle.workflowId, runId);
+  const file = path.join(OUT, `${c.name}.json`);
+  await writeFile(file, json);
+  const events = (JSON.parse(json) as { events: unknown[] }).events.length;
+  console.log(`${c.name}: ${outcome}; ${events} events, ${json.length} bytes → ${path.relative(process.cwd(), file)}`);
+}
+
 async function main(): Promise<void> {
+  // Existing histories are the evidence that new code replays old runs: never overwrite them by default.
+  const todo = cases.filter((c) => {
+    const keep = !all && existsSync(path.join(OUT, `${c.name}.json`));
+    if (keep) console.log(`${c.name}: kept (exists; pass --all to record it again)`);
+    return !keep;
+  });
+  if (todo.length === 0) return;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'darkroom-record-'));
   const cli = await ensureTemporalCli({ log: console.log });
   const server = await startDevServer({ cli, dbFile: path.join(dir, 'temporal.sqlite'), uiPort: false, log: console.log });
+  // The temporal CLI writes the standard JSON form that replay (historyFromJSON) reads.
+  const show = async (workflowId: string, runId?: string) => (await promisify(execFile)(cli, [
+    'workflow', 'show', '--address', server.address, '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--output', 'json',
+  ], { maxBuffer: 64 << 20 })).stdout;
   try {
-    const taskQueue = 'darkroom-record';
-    const config = parseConfig({ TEMPORAL_ADDRESS: server.address, DARKROOM_TASK_QUEUE: taskQueue, DARKROOM_DATA_DIR: dir });
+    const base = { TEMPORAL_ADDRESS: server.address, DARKROOM_DATA_DIR: dir };
+    const blobs = createBlobStore(parseConfig(base));
+    const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
     const native = await NativeConnection.connect({ address: server.address });
-    const { worker } = await createDarkroomWorker({ config, connection: native });
     const connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
-    await worker.runUntil(async () => {
-      for (const c of cases) {
-        const file = path.join(OUT, `${c.name}.json`);
-        // Existing histories are the evidence that new code replays old runs: never overwrite them by default.
-        if (!all && existsSync(file)) {
-          console.log(`${c.name}: kept (exists; pass --all to record it again)`);
-          continue;
-        }
-        if (c.type === 'catalogWorkflow') {
-          await createBlobStore(config).put('catalogs/replay/feed.csv', new TextEncoder().encode(productFeed(7)), { mime: 'text/csv' });
-        }
-        const handle = await client.workflow.start(c.type ?? 'briefWorkflow', { taskQueue, workflowId: `replay-${c.name}`, args: [c.input] });
-        await c.drive?.(handle);
-        const outcome = await handle.result().then(() => 'completed', (e: Error) => `failed (${(e.cause as Error | undefined)?.message ?? e.message})`);
-        // The temporal CLI writes the standard JSON form that replay (historyFromJSON) reads.
-        // For a catalog, the first run (the one that continued as new) is the interesting one.
-        const runId = c.type === 'catalogWorkflow' ? ['--run-id', handle.firstExecutionRunId] : [];
-        const { stdout } = await promisify(execFile)(cli, ['workflow', 'show', '--address', server.address, '--workflow-id', handle.workflowId, ...runId, '--output', 'json'], { maxBuffer: 64 << 20 });
-        const events = (JSON.parse(stdout) as { events: unknown[] }).events.length;
-        await writeFile(file, stdout);
-        console.log(`${c.name}: ${outcome}; ${events} events, ${stdout.length} bytes → ${path.relative(process.cwd(), file)}`);
+    for (const c of todo) {
+      if (c.feed) await blobs.put(c.feed.key, new TextEncoder().encode(productFeed(c.feed.rows)), { mime: 'text/csv' });
+      const vendors = await c.vendors?.();
+      try {
+        // Vendor cases get their own worker (and task queues), so their providers are theirs alone.
+        const taskQueue = vendors ? `darkroom-record-${c.name}` : 'darkroom-record';
+        const config = parseConfig({ ...base, DARKROOM_TASK_QUEUE: taskQueue, ...vendors?.env });
+        const { worker } = await createDarkroomWorker({ config, connection: native, workflowBundle });
+        await worker.runUntil(() => record(c, client, taskQueue, show));
+      } finally {
+        await vendors?.close();
       }
-    });
+    }
     await connection.close();
     await native.close();
   } finally {
