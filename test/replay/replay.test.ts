@@ -9,7 +9,11 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 describe('recorded histories replay on the current workflow code', () => {
   it('has recorded histories to replay', () => {
-    expect(files).toEqual(expect.arrayContaining(['brief-published.json', 'brief-score-gate.json', 'brief-invalid-input.json', 'brief-human-review.json', 'catalog-continue-as-new.json']));
+    expect(files).toEqual(expect.arrayContaining([
+      'brief-published.json', 'brief-score-gate.json', 'brief-invalid-input.json', 'brief-human-review.json', 'catalog-continue-as-new.json',
+      'brief-deadline-approve-top.json', 'brief-deadline-remind.json', 'brief-fallback.json', 'brief-raise-budget.json',
+      'catalog-last-run.json', 'catalog-cancelled.json',
+    ]));
   });
 
   for (const file of files) {
