@@ -261,25 +261,26 @@
       const comment = as(approveForm.elements.namedItem('comment'), HTMLInputElement).value.trim();
       send({ action: 'approve', candidateIds: ids, reviewer: reviewer(), comment: comment || undefined }, approveForm, `Approved ${ids.join(', ')}: formatting and publishing…`);
     });
+    /** @param {HTMLFormElement} form @param {string} name @param {string} missing @returns {string | undefined} The trimmed text, or undefined once it said that it is missing. */
+    function required(form, name, missing) {
+      const box = as(form.elements.namedItem(name), HTMLTextAreaElement);
+      const text = box.value.trim();
+      if (text) return text;
+      say('error', missing);
+      box.focus();
+      return undefined;
+    }
     reviseForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      const box = as(reviseForm.elements.namedItem('feedback'), HTMLTextAreaElement);
-      const feedback = box.value.trim();
-      if (!feedback) {
-        say('error', 'Say what should change: feedback is required.');
-        return box.focus();
-      }
+      const feedback = required(reviseForm, 'feedback', 'Say what should change: feedback is required.');
+      if (!feedback) return;
       const keep = as(reviseForm.elements.namedItem('keep'), HTMLInputElement).checked ? selected() : undefined;
       send({ action: 'requestChanges', feedback, reviewer: reviewer(), keep }, reviseForm, 'Changes requested: a new round is on its way…');
     });
     rejectForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      const box = as(rejectForm.elements.namedItem('reason'), HTMLTextAreaElement);
-      const reason = box.value.trim();
-      if (!reason) {
-        say('error', 'A reason is required to reject.');
-        return box.focus();
-      }
+      const reason = required(rejectForm, 'reason', 'A reason is required to reject.');
+      if (!reason) return;
       send({ action: 'reject', reason, reviewer: reviewer() }, rejectForm, 'Rejected.');
     });
     render();
