@@ -26,6 +26,8 @@ export const Failure = {
   InvalidRequest: 'InvalidRequest',
   RateLimited: 'RateLimited',
   ProviderUnavailable: 'ProviderUnavailable',
+  /** A vendor's answer or output file over DARKROOM_MAX_DOWNLOAD_BYTES. */
+  ResponseTooLarge: 'ResponseTooLarge',
 } as const;
 
 export type FailureType = (typeof Failure)[keyof typeof Failure];

@@ -1,3 +1,5 @@
+import { Failure, type FailureType } from '../../domain/failures';
+
 /**
  * Provider failures by condition. Activities turn them into Temporal failures:
  * permanent ones non-retryable, transient ones retryable (with the vendor's delay).
@@ -8,7 +10,7 @@ export class ProviderError extends Error {
     message: string,
     readonly provider: string,
     /** Stable failure type recorded in Temporal, e.g. `ContentPolicy`. */
-    readonly type: string,
+    readonly type: FailureType,
     readonly retryable: boolean,
     options?: { cause?: unknown },
   ) {
@@ -20,7 +22,7 @@ export class ProviderError extends Error {
 export class ContentPolicyError extends ProviderError {
   override readonly name = 'ContentPolicyError';
   constructor(message: string, provider: string, options?: { cause?: unknown }) {
-    super(message, provider, 'ContentPolicy', false, options);
+    super(message, provider, Failure.ContentPolicy, false, options);
   }
 }
 
@@ -28,7 +30,7 @@ export class ContentPolicyError extends ProviderError {
 export class AuthenticationError extends ProviderError {
   override readonly name = 'AuthenticationError';
   constructor(message: string, provider: string, options?: { cause?: unknown }) {
-    super(message, provider, 'Authentication', false, options);
+    super(message, provider, Failure.Authentication, false, options);
   }
 }
 
@@ -36,7 +38,7 @@ export class AuthenticationError extends ProviderError {
 export class InvalidRequestError extends ProviderError {
   override readonly name = 'InvalidRequestError';
   constructor(message: string, provider: string, options?: { cause?: unknown }) {
-    super(message, provider, 'InvalidRequest', false, options);
+    super(message, provider, Failure.InvalidRequest, false, options);
   }
 }
 
@@ -44,7 +46,7 @@ export class InvalidRequestError extends ProviderError {
 export class RateLimitError extends ProviderError {
   override readonly name = 'RateLimitError';
   constructor(message: string, provider: string, readonly retryAfterMs: number | undefined, options?: { cause?: unknown }) {
-    super(message, provider, 'RateLimited', true, options);
+    super(message, provider, Failure.RateLimited, true, options);
   }
 }
 
@@ -52,7 +54,7 @@ export class RateLimitError extends ProviderError {
 export class ProviderUnavailableError extends ProviderError {
   override readonly name = 'ProviderUnavailableError';
   constructor(message: string, provider: string, options?: { cause?: unknown }) {
-    super(message, provider, 'ProviderUnavailable', true, options);
+    super(message, provider, Failure.ProviderUnavailable, true, options);
   }
 }
 
@@ -63,6 +65,6 @@ export class ProviderUnavailableError extends ProviderError {
 export class ResponseTooLargeError extends ProviderError {
   override readonly name = 'ResponseTooLargeError';
   constructor(message: string, provider: string, readonly limitBytes: number, options?: { cause?: unknown }) {
-    super(message, provider, 'ResponseTooLarge', false, options);
+    super(message, provider, Failure.ResponseTooLarge, false, options);
   }
 }

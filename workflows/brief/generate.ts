@@ -10,7 +10,7 @@ import { activitiesFor, failureType, type BriefActivities } from './proxies';
 import type { BriefRun, Made } from './run';
 
 /** Failures that mean "this provider cannot serve us now": try the next model in the chain. */
-const FALL_BACK_ON = new Set<string>([Failure.Authentication, Failure.ProviderUnavailable, Failure.RateLimited]);
+const FALL_BACK_ON = new Set<string>([Failure.Authentication, Failure.ProviderUnavailable, Failure.RateLimited, Failure.ResponseTooLarge]);
 
 /**
  * Generation and judging across a brief's rounds: the model chain with its fallbacks, the
