@@ -55,17 +55,7 @@ export function jsonForScript(value: unknown): SafeHtml {
   return raw(JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029'));
 }
 
-export function usd(v: number): string {
-  return `$${v.toFixed(v > 0 && v < 0.1 ? 3 : 2)}`;
-}
-
-export function kib(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${Math.max(1, Math.round(bytes / 1024))} KiB`;
-}
-
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
+export { kib, plural, usd } from '../format';
 
 /** A `<time>` the page's script rewrites into the reader's local time and "in 3 h". */
 export function time(iso: string | undefined): SafeHtml {
