@@ -2,8 +2,9 @@ import {
   ApplicationFailure, CancellationScope, getExternalWorkflowHandle, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import { Failure } from '../../domain/failures';
+import { hasControlChars, jsonBytes } from '../../domain/text';
 import {
-  checkDecision, recordIgnoredSignal, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord,
+  checkDecision, MAX_DECISION_BYTES, recordIgnoredSignal, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord,
 } from '../../domain/review';
 import type { BriefStatus, Candidate, ReviewStatus, Span, Stage } from '../../domain/types';
 import {
@@ -146,12 +147,19 @@ export function startRun(): BriefRun {
     run.raisedBudgetUsd = budgetUsd;
     return { budgetUsd };
   }, {
-    validator: (req) => {
+    // Untrusted like a review decision: what it accepts goes into history (and must fit there).
+    validator: (req: unknown) => {
       const waiting = run.status.awaitingBudget;
       if (!waiting) throw new Error('this brief is not waiting for a budget');
-      if (typeof req?.budgetUsd !== 'number' || !(req.budgetUsd >= waiting.forecastUsd) || req.budgetUsd > MAX_RAISED_BUDGET) {
+      if (req === null || typeof req !== 'object' || Array.isArray(req)) throw new Error('a budget raise must be an object such as {"budgetUsd": 5}');
+      const { budgetUsd, reviewer } = req as { budgetUsd?: unknown; reviewer?: unknown };
+      if (typeof budgetUsd !== 'number' || !(budgetUsd >= waiting.forecastUsd) || budgetUsd > MAX_RAISED_BUDGET) {
         throw new Error(`budgetUsd must be a number covering the forecast of $${waiting.forecastUsd.toFixed(2)}`);
       }
+      if (reviewer !== undefined && (typeof reviewer !== 'string' || reviewer.length > 200 || hasControlChars(reviewer))) {
+        throw new Error('reviewer must be a name of at most 200 characters, without control characters');
+      }
+      if (jsonBytes(req, MAX_DECISION_BYTES) > MAX_DECISION_BYTES) throw new Error(`a budget raise may be at most ${MAX_DECISION_BYTES / 1024} KiB of JSON; this one is larger`);
     },
   });
   return run;
