@@ -38,14 +38,22 @@ export function refusingInputErrors<T extends Record<string, (...args: never[]) 
   return out as T;
 }
 
+/**
+ * Longest wait a vendor's retry-after may set before the next attempt: the activity retry
+ * policies' `maximumInterval`. Taken at its word, `Retry-After: 999999999` (or a date in
+ * 9999) would park the activity, and the brief, for years.
+ */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
 /** Maps a provider failure onto Temporal's retry semantics; anything unknown is retryable. */
 export function toFailure(err: unknown): unknown {
   if (err instanceof ProviderError) {
+    const retryAfterMs = 'retryAfterMs' in err && typeof err.retryAfterMs === 'number' && err.retryAfterMs >= 0 ? err.retryAfterMs : undefined;
     return ApplicationFailure.create({
       message: `${err.provider}: ${err.message}`,
       type: err.type,
       nonRetryable: !err.retryable,
-      nextRetryDelay: 'retryAfterMs' in err && typeof err.retryAfterMs === 'number' ? err.retryAfterMs : undefined,
+      nextRetryDelay: retryAfterMs === undefined ? undefined : Math.min(retryAfterMs, MAX_RETRY_AFTER_MS),
       cause: err,
     });
   }
