@@ -21,7 +21,7 @@ export type PathParams<P extends string> = { [K in ParamNames<P>]: string };
 
 type Params = Readonly<Record<string, string>>;
 
-export interface Route<C> {
+export interface HttpRoute<C> {
   method: Method;
   path: string;
   handler: (ctx: C, params: Params) => Promise<void> | void;
@@ -30,13 +30,13 @@ export interface Route<C> {
 }
 
 /** A row of the table; the handler's `params` are typed from the pattern. */
-export function route<C, P extends string>(method: Method, path: P, handler: (ctx: C, params: PathParams<P>) => Promise<void> | void, opts: { public?: boolean } = {}): Route<C> {
+export function route<C, P extends string>(method: Method, path: P, handler: (ctx: C, params: PathParams<P>) => Promise<void> | void, opts: { public?: boolean } = {}): HttpRoute<C> {
   if (!path.startsWith('/')) throw new Error(`route ${path}: a path pattern starts with /`);
-  return { method, path, handler: handler as Route<C>['handler'], public: opts.public ?? false };
+  return { method, path, handler: handler as HttpRoute<C>['handler'], public: opts.public ?? false };
 }
 
 export type Match<C> =
-  | { status: 200; route: Route<C>; params: Params; public: boolean }
+  | { status: 200; route: HttpRoute<C>; params: Params; public: boolean }
   | { status: 404; public: false }
   | { status: 405; allow: Method[]; public: boolean };
 
@@ -61,9 +61,9 @@ function fit(pattern: readonly string[], path: readonly string[]): Params | unde
 }
 
 export class Router<C> {
-  private readonly table: ReadonlyArray<{ route: Route<C>; pattern: string[] }>;
+  private readonly table: ReadonlyArray<{ route: HttpRoute<C>; pattern: string[] }>;
 
-  constructor(routes: readonly Route<C>[]) {
+  constructor(routes: readonly HttpRoute<C>[]) {
     this.table = routes.map((r) => ({ route: r, pattern: segments(r.path) }));
   }
 

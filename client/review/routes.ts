@@ -12,7 +12,7 @@ import { keyFromRawPath, parseThumbWidth, type ImageServer } from './blobs';
 import { HttpError, readJson, sendHtml, sendJson } from './http';
 import { briefFragmentData, briefPage, errorPage, loginNeededPage, queueFragment, queuePage, type QueueData } from './pages';
 import { BulkApproveBody, parseBody, parseDecision } from './requests';
-import { route, type Route } from './router';
+import { route, type HttpRoute } from './router';
 
 /** One request, as a handler sees it. */
 export interface Exchange {
@@ -52,7 +52,7 @@ function filterProblem(err: unknown): string | undefined {
   return undefined;
 }
 
-export function reviewRoutes({ client, auth, images, taskQueue }: RouteDeps): Route<Exchange>[] {
+export function reviewRoutes({ client, auth, images, taskQueue }: RouteDeps): HttpRoute<Exchange>[] {
   async function queueData(filter: string | undefined): Promise<{ data: QueueData; status: number }> {
     try {
       return { data: { filter, briefs: await listAwaiting(client, filter, { taskQueue }) }, status: 200 };
