@@ -4,14 +4,8 @@ import type { Brief } from '../../../domain/brief';
 import { VISION_MODELS } from '../../../domain/models';
 import { ALT_TEXT_TARGET_LENGTH } from '../local/alt-text-writer';
 import type { AltTextInput, AltTextWriter } from '../types';
-import {
-  costFromUsage,
-  GeminiConnection,
-  malformed,
-  responseText,
-  visionPart,
-  type GeminiClientOptions,
-} from './client';
+import { GeminiConnection, malformed, type GeminiClientOptions } from './client';
+import { costFromUsage, responseText, visionPart } from './content';
 
 export interface GeminiAltTextWriterOptions extends GeminiClientOptions {
   /** A Gemini vision model from `VISION_MODELS`. @default gemini-2.5-flash */

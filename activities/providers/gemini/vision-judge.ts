@@ -5,14 +5,8 @@ import type { Judgement } from '../../../domain/types';
 import { VISION_MODELS } from '../../../domain/models';
 import { InvalidRequestError } from '../errors';
 import type { JudgeInput, JudgeOutput, VisionJudge } from '../types';
-import {
-  costFromUsage,
-  GeminiConnection,
-  malformed,
-  responseText,
-  visionPart,
-  type GeminiClientOptions,
-} from './client';
+import { GeminiConnection, malformed, type GeminiClientOptions } from './client';
+import { costFromUsage, responseText, visionPart } from './content';
 
 export interface GeminiVisionJudgeOptions extends GeminiClientOptions {
   /** A Gemini vision model from `VISION_MODELS`. @default gemini-2.5-flash */

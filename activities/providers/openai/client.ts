@@ -1,23 +1,9 @@
 import OpenAI from 'openai';
-import {
-  AuthenticationError,
-  ContentPolicyError,
-  InvalidRequestError,
-  ProviderError,
-  ProviderUnavailableError,
-  RateLimitError,
-} from '../errors';
-import {
-  DEFAULT_TIMEOUT_MS,
-  keyRedactor,
-  maxResponseBytes,
-  parseRetryAfter,
-  ResponseCap,
-  scrubbedCall,
-  vendorText,
-  type ProviderClientOptions,
-  type Redact,
-} from '../shared';
+import { AuthenticationError, ContentPolicyError, ProviderUnavailableError, RateLimitError } from '../errors';
+import { ResponseCap } from '../response-cap';
+import { keyRedactor, scrubbedCall, vendorText, type Redact } from '../scrub';
+import { DEFAULT_TIMEOUT_MS, maxResponseBytes, parseRetryAfter, type ProviderClientOptions } from '../shared';
+import { malformedResponse, settledFailure, statusFailure } from '../vendor-failure';
 
 /**
  * What every OpenAI adapter needs to reach the API. Its `timeoutMs` covers the wait for the
@@ -126,9 +112,8 @@ function vendorMessage(err: InstanceType<typeof OpenAI.APIError>): string {
  */
 export function mapOpenAIError(err: unknown, ctx: OpenAIRequest & { redact: Redact; cap?: ResponseCap }): unknown {
   const { provider, signal, what, redact } = ctx;
-  if (err instanceof ProviderError) return err;
-  if (signal?.aborted) return signal.reason ?? err;
-  if (ctx.cap?.tripped) return ctx.cap.tripped;
+  const settled = settledFailure(err, signal, ctx.cap);
+  if (settled) return settled.error;
   if (err instanceof OpenAI.APIUserAbortError) return err;
   const opts = { cause: err };
   // Connection errors first: APIConnectionTimeoutError is an APIConnectionError is an APIError.
@@ -152,11 +137,7 @@ export function mapOpenAIError(err: unknown, ctx: OpenAIRequest & { redact: Reda
     if (status === 400 && (CONTENT_POLICY_CODES.has(err.code ?? '') || /safety system|content policy/i.test(message))) {
       return new ContentPolicyError(`${where}: ${message}`, provider, opts);
     }
-    if (status === 400 || status === 404 || status === 409 || status === 413 || status === 422) {
-      return new InvalidRequestError(`${where}: ${message}`, provider, opts);
-    }
-    // 5xx, 408 and anything unexpected: the next attempt may well succeed.
-    return new ProviderUnavailableError(`${where}: ${message}`, provider, opts);
+    return statusFailure(status, `${where}: ${message}`, provider, opts);
   }
   // A 200 whose body is not JSON: the SDK's JSON.parse throws.
   if (err instanceof SyntaxError) {
@@ -167,5 +148,5 @@ export function mapOpenAIError(err: unknown, ctx: OpenAIRequest & { redact: Reda
 
 /** A vendor response that failed its schema check: retried, because the next one is usually fine. */
 export function malformed(what: string, provider: string, detail: string, cause?: unknown): ProviderUnavailableError {
-  return new ProviderUnavailableError(`OpenAI ${what}: malformed response (${detail})`, provider, { cause });
+  return malformedResponse('OpenAI', what, provider, detail, cause);
 }

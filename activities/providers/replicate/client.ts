@@ -1,95 +1,13 @@
 import Replicate from 'replicate';
 import { z } from 'zod';
-import {
-  AuthenticationError,
-  ContentPolicyError,
-  InvalidRequestError,
-  ProviderError,
-  ProviderUnavailableError,
-  RateLimitError,
-} from '../errors';
-import {
-  DEFAULT_TIMEOUT_MS,
-  keyRedactor,
-  maxResponseBytes,
-  parseRetryAfter,
-  ResponseCap,
-  vendorPreview,
-  vendorText,
-  type ProviderClientOptions,
-  type Redact,
-} from '../shared';
+import { AuthenticationError, ContentPolicyError, InvalidRequestError, ProviderUnavailableError, RateLimitError, type ProviderError } from '../errors';
+import { ResponseCap } from '../response-cap';
+import { vendorPreview, vendorText } from '../scrub';
+import { malformedResponse, settledFailure, statusFailure } from '../vendor-failure';
+import { outputUrlAllowed, retryAfterMs, type Resolved } from './options';
 
-/**
- * What every Replicate adapter needs to reach the API and fetch its outputs. Its `timeoutMs`
- * covers the whole call: creating the prediction, waiting for it and downloading its output.
- */
-export interface ReplicateClientOptions extends ProviderClientOptions {
-  /** The Replicate API token. Handed to the SDK only; never logged, never put in an error message, never sent to output hosts. */
-  apiToken: string;
-  /** @default https://api.replicate.com/v1 */
-  baseUrl?: string;
-  /**
-   * Hosts output files may be downloaded from. `replicate.delivery` matches that host,
-   * `*.replicate.delivery` its subdomains, `127.0.0.1:8080` a host and port; all over HTTPS only.
-   * Plain HTTP needs the scheme in the entry (`http://127.0.0.1:8080`), which only local fakes want.
-   * @default ['replicate.delivery', '*.replicate.delivery']
-   */
-  outputHosts?: readonly string[];
-  /** Wait between status checks of a prediction that outlived `Prefer: wait`. @default 1000 */
-  pollIntervalMs?: number;
-  /** The fetch used for the API and for downloads (tests wrap it to watch requests). @default globalThis.fetch */
-  fetch?: typeof fetch;
-}
-
-export const DEFAULT_OUTPUT_HOSTS: readonly string[] = ['replicate.delivery', '*.replicate.delivery'];
+/** Redirects followed when downloading an output, each to an allowed host. */
 const MAX_REDIRECTS = 3;
-
-/** Parses `REPLICATE_OUTPUT_HOSTS` (comma-separated). */
-export function parseOutputHosts(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((h) => h.trim()).filter(Boolean);
-}
-
-/**
- * Whether an output URL may be fetched: HTTPS to a listed host, or plain HTTP to a host
- * listed with `http://` in front. Wildcards match subdomains only, never the bare domain.
- */
-export function outputUrlAllowed(url: URL, patterns: readonly string[]): boolean {
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return false;
-  if (url.username || url.password) return false;
-  return patterns.some((raw) => {
-    let p = raw.trim().toLowerCase();
-    let scheme = 'https:';
-    const m = /^(https?):\/\//.exec(p);
-    if (m) {
-      scheme = `${m[1]}:`;
-      p = p.slice(m[0].length).replace(/\/+$/, '');
-    }
-    if (url.protocol !== scheme || !p) return false;
-    if (p.startsWith('*.')) {
-      const suffix = p.slice(1);
-      const host = p.includes(':') ? url.host : url.hostname;
-      return host.endsWith(suffix) && host.length > suffix.length;
-    }
-    return p.includes(':') ? url.host === p : url.hostname === p;
-  });
-}
-
-/** Replicate token shapes (`r8_…`); a proxy or a log line might echo one. */
-const TOKEN_PATTERN = /\br8_[A-Za-z0-9]{4,}/g;
-
-/** Removes the token (and anything shaped like one) from a text. */
-export function redactor(token: string): Redact {
-  return keyRedactor(token, TOKEN_PATTERN, 'r8_[redacted]');
-}
-
-/** How long Replicate asked us to wait: `retry-after` (seconds or HTTP date), else "available in N seconds" in the body. */
-export function retryAfterMs(headers: Pick<Headers, 'get'>, detail: string, now: number = Date.now()): number | undefined {
-  const fromHeader = parseRetryAfter(headers, now);
-  if (fromHeader !== undefined) return fromHeader;
-  const m = /available in (\d+(?:\.\d+)?) seconds?/i.exec(detail);
-  return m ? Math.round(Number(m[1]) * 1000) : undefined;
-}
 
 /** The RFC 7807 problem body Replicate sends with an error status. */
 const Problem = z.looseObject({ title: z.string().optional(), detail: z.string().optional(), status: z.number().optional() });
@@ -110,33 +28,6 @@ const POLICY_ERROR = /nsfw|flagged as sensitive|sensitive content|safety (?:filt
 
 /** Where a prediction is created: an official model by name, or any model by version id. */
 export type PredictionTarget = { model: `${string}/${string}` } | { version: string };
-
-interface Resolved {
-  apiToken: string;
-  /** Removes the token from vendor text: what every adapter call's results and errors leave through. */
-  redact: Redact;
-  /** The response cap of each call, in bytes ({@link ProviderClientOptions.maxResponseBytes}). */
-  maxResponseBytes: number;
-  baseUrl?: string;
-  timeoutMs: number;
-  outputHosts: readonly string[];
-  pollIntervalMs: number;
-  fetch: typeof fetch;
-}
-
-export function resolveOptions(options: ReplicateClientOptions): Resolved {
-  if (!options.apiToken) throw new Error('Replicate adapter: apiToken is required (set REPLICATE_API_TOKEN)');
-  return {
-    apiToken: options.apiToken,
-    redact: redactor(options.apiToken),
-    maxResponseBytes: maxResponseBytes(options),
-    baseUrl: options.baseUrl,
-    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    outputHosts: options.outputHosts ?? DEFAULT_OUTPUT_HOSTS,
-    pollIntervalMs: options.pollIntervalMs ?? 1000,
-    fetch: options.fetch ?? globalThis.fetch,
-  };
-}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -247,8 +138,7 @@ export class ReplicateCall {
     if (status === 429) return new RateLimitError(`${where}: ${detail}`, p, retryAfterMs(headers, detail));
     if (status === 401 || status === 403) return new AuthenticationError(`${where}: ${detail} — check REPLICATE_API_TOKEN`, p);
     if (status === 402) return new AuthenticationError(`${where}: ${detail} — the account cannot pay for predictions; check its billing`, p);
-    if (status === 400 || status === 404 || status === 409 || status === 413 || status === 422) return new InvalidRequestError(`${where}: ${detail}`, p);
-    return new ProviderUnavailableError(`${where}: ${detail}`, p);
+    return statusFailure(status, `${where}: ${detail}`, p);
   }
 
   /** Vendor text fit for a message: the token redacted, then clipped ({@link vendorText}). */
@@ -263,16 +153,15 @@ export class ReplicateCall {
 
   /** Whatever an SDK call threw, as a Darkroom error (or the caller's abort reason). */
   #mapped(err: unknown): unknown {
-    if (err instanceof ProviderError) return err;
-    if (this.#caller?.aborted) return this.#caller.reason ?? err;
-    if (this.#cap.tripped) return this.#cap.tripped;
+    const settled = settledFailure(err, this.#caller, this.#cap);
+    if (settled) return settled.error;
     if (this.#deadline.aborted) return this.#transportError(err);
     if (err instanceof SyntaxError) return this.malformed(`not JSON (${this.#text(err.message)})`, err);
     return new ProviderUnavailableError(`Replicate ${this.#what}: ${this.#text(err instanceof Error ? err.message : String(err))}`, this.#provider, { cause: err });
   }
 
   malformed(detail: string, cause?: unknown): ProviderUnavailableError {
-    return new ProviderUnavailableError(`Replicate ${this.#what}: malformed response (${detail})`, this.#provider, { cause });
+    return malformedResponse('Replicate', this.#what, this.#provider, detail, cause);
   }
 
   #prediction(raw: unknown): Prediction {

@@ -2,9 +2,10 @@ import { IMAGE_MODELS, imagePrice, type ImageModelSpec } from '../../../domain/m
 import { probeImage } from '../../images/format';
 import { nearestAspectRatio } from '../aspect-ratio';
 import { InvalidRequestError } from '../errors';
-import { scrubbedCall } from '../shared';
+import { scrubbedCall } from '../scrub';
 import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
-import { ReplicateCall, outputUrls, resolveOptions, type ReplicateClientOptions } from './client';
+import { ReplicateCall, outputUrls } from './client';
+import { resolveOptions, type ReplicateClientOptions } from './options';
 
 export interface ReplicateImageGeneratorOptions extends ReplicateClientOptions {
   /** FLUX 1.1 [pro] and Ultra: how permissive the vendor's safety filter is, 1 (strictest) to 6. @default 2 (the vendor's default) */

@@ -1,9 +1,10 @@
 import { UPSCALE_MODELS } from '../../../domain/models';
 import { probeImage } from '../../images/format';
 import { lanczosUpscale, startUpscale, upscaleTarget } from '../local/upscaler';
-import { scrubbedCall } from '../shared';
+import { scrubbedCall } from '../scrub';
 import type { UpscaleInput, UpscaleResult, Upscaler } from '../types';
-import { ReplicateCall, outputUrls, resolveOptions, type PredictionTarget, type ReplicateClientOptions } from './client';
+import { ReplicateCall, outputUrls, type PredictionTarget } from './client';
+import { resolveOptions, type ReplicateClientOptions } from './options';
 
 export type ReplicateUpscaleModel = 'real-esrgan' | 'recraft-crisp-upscale';
 
