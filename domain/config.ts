@@ -103,6 +103,18 @@ export const ConfigSchema = z.object({
   DARKROOM_REVIEW_SESSION_TTL: durationMs.default(12 * 3_600_000),
   /** Largest blob, in bytes, read whole into memory (images, feeds); bigger ones are refused. @default 268435456 (256 MiB) */
   DARKROOM_BLOB_MAX_READ: int(1024, 2 ** 40).default(256 * 1024 * 1024),
+  /** Where blobs live: `fs` (files under DARKROOM_DATA_DIR/blobs) or `s3` (a bucket, DARKROOM_S3_*). @default fs */
+  DARKROOM_BLOB_STORE: z.enum(['fs', 's3'], { error: 'must be fs or s3' }).default('fs'),
+  /** The bucket, when DARKROOM_BLOB_STORE=s3. Credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID…). */
+  DARKROOM_S3_BUCKET: z.string().optional(),
+  /** Key prefix inside the bucket, e.g. `darkroom/`. @default none */
+  DARKROOM_S3_PREFIX: z.string().optional(),
+  /** @default AWS_REGION / AWS_DEFAULT_REGION */
+  DARKROOM_S3_REGION: z.string().optional(),
+  /** An S3-compatible server's URL (MinIO, versitygw, R2…). @default AWS S3 */
+  DARKROOM_S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** Path-style URLs (endpoint/bucket/key), which most S3-compatible servers need: true or false. @default false */
+  DARKROOM_S3_FORCE_PATH_STYLE: z.stringbool({ error: 'must be true or false' }).default(false),
   /** Path to a `temporal` CLI binary. */
   TEMPORAL_CLI: z.string().optional(),
 });
