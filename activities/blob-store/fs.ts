@@ -165,7 +165,21 @@ export class FsBlobStore implements BlobStore {
     await rename(tmp, file);
   }
 
+  /** Puts in flight by key: two puts to one key run one after the other, so the sidecar always matches the blob. */
+  private readonly writing = new Map<string, Promise<unknown>>();
+
   async put(key: string, data: Uint8Array, meta: BlobMeta): Promise<BlobRef> {
+    const before = this.writing.get(key) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(() => this.putNow(key, data, meta));
+    this.writing.set(key, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.writing.get(key) === mine) this.writing.delete(key);
+    }
+  }
+
+  private async putNow(key: string, data: Uint8Array, meta: BlobMeta): Promise<BlobRef> {
     const file = this.pathOf(key);
     const ref: BlobRef = {
       key,
