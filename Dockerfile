@@ -1,0 +1,20 @@
+# Darkroom worker and reviewer tool. Build: docker build -t darkroom .
+# Default command runs a worker; the reviewer tool is `node bin/darkroom.js review --host 0.0.0.0`.
+# TypeScript runs through tsx (a runtime dependency), so there is no compile step.
+
+FROM node:22.12.0-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# npm install, not npm ci: the README's install command, resolving from the lock file
+# (see .ci/run for why npm ci is not used). Dev dependencies (tests, lint) are left out.
+RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:22.12.0-bookworm-slim AS runtime
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2
+WORKDIR /app
+COPY --from=deps --chown=node:node /app/node_modules ./node_modules
+COPY --chown=node:node . .
+RUN mkdir -p /app/.darkroom && chown node:node /app/.darkroom
+USER node
+# SIGTERM drains the worker (workers/main.ts); node runs as PID 1 and receives it directly.
+CMD ["node", "--import", "tsx", "workers/main.ts"]
