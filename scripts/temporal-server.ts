@@ -120,6 +120,7 @@ export async function ensureTemporalServer(opts: EnsureTemporalServerOptions = {
   throw new TemporalServerNotFoundError(
     `No temporal-server found (the deployment test runs one on PostgreSQL, ${TEMPORAL_SERVER_VERSION} is pinned). Either:\n` +
       '  - set TEMPORAL_SERVER=/path/to/temporal-server (temporal-sql-tool and schema/postgresql/v12 next to it), or\n' +
+      '  - run `npx tsx scripts/temporal-server.ts`, which builds the pinned version once with Go, or\n' +
       `  - install Go (https://go.dev/dl/) so Darkroom can build it once into ${cacheDir}\n` +
       `    (like: GOBIN=${cacheDir} go install ${BINARIES.map((b) => `${b.pkg}@${TEMPORAL_SERVER_VERSION}`).join(' ')})` +
       (opts.build === false ? '\n(building was turned off for this call)' : ''),
