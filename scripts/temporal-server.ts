@@ -160,6 +160,11 @@ async function findGo(env: NodeJS.ProcessEnv): Promise<string | undefined> {
   return undefined;
 }
 
+/** The lines of a go.mod that start a replace directive (`replace x => y` or a `replace (` block). */
+export function replaceDirectives(goMod: string): string[] {
+  return goMod.split('\n').filter((line) => /^\s*replace\b/.test(line));
+}
+
 /**
  * `go install` builds a module at a version only when its go.mod has no replace directive. The
  * server's go.mod has none at the pinned version; a new pin that adds one would fail deep in
@@ -178,8 +183,7 @@ async function downloadModule(go: string, env: NodeJS.ProcessEnv): Promise<{ dir
   if (info.Error || !info.Dir || !info.GoMod) {
     throw new TemporalServerBuildError(`\`go mod download ${ref}\` failed: ${info.Error ?? 'no module directory reported'}`, '');
   }
-  const goMod = await readFile(info.GoMod, 'utf8');
-  const replaces = goMod.split('\n').filter((line) => /^\s*replace\b/.test(line));
+  const replaces = replaceDirectives(await readFile(info.GoMod, 'utf8'));
   if (replaces.length > 0) {
     throw new TemporalServerBuildError(
       `${ref} cannot be built with \`go install\`: its go.mod has a replace directive (${replaces[0]!.trim()}). ` +
