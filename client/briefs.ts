@@ -5,6 +5,7 @@ import {
   ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, TemporalFailure, TerminatedFailure, TimeoutFailure,
 } from '@temporalio/common';
 import type { Brief } from '../domain/brief';
+import { SINGLE_BRIEFS_FAIRNESS_KEY } from '../domain/fairness';
 import { Failure } from '../domain/failures';
 import { clip } from '../domain/text';
 import { briefWorkflowId } from '../domain/naming';
@@ -32,6 +33,8 @@ export async function startBrief(client: Client, brief: Brief, taskQueue: string
       taskQueue,
       workflowId,
       args: [brief],
+      // One fair share for all single briefs, next to each catalog's (domain/fairness.ts).
+      priority: { fairnessKey: SINGLE_BRIEFS_FAIRNESS_KEY },
       typedSearchAttributes: [
         { key: SA.stage, value: 'validating' },
         { key: SA.channel, value: brief.channels[0]! },

@@ -5,6 +5,7 @@
  * Pure: the workflow runs it.
  */
 import type { CatalogCarry } from './catalog-state';
+import { fairnessWeightProblem } from './fairness';
 import { blobKeyProblem } from './naming';
 import { jsonBytes, preview } from './text';
 
@@ -23,6 +24,12 @@ export interface CatalogInput {
   rowsPerRun?: number;
   /** How often an idle catalog asks Temporal about rows it has not heard from (terminated rows cannot signal). @default 5 minutes */
   reconcileEveryMs?: number;
+  /**
+   * This catalog's share of the workers relative to other catalogs (and to single briefs) when
+   * their tasks queue up: 2 gets twice the dispatches of a catalog with 1. Needs fairness on in
+   * the Temporal server (`matching.enableFairness`). @default 1
+   */
+  fairnessWeight?: number;
   /** Internal: what a continued run carries over. Never set this when starting a catalog. */
   carry?: CatalogCarry;
 }
@@ -76,6 +83,8 @@ export function catalogInputIssues(raw: unknown): CatalogInputIssue[] {
   if (raw.budgetUsd !== undefined && (typeof raw.budgetUsd !== 'number' || !Number.isFinite(raw.budgetUsd) || raw.budgetUsd < 0)) {
     add({ field: 'budgetUsd', message: `must be a number of dollars, 0 or more (got ${preview(raw.budgetUsd, 40)})` });
   }
+  const weightProblem = raw.fairnessWeight === undefined ? undefined : fairnessWeightProblem(raw.fairnessWeight);
+  if (weightProblem) add({ field: 'fairnessWeight', message: `${weightProblem} (got ${preview(raw.fairnessWeight, 40)})` });
   if (raw.carry !== undefined && !(isObject(raw.carry) && isObject(raw.carry.plan) && typeof raw.carry.cursor === 'number')) {
     add({ field: 'carry', message: 'is internal to continued runs; leave it out when starting a catalog' });
   }

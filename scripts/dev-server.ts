@@ -64,6 +64,12 @@ export interface DevServerOptions {
   keepAlive?: boolean;
   /** How long to wait for the server to be ready. @default 60_000 */
   readyTimeoutMs?: number;
+  /**
+   * Dispatch backlogged tasks fairly between fairness keys (one per catalog) instead of first in,
+   * first out ({@link FAIRNESS}). Tests turn it off to show the difference.
+   * @default true
+   */
+  fairness?: boolean;
 }
 
 export interface DevServer {
@@ -94,6 +100,13 @@ export class DevServerStartError extends Error {
 
 /** Server limits on one payload (`limit.blobSize.*`, bytes); Temporal's defaults are 512 KiB (warn) and 2 MiB (error). */
 export const PAYLOAD_LIMITS = ['limit.blobSize.warn=131072', 'limit.blobSize.error=524288'];
+
+/**
+ * Task-queue fairness (Temporal 1.29, off by default there): a catalog's rows carry its id as
+ * fairness key, and a queue backlogged by a big catalog still gives a small one its turn.
+ * Implies the priority matcher (`matching.useNewMatcher`). Production clusters: set the same.
+ */
+export const FAIRNESS = ['matching.enableFairness=true'];
 
 /** `--search-attribute` flags for {@link SEARCH_ATTRIBUTES}. */
 export function searchAttributeArgs(): string[] {
@@ -136,6 +149,7 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
     // the error, instead of in history, where they slow every workflow task. Darkroom's own
     // payloads are kilobytes: images travel as blob keys. Production clusters: set the same.
     ...PAYLOAD_LIMITS.flatMap((v) => ['--dynamic-config-value', v]),
+    ...((opts.fairness ?? true) ? FAIRNESS : []).flatMap((v) => ['--dynamic-config-value', v]),
     ...(opts.namespace && opts.namespace !== 'default' ? ['--namespace', opts.namespace] : []),
     ...searchAttributeArgs(),
   ];

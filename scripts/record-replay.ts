@@ -174,6 +174,8 @@ const cases: Case[] = [
   // A continued run: carried input and rows, reconciliation timers and describeRows, pause and resume, the report.
   catalog('catalog-last-run', 'replay-last', 7, { template: { ...testTemplate, approval: 'human' }, window: 3, rowsPerRun: 5, reconcileEveryMs: 1000 }, { keep: 'last', drive: reviewAcrossRuns }),
   catalog('catalog-cancelled', 'replay-cancel', 6, { window: 2 }, { drive: cancelWhileRunning }),
+  // Rows started with the catalog's fairness key and weight (the catalog-fairness patch).
+  catalog('catalog-fair', 'replay-fair', 4, { window: 2, fairnessWeight: 2 }),
 ];
 
 /** Runs one case to its end on `taskQueue` and writes its history. */

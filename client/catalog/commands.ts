@@ -9,6 +9,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { catalogKeys } from '../../activities/catalog';
 import { createBlobStore, type BlobStore } from '../../activities/blob-store';
 import { parseCsv } from '../../domain/csv';
+import { catalogPriority } from '../../domain/fairness';
 import type { CatalogStatus } from '../../domain/types';
 import type { CatalogInput, catalogWorkflow } from '../../workflows/catalog';
 import { cancelCatalogSignal, pauseSignal, resumeSignal, retryFailedSignal, SA } from '../../workflows/messages';
@@ -60,6 +61,8 @@ async function start(ctx: CommandContext, feedFile: string): Promise<number> {
       workflowId,
       args: [input],
       typedSearchAttributes: [{ key: SA.catalogId, value: catalogId }],
+      // The catalog's own activities (planning, reports) in its fair share too; rows get it from the workflow.
+      priority: catalogPriority(input),
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -263,7 +266,7 @@ export const CATALOG_COMMANDS: readonly Command[] = [
   {
     name: 'catalog start',
     args: '<feed.csv|.jsonl>',
-    options: ['template', 'id', 'window', 'budget', 'rows-per-run', 'dry-run', 'json'],
+    options: ['template', 'id', 'window', 'budget', 'rows-per-run', 'weight', 'dry-run', 'json'],
     required: ['template'],
     help: 'check every row, show runs, bad rows, duplicates and the forecast, then start',
     run: async (ctx) => {
@@ -281,7 +284,7 @@ export const CATALOG_COMMANDS: readonly Command[] = [
   {
     name: 'catalog schedule',
     args: '<feed>',
-    options: ['template', 'cron', 'id', 'window', 'budget', 'rows-per-run', 'json'],
+    options: ['template', 'cron', 'id', 'window', 'budget', 'rows-per-run', 'weight', 'json'],
     required: ['template', 'cron'],
     help: 'store the feed and run the catalog on a Temporal Schedule (catalog-<ID>-schedule)',
     run: async (ctx) => {

@@ -1,5 +1,6 @@
 /** What `darkroom catalog` reads from the command line and from files: the feed, the template, the id and the run options. */
 import path from 'node:path';
+import { FAIRNESS_WEIGHT_RANGE, fairnessWeightProblem } from '../../domain/fairness';
 import { catalogIdFor, parseFeed } from '../../domain/feed';
 import { preview } from '../../domain/text';
 import type { CatalogInput } from '../../workflows/catalog';
@@ -44,9 +45,9 @@ export function resolveCatalogId(id: string | undefined, feedFile: string): stri
   return id;
 }
 
-/** The knobs of a run, from --window, --budget and --rows-per-run. */
-export function runOptions(values: Values): Pick<CatalogInput, 'window' | 'budgetUsd' | 'rowsPerRun'> {
-  const out: Pick<CatalogInput, 'window' | 'budgetUsd' | 'rowsPerRun'> = {};
+/** The knobs of a run, from --window, --budget, --rows-per-run and --weight. */
+export function runOptions(values: Values): Pick<CatalogInput, 'window' | 'budgetUsd' | 'rowsPerRun' | 'fairnessWeight'> {
+  const out: Pick<CatalogInput, 'window' | 'budgetUsd' | 'rowsPerRun' | 'fairnessWeight'> = {};
   const whole = (name: string, raw: string, min: number, max: number): number => {
     const n = Number(raw);
     if (!raw.trim() || !Number.isInteger(n) || n < min || n > max) throw new CliError(`--${name} must be a whole number from ${min} to ${max}, not ${preview(raw)}`);
@@ -59,6 +60,14 @@ export function runOptions(values: Values): Pick<CatalogInput, 'window' | 'budge
     const n = Number(raw);
     if (!raw.trim() || !Number.isFinite(n) || n <= 0) throw new CliError(`--budget must be an amount in US dollars above 0, such as 25 or 7.50, not ${preview(values.budget)}`);
     out.budgetUsd = n;
+  }
+  if (values.weight !== undefined) {
+    const n = Number(values.weight);
+    if (!values.weight.trim() || fairnessWeightProblem(n)) {
+      const { min, max } = FAIRNESS_WEIGHT_RANGE;
+      throw new CliError(`--weight must be a number from ${min} to ${max} (this catalog's share of the workers next to other catalogs; 1 is an equal share), not ${preview(values.weight)}`);
+    }
+    out.fairnessWeight = n;
   }
   return out;
 }

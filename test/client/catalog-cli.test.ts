@@ -49,7 +49,7 @@ describe('darkroom catalog commands on a real dev server', () => {
     const template = file('template.json', JSON.stringify(testTemplate));
 
     await withWorker({ taskQueue, dataDir }, async () => {
-      const started = await run('catalog', 'start', feed, '--template', template, '--id', catalogId, '--window', '1');
+      const started = await run('catalog', 'start', feed, '--template', template, '--id', catalogId, '--window', '1', '--weight', '2');
       expect(started.err).toBe('');
       expect(started.code).toBe(0);
       expect(started.out).toContain('runs       6 runs: 6 rows, of 6 rows read');
@@ -62,6 +62,8 @@ describe('darkroom catalog commands on a real dev server', () => {
       const handle = client.workflow.getHandle<typeof catalogWorkflow>(`catalog-${catalogId}`);
       const description = await handle.describe();
       expect(description.typedSearchAttributes.get(SA.catalogId)).toBe(catalogId);
+      // Its fair share of the workers (README, Fair sharing between catalogs): rows inherit it.
+      expect(description.raw.workflowExecutionInfo?.priority).toMatchObject({ fairnessKey: catalogId, fairnessWeight: 2 });
 
       // A second start of the same catalog while it runs is refused, and says where to look.
       const again = await run('catalog', 'start', feed, '--template', template, '--id', catalogId);
@@ -151,6 +153,11 @@ describe('darkroom catalog commands on a real dev server', () => {
     expect(empty.err).toMatch(/feed .*empty\.csv is empty/);
     expect((await run('catalog', 'start', feed, '--id', catalogId)).err).toContain('missing --template');
     expect((await run('catalog', 'start', feed, '--template', template, '--window', '0')).code).toBe(2);
+    for (const weight of ['0', '-1', 'lots', '5000', '']) {
+      const r = await run('catalog', 'start', feed, '--template', template, '--id', catalogId, `--weight=${weight}`);
+      expect(r.code, weight).toBe(2);
+      expect(r.err, weight).toContain('--weight must be a number from 0.001 to 1000');
+    }
     expect((await run('catalog', 'start', feed, '--template', template, '--id', "bad'id")).code).toBe(2);
     expect((await run('catalog', 'status', catalogId, '--csv')).err).toContain('--csv does not apply here');
 

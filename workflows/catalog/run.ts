@@ -9,6 +9,7 @@ import {
   retryFailed, reviewNoticeDue, reviewNoticeText, roundUsd, rowSettled, rowStarted, setPaused, takeNext,
   type CatalogPhase, type CatalogPlan, type CatalogProgress, type CatalogResult, type PlannedRun, type RowEvent, type RowResult,
 } from '../../domain/catalog-state';
+import { catalogPriority } from '../../domain/fairness';
 import { Failure } from '../../domain/failures';
 import { briefWorkflow } from '../brief';
 import type { catalogWorkflow } from '../catalog';
@@ -162,6 +163,9 @@ export class CatalogRun {
         { key: SA.channel, value: run.brief.channels[0]! },
         { key: SA.awaitingReview, value: false },
       ],
+      // Rows and their activities share the workers fairly with other catalogs' rows (the
+      // activities inherit it). Rows started before this existed carried no fairness key.
+      ...(patched('catalog-fairness') ? { priority: catalogPriority(this.input) } : {}),
     });
     // Backup for rows that end without signalling (terminated, timed out): their result.
     child.result().then(
