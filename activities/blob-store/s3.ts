@@ -195,6 +195,7 @@ export class S3BlobStore implements BlobStore {
       Bucket: this.bucket,
       Key,
       ContentType: meta.mime,
+      ...(meta.cacheControl ? { CacheControl: meta.cacheControl } : {}),
       ContentLength: data.byteLength,
       Metadata: { sha256: ref.sha256, width: String(ref.width), height: String(ref.height) },
       ...(conditional ? { IfNoneMatch: '*' } : {}),
@@ -331,10 +332,14 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  /** A URL anyone can GET the blob at for `expiresIn` seconds (default 15 minutes), without credentials. */
-  async presignGet(key: string, expiresIn = 900): Promise<string> {
+  /**
+   * A URL anyone can GET the blob at for `expiresIn` seconds (default 15 minutes), without
+   * credentials: it carries a signature, never the secret key.
+   * @param signingDate when the validity starts (so a manifest's stated expiry is the URL's) @default now
+   */
+  async presignGet(key: string, expiresIn = 900, signingDate?: Date): Promise<string> {
     const Key = this.objectKey(key);
     const { client, m } = await this.api();
-    return m.getSignedUrl(client, new m.GetObjectCommand({ Bucket: this.bucket, Key }), { expiresIn });
+    return m.getSignedUrl(client, new m.GetObjectCommand({ Bucket: this.bucket, Key }), { expiresIn, ...(signingDate ? { signingDate } : {}) });
   }
 }
