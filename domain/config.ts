@@ -139,6 +139,12 @@ export const ConfigSchema = z.object({
   DARKROOM_PUBLIC_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://cdn.example.com/darkroom' })
     .refine((u) => !/[?#]/.test(u), { error: 'must not have a query or fragment: asset keys are appended to its path' })
     .optional(),
+  /**
+   * The S3 server's URL as the people and programs that follow presigned URLs reach it, when that
+   * is not DARKROOM_S3_ENDPOINT (workers reach it by an internal name, e.g. `http://s3:7070` in
+   * Docker Compose): presigned URLs are signed for this host. @default DARKROOM_S3_ENDPOINT
+   */
+  DARKROOM_S3_PRESIGN_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:7070' }).optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;

@@ -141,6 +141,10 @@ describe('createBlobStore picks the store from config', () => {
     expect(store).toBeInstanceOf(S3BlobStore);
     expect(store.location).toBe(`s3://${BUCKET}/cfg/`);
     expect((store as S3BlobStore).maxReadBytes).toBe(2048);
+    expect((store as S3BlobStore).presignEndpoint).toBeUndefined();
+    const outside = createBlobStore(parseConfig({ DARKROOM_BLOB_STORE: 's3', DARKROOM_S3_BUCKET: BUCKET, DARKROOM_S3_PRESIGN_ENDPOINT: 'http://127.0.0.1:7070' }), { AWS_REGION: 'us-east-1' });
+    expect((outside as S3BlobStore).presignEndpoint).toBe('http://127.0.0.1:7070');
+    expect(() => parseConfig({ DARKROOM_S3_PRESIGN_ENDPOINT: 's3:7070' })).toThrow(/DARKROOM_S3_PRESIGN_ENDPOINT must be an http\(s\) URL/);
   });
 
   it('s3 without a bucket or region, or with a bad flag, names the missing variable', () => {

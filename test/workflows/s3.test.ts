@@ -126,7 +126,7 @@ describe('a brief published to S3 (versitygw)', () => {
     expect(text).not.toContain(gw.credentials.secretAccessKey);
   });
 
-  it('a presigned URL stops working at its stated expiry; a public base URL is used instead when set', async () => {
+  it('a presigned URL stops working at its stated expiry, is signed for DARKROOM_S3_PRESIGN_ENDPOINT when set, and gives way to a public base URL', async () => {
     const store = gw.store({ prefix: 'urls' });
     const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } }).png().toBuffer();
     await store.put('b/x.png', png, { mime: 'image/png', width: 8, height: 8, cacheControl: 'no-store' });
@@ -142,6 +142,15 @@ describe('a brief published to S3 (versitygw)', () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get('cache-control')).toBe('no-store');
     expect(sha256(Buffer.from(await ok.arrayBuffer()))).toBe(sha256(png));
+
+    // Workers reach the server by one name, consumers by another: URLs are signed for the latter.
+    const outside = gw.endpoint.replace('127.0.0.1', 'localhost');
+    const named = gw.store({ prefix: 'urls', presignEndpoint: outside });
+    const there = await assetUrls(named, config, new Date())('b/x.png');
+    expect(there!.url.startsWith(`${outside}/${gw.bucket}/urls/b/x.png?`)).toBe(true);
+    const got = await fetch(there!.url);
+    expect(got.status).toBe(200);
+    expect(sha256(Buffer.from(await got.arrayBuffer()))).toBe(sha256(png));
 
     const cdn = parseConfig({ DARKROOM_PUBLIC_BASE_URL: 'https://cdn.example.com/assets/' });
     expect(await assetUrls(store, cdn, new Date())('brief-a/email-header/r1-c01.jpg')).toEqual({ url: 'https://cdn.example.com/assets/brief-a/email-header/r1-c01.jpg' });
