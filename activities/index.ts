@@ -7,6 +7,7 @@ import type { BuiltPrompt } from '../domain/prompt';
 import type { ReviewRecord } from '../domain/review';
 import type { Asset, BlobRef, Candidate, JudgeResult, Manifest, PreparedBrief, Span } from '../domain/types';
 import type { BlobStore } from './blob-store';
+import { assetUrls } from './asset-urls';
 import { refusingInputErrors, toFailure, withHeartbeat } from './failures';
 import { generateOnce } from './generate';
 import { formatForChannels } from './images/format';
@@ -71,6 +72,14 @@ export interface NotifyReviewersInput {
   candidates: number;
   deadlineAt: string;
 }
+
+/**
+ * An asset's bytes never change under its key (candidate ids are not reused), so caches and
+ * CDNs may keep it as long as they like.
+ */
+const ASSET_CACHE_CONTROL = 'public, max-age=31536000, immutable';
+/** A manifest is rewritten when a publish is retried: caches ask again each time. */
+const MANIFEST_CACHE_CONTROL = 'no-cache';
 
 export type ManifestDraft = Omit<Manifest, 'manifestKey' | 'location' | 'publishedAt' | 'schema'>;
 
@@ -160,7 +169,7 @@ export function createActivities(deps: ActivityDeps) {
         const assets: Asset[] = [];
         for (const o of outputs) {
           const key = assetKey(input.workflowId, o.channel, input.candidateId, o.format);
-          const ref = await blobs.put(key, o.data, { mime: o.mime, width: o.width, height: o.height });
+          const ref = await blobs.put(key, o.data, { mime: o.mime, width: o.width, height: o.height, cacheControl: ASSET_CACHE_CONTROL });
           assets.push({
             candidateId: input.candidateId, channel: o.channel, format: o.format, width: o.width, height: o.height,
             density: o.density, key, sha256: ref.sha256, bytes: ref.bytes, mime: o.mime, cropKept: o.cropKept, crop: o.crop,
@@ -209,17 +218,25 @@ export function createActivities(deps: ActivityDeps) {
       return { delivered: true, channel: 'webhook' };
     },
 
-    /** Writes `<workflowId>/manifest.json` and returns the manifest as published. */
+    /**
+     * Writes `<workflowId>/manifest.json` and returns the manifest as published. The stored one
+     * also gives each asset its URL (presigned on S3, or under DARKROOM_PUBLIC_BASE_URL); the
+     * returned one leaves URLs out, as they would only swell the workflow's history and expire.
+     */
     async publishManifest(draft: ManifestDraft): Promise<Manifest> {
       const key = manifestKey(draft.workflowId);
+      const publishedAt = clock();
       const manifest: Manifest = {
         schema: 'darkroom.manifest/v1',
         ...draft,
         manifestKey: key,
         location: blobs.location,
-        publishedAt: now(),
+        publishedAt: publishedAt.toISOString(),
       };
-      await blobs.put(key, new TextEncoder().encode(JSON.stringify(manifest, null, 2)), { mime: 'application/json' });
+      const urlOf = assetUrls(blobs, config, publishedAt);
+      const assets = await Promise.all(manifest.assets.map(async (a) => ({ ...a, ...(await urlOf(a.key)) })));
+      const stored: Manifest = { ...manifest, assets };
+      await blobs.put(key, new TextEncoder().encode(JSON.stringify(stored, null, 2)), { mime: 'application/json', cacheControl: MANIFEST_CACHE_CONTROL });
       return manifest;
     },
   });

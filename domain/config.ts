@@ -11,6 +11,9 @@ const durationMs = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return ms;
 });
 
+/** S3's longest presigned URL (SigV4): 7 days. */
+export const MAX_PRESIGN_TTL_MS = 7 * 86_400_000;
+
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /**
@@ -117,6 +120,31 @@ export const ConfigSchema = z.object({
   DARKROOM_S3_FORCE_PATH_STYLE: z.stringbool({ error: 'must be true or false' }).default(false),
   /** Path to a `temporal` CLI binary. */
   TEMPORAL_CLI: z.string().optional(),
+  /**
+   * How long the presigned GET URLs in a manifest stay valid, when DARKROOM_BLOB_STORE=s3: at most
+   * 7d, S3's limit for a SigV4 signature (URLs signed with temporary credentials, such as an
+   * instance role's, die with those credentials, whichever is sooner). @default 7d
+   */
+  DARKROOM_S3_PRESIGN_TTL: durationMs
+    .pipe(z.number()
+      .min(1000, { error: 'must be at least 1s' })
+      .max(MAX_PRESIGN_TTL_MS, { error: 'must be at most 7d (604800s): S3 refuses presigned URLs that live longer' }))
+    .default(MAX_PRESIGN_TTL_MS),
+  /**
+   * Where published assets are served from, e.g. a CDN in front of the bucket
+   * (https://cdn.example.com/darkroom): the manifest gives each asset `<this URL>/<key>`, which
+   * never expires, instead of a presigned URL. It must serve the store's keys at that path
+   * (for S3, the bucket under DARKROOM_S3_PREFIX). @default none: presigned URLs on S3, no URL on fs
+   */
+  DARKROOM_PUBLIC_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://cdn.example.com/darkroom' })
+    .refine((u) => !/[?#]/.test(u), { error: 'must not have a query or fragment: asset keys are appended to its path' })
+    .optional(),
+  /**
+   * The S3 server's URL as the people and programs that follow presigned URLs reach it, when that
+   * is not DARKROOM_S3_ENDPOINT (workers reach it by an internal name, e.g. `http://s3:7070` in
+   * Docker Compose): presigned URLs are signed for this host. @default DARKROOM_S3_ENDPOINT
+   */
+  DARKROOM_S3_PRESIGN_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:7070' }).optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;

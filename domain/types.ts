@@ -123,6 +123,13 @@ export interface ManifestAsset extends Asset {
   altText: string;
   /** This asset's share of its candidate's generation cost. */
   costUsd: number;
+  /**
+   * Where to GET the asset over HTTP, in the stored manifest only (never in the workflow's
+   * result): a presigned S3 URL, or DARKROOM_PUBLIC_BASE_URL + key. Absent on the filesystem store.
+   */
+  url?: string;
+  /** When a presigned {@link url} stops working (ISO time); absent for a public URL. */
+  urlExpiresAt?: string;
 }
 
 /** Everything about one brief's run: written to `<workflowId>/manifest.json` and returned. */

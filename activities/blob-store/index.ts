@@ -8,7 +8,7 @@ export * from './types';
 export { FsBlobStore, type FsBlobStoreOptions } from './fs';
 export { S3BlobStore, S3BlobStoreError, type S3BlobStoreOptions } from './s3';
 
-type S3Keys = 'DARKROOM_BLOB_STORE' | 'DARKROOM_S3_BUCKET' | 'DARKROOM_S3_PREFIX' | 'DARKROOM_S3_REGION' | 'DARKROOM_S3_ENDPOINT' | 'DARKROOM_S3_FORCE_PATH_STYLE';
+type S3Keys = 'DARKROOM_BLOB_STORE' | 'DARKROOM_S3_BUCKET' | 'DARKROOM_S3_PREFIX' | 'DARKROOM_S3_REGION' | 'DARKROOM_S3_ENDPOINT' | 'DARKROOM_S3_FORCE_PATH_STYLE' | 'DARKROOM_S3_PRESIGN_ENDPOINT';
 
 /**
  * The blob store a configuration names: the filesystem one under `<data dir>/blobs` (the
@@ -31,6 +31,7 @@ export function createBlobStore(
     region,
     endpoint: config.DARKROOM_S3_ENDPOINT,
     forcePathStyle: config.DARKROOM_S3_FORCE_PATH_STYLE,
+    presignEndpoint: config.DARKROOM_S3_PRESIGN_ENDPOINT,
     maxReadBytes: config.DARKROOM_BLOB_MAX_READ,
   });
 }

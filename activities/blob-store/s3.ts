@@ -26,6 +26,12 @@ export interface S3BlobStoreOptions {
   endpoint?: string;
   /** Path-style URLs (`endpoint/bucket/key`), which most S3-compatible servers need. @default false */
   forcePathStyle?: boolean;
+  /**
+   * The server's URL as those who follow presigned URLs reach it, when that differs from
+   * `endpoint` (a server the workers reach by an internal name, such as compose's `http://s3:7070`).
+   * A presigned URL is signed for its host, so it is made for this one. @default endpoint
+   */
+  presignEndpoint?: string;
   /** @default the SDK's default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profile, instance role…) */
   credentials?: S3ClientConfig['credentials'];
   /** Attempts per S3 call, counting the first. @default the SDK's (3) */
@@ -109,6 +115,9 @@ export class S3BlobStore implements BlobStore {
   readonly maxReadBytes: number;
   private readonly clientConfig: S3ClientConfig;
   private clientLoading: Promise<S3Client> | undefined;
+  private presignClientLoading: Promise<S3Client> | undefined;
+  /** Where presigned URLs point, when not at {@link endpoint}. */
+  readonly presignEndpoint: string | undefined;
   private readonly multipartThreshold: number;
   private readonly contentAddressed: (key: string) => boolean;
   private bucketChecked: Promise<void> | undefined;
@@ -125,6 +134,7 @@ export class S3BlobStore implements BlobStore {
     this.maxReadBytes = options.maxReadBytes ?? 256 * MiB;
     this.multipartThreshold = options.multipartThreshold ?? 8 * MiB;
     this.contentAddressed = options.contentAddressed ?? defaultContentAddressed;
+    this.presignEndpoint = options.presignEndpoint;
     this.clientConfig = {
       region: options.region,
       endpoint: options.endpoint,
@@ -195,6 +205,7 @@ export class S3BlobStore implements BlobStore {
       Bucket: this.bucket,
       Key,
       ContentType: meta.mime,
+      ...(meta.cacheControl ? { CacheControl: meta.cacheControl } : {}),
       ContentLength: data.byteLength,
       Metadata: { sha256: ref.sha256, width: String(ref.width), height: String(ref.height) },
       ...(conditional ? { IfNoneMatch: '*' } : {}),
@@ -331,10 +342,17 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  /** A URL anyone can GET the blob at for `expiresIn` seconds (default 15 minutes), without credentials. */
-  async presignGet(key: string, expiresIn = 900): Promise<string> {
+  /**
+   * A URL anyone can GET the blob at for `expiresIn` seconds (default 15 minutes), without
+   * credentials: it carries a signature, never the secret key.
+   * @param signingDate when the validity starts (so a manifest's stated expiry is the URL's) @default now
+   */
+  async presignGet(key: string, expiresIn = 900, signingDate?: Date): Promise<string> {
     const Key = this.objectKey(key);
-    const { client, m } = await this.api();
-    return m.getSignedUrl(client, new m.GetObjectCommand({ Bucket: this.bucket, Key }), { expiresIn });
+    const m = await sdk();
+    const client = await (this.presignEndpoint
+      ? (this.presignClientLoading ??= Promise.resolve(new m.S3Client({ ...this.clientConfig, endpoint: this.presignEndpoint })))
+      : this.client());
+    return m.getSignedUrl(client, new m.GetObjectCommand({ Bucket: this.bucket, Key }), { expiresIn, ...(signingDate ? { signingDate } : {}) });
   }
 }

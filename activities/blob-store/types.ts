@@ -10,6 +10,11 @@ export interface BlobMeta {
   width?: number;
   /** @default 0 */
   height?: number;
+  /**
+   * The Cache-Control a store that serves blobs over HTTP (S3) sends with them; the filesystem
+   * store keeps no headers and ignores it. @default none
+   */
+  cacheControl?: string;
 }
 
 export interface BlobReadOptions {
@@ -48,6 +53,12 @@ export interface BlobStore {
   /** Keys under `prefix`, sorted; entries that are not plain stored blobs are left out. */
   list(prefix: string): Promise<string[]>;
   delete(key: string): Promise<void>;
+  /**
+   * A URL anyone may GET the blob at, without credentials, for `expiresInSeconds`; only stores
+   * that serve blobs over HTTP have it (S3). It makes no request.
+   * @param signingDate when the validity starts @default now
+   */
+  presignGet?(key: string, expiresInSeconds: number, signingDate?: Date): Promise<string>;
 }
 
 export class BlobNotFoundError extends Error {

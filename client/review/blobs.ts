@@ -3,6 +3,11 @@
  * and shrunk to thumbnails with sharp. Only raster image blobs are served. What one request may
  * cost is bounded: full-size images are streamed from the store, thumbnails are made only from
  * blobs up to a size and pixel count, and only a few at a time.
+ *
+ * On S3 too the bytes come through the tool, not by a redirect to a presigned URL: the pages'
+ * CSP allows images from the tool's own origin only, the bucket's endpoint may be one a
+ * reviewer's browser cannot reach (a private network, compose's `s3` host), and the login stays
+ * the one gate to unpublished candidates.
  */
 import sharp from 'sharp';
 import { assertSafeKey, InvalidBlobKeyError, type BlobReadStream, type BlobStore } from '../../activities/blob-store/types';

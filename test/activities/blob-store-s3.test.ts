@@ -3,90 +3,36 @@
  * versitygw (posix backend in a temp folder) on 127.0.0.1, started here and stopped after.
  * Plus what only S3 has: presigned URLs, conditional writes, errors naming bucket and endpoint.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBlobStore, FsBlobStore, S3BlobStore, S3BlobStoreError } from '../../activities/blob-store';
 import { parseConfig } from '../../domain/config';
-import { versitygwCacheDir } from '../../scripts/versitygw';
+import { freePort, startVersitygw, type Versitygw } from '../support/versitygw';
 import { blobStoreContract } from './blob-store-contract';
 
-const ACCESS = 'darkroomtestaccess';
-const SECRET = 'darkroomtestsecret0123456789';
 const BUCKET = 'darkroom-test';
-const credentials = { accessKeyId: ACCESS, secretAccessKey: SECRET };
 
-/** VERSITYGW, or the binary scripts/versitygw.ts caches. No skipping: CI installs it. */
-function versitygwBinary(): string {
-  const fromEnv = process.env.VERSITYGW;
-  const bin = fromEnv || path.join(versitygwCacheDir(), 'versitygw');
-  if (!existsSync(bin)) {
-    throw new Error(
-      `no versitygw at ${bin}${fromEnv ? ' (from VERSITYGW)' : ''}: the S3 blob store tests need one. ` +
-        'Run `npx tsx scripts/versitygw.ts` (it builds the pinned version with Go once) and set VERSITYGW to the path it prints.',
-    );
-  }
-  return bin;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-let gw: ChildProcess | undefined;
-let gwOutput = '';
+let gw: Versitygw | undefined;
 let dir = '';
 let endpoint = '';
 let admin: S3Client;
+let credentials: Versitygw['credentials'];
+let ACCESS = '';
+let SECRET = '';
 
 beforeAll(async () => {
-  const bin = versitygwBinary();
-  dir = await mkdtemp(path.join(os.tmpdir(), 'darkroom-s3-'));
-  await mkdir(path.join(dir, 'root'));
-  await mkdir(path.join(dir, 'meta'));
-  const port = await freePort();
-  endpoint = `http://127.0.0.1:${port}`;
-  gw = spawn(bin, ['--port', `127.0.0.1:${port}`, '--access', ACCESS, '--secret', SECRET, '--quiet', 'posix', '--sidecar', path.join(dir, 'meta'), path.join(dir, 'root')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const keep = (c: Buffer) => (gwOutput = (gwOutput + c.toString()).slice(-4000));
-  gw.stdout!.on('data', keep);
-  gw.stderr!.on('data', keep);
-  admin = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials, maxAttempts: 1 });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (gw.exitCode !== null) throw new Error(`versitygw exited (${gw.exitCode}): ${gwOutput}`);
-    try {
-      await admin.send(new ListBucketsCommand({}));
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`versitygw did not answer on ${endpoint} within 30s: ${String(err)}\n${gwOutput}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  await admin.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  gw = await startVersitygw({ bucket: BUCKET });
+  ({ endpoint, admin, credentials } = gw);
+  ({ accessKeyId: ACCESS, secretAccessKey: SECRET } = credentials);
+  dir = await mkdtemp(path.join(os.tmpdir(), 'darkroom-s3-cfg-'));
 });
 
 afterAll(async () => {
-  admin?.destroy();
-  if (gw && gw.exitCode === null) {
-    const exited = new Promise((r) => gw!.once('exit', r));
-    gw.kill('SIGTERM');
-    await exited;
-  }
+  await gw?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -195,6 +141,10 @@ describe('createBlobStore picks the store from config', () => {
     expect(store).toBeInstanceOf(S3BlobStore);
     expect(store.location).toBe(`s3://${BUCKET}/cfg/`);
     expect((store as S3BlobStore).maxReadBytes).toBe(2048);
+    expect((store as S3BlobStore).presignEndpoint).toBeUndefined();
+    const outside = createBlobStore(parseConfig({ DARKROOM_BLOB_STORE: 's3', DARKROOM_S3_BUCKET: BUCKET, DARKROOM_S3_PRESIGN_ENDPOINT: 'http://127.0.0.1:7070' }), { AWS_REGION: 'us-east-1' });
+    expect((outside as S3BlobStore).presignEndpoint).toBe('http://127.0.0.1:7070');
+    expect(() => parseConfig({ DARKROOM_S3_PRESIGN_ENDPOINT: 's3:7070' })).toThrow(/DARKROOM_S3_PRESIGN_ENDPOINT must be an http\(s\) URL/);
   });
 
   it('s3 without a bucket or region, or with a bad flag, names the missing variable', () => {

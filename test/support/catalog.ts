@@ -1,5 +1,5 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { createBlobStore } from '../../activities/blob-store';
+import { createBlobStore, type BlobStore } from '../../activities/blob-store';
 import type { catalogWorkflow, CatalogInput } from '../../workflows/catalog';
 
 /** A small, valid brief template for catalog tests: one tiny channel, one candidate per row. */
@@ -29,11 +29,11 @@ export function productFeed(n: number): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
-/** Stores a feed where the workers' blob store reads it, and starts the catalog. */
-export async function startCatalog(client: Client, opts: { dataDir: string; taskQueue: string; catalogId: string; feed: string; template?: unknown } & Partial<Omit<CatalogInput, 'feedKey' | 'template' | 'catalogId'>>): Promise<WorkflowHandle<typeof catalogWorkflow>> {
-  const { dataDir, taskQueue, catalogId, feed, template, ...rest } = opts;
+/** Stores a feed where the workers' blob store reads it (`blobs`, or the fs store under `dataDir`), and starts the catalog. */
+export async function startCatalog(client: Client, opts: { dataDir: string; taskQueue: string; catalogId: string; feed: string; template?: unknown; blobs?: BlobStore } & Partial<Omit<CatalogInput, 'feedKey' | 'template' | 'catalogId'>>): Promise<WorkflowHandle<typeof catalogWorkflow>> {
+  const { dataDir, taskQueue, catalogId, feed, template, blobs, ...rest } = opts;
   const feedKey = `catalogs/${catalogId}/feed.csv`;
-  await createBlobStore({ DARKROOM_DATA_DIR: dataDir }).put(feedKey, new TextEncoder().encode(feed), { mime: 'text/csv' });
+  await (blobs ?? createBlobStore({ DARKROOM_DATA_DIR: dataDir })).put(feedKey, new TextEncoder().encode(feed), { mime: 'text/csv' });
   return client.workflow.start<typeof catalogWorkflow>('catalogWorkflow', {
     taskQueue,
     workflowId: `catalog-${catalogId}`,

@@ -1,5 +1,6 @@
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { parseConfig, type Config } from '../../domain/config';
+import type { BlobStore } from '../../activities/blob-store';
 import type { ProviderOverrides } from '../../activities/providers';
 import { createDarkroomWorker, WORKFLOWS_PATH } from '../../workers/worker';
 import { testAddress } from './temporal';
@@ -33,7 +34,7 @@ export function testConfig(taskQueue: string, dataDir: string, env: Record<strin
 
 /** Runs a Darkroom worker (real activities, offline providers unless overridden) while `fn` runs. */
 export async function withWorker<T>(
-  opts: { taskQueue: string; dataDir: string; providers?: ProviderOverrides; env?: Record<string, string> },
+  opts: { taskQueue: string; dataDir: string; providers?: ProviderOverrides; env?: Record<string, string>; blobs?: BlobStore },
   fn: () => Promise<T>,
 ): Promise<T> {
   const connection = await NativeConnection.connect({ address: testAddress() });
@@ -43,6 +44,7 @@ export async function withWorker<T>(
       connection,
       workflowBundle: await testWorkflowBundle(),
       providers: opts.providers,
+      blobs: opts.blobs,
       worker: { shutdownGraceTime: '1s' },
     });
     return await worker.runUntil(fn);
