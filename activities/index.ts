@@ -10,6 +10,7 @@ import type { BlobStore } from './blob-store';
 import { refusingInputErrors, toFailure, withHeartbeat } from './failures';
 import { generateOnce } from './generate';
 import { formatForChannels } from './images/format';
+import { instrumentActivities, Metrics } from './metrics';
 import { prepareBrief, type PrepareBriefInput } from './prepare';
 import type { ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
@@ -25,6 +26,8 @@ export interface ActivityDeps {
    * kill the worker here to prove that a retry after any of these points never pays twice.
    */
   onPaidCall?: (point: 'called' | 'image-stored' | 'ledger-written', key: string) => void | Promise<void>;
+  /** Where stage durations, images, spend and review waits are counted. @default a Metrics nobody serves */
+  metrics?: Metrics;
 }
 
 
@@ -72,6 +75,14 @@ export interface NotifyReviewersInput {
   deadlineAt: string;
 }
 
+export interface RecordReviewDecisionInput {
+  workflowId: string;
+  sequence: number;
+  record: Omit<ReviewRecord, 'at'>;
+  /** When the round was put up for review (its judging's end), for the review-wait metric; absent in older histories. */
+  requestedAt?: string;
+}
+
 export type ManifestDraft = Omit<Manifest, 'manifestKey' | 'location' | 'publishedAt' | 'schema'>;
 
 
@@ -90,7 +101,7 @@ export function createActivities(deps: ActivityDeps) {
     return { ...result, timing: { startedAt, finishedAt: now() } };
   }
 
-  return refusingInputErrors({
+  return instrumentActivities(refusingInputErrors({
     /**
      * Validates the brief (again: a brief started from the Temporal UI never passed the CLI),
      * routes it to a model, and builds and scores its prompt. Invalid input fails non-retryably
@@ -186,7 +197,7 @@ export function createActivities(deps: ActivityDeps) {
      * Stamps a review decision with the worker's clock and keeps it in the blob store's audit
      * log (`<workflowId>/audit/`), beside the manifest that will list it.
      */
-    async recordReviewDecision(input: { workflowId: string; sequence: number; record: Omit<ReviewRecord, 'at'> }): Promise<ReviewRecord> {
+    async recordReviewDecision(input: RecordReviewDecisionInput): Promise<ReviewRecord> {
       const record: ReviewRecord = { ...input.record, at: now() };
       const key = `${input.workflowId}/audit/${String(input.sequence).padStart(3, '0')}-${record.action}.json`;
       await blobs.put(key, new TextEncoder().encode(JSON.stringify(record, null, 2)), { mime: 'application/json' });
@@ -222,7 +233,7 @@ export function createActivities(deps: ActivityDeps) {
       await blobs.put(key, new TextEncoder().encode(JSON.stringify(manifest, null, 2)), { mime: 'application/json' });
       return manifest;
     },
-  });
+  }), deps.metrics ?? new Metrics(), providers);
 }
 
 export type DarkroomActivities = ReturnType<typeof createActivities>;
