@@ -114,7 +114,7 @@ type Observer = (metrics: Metrics, input: never, result: never, providers: Provi
 
 const imageLabels = (model: string) => ({ model, provider: IMAGE_MODELS[model]?.provider ?? 'other' });
 const spend = (m: Metrics, provider: string, capability: string, usd: number) => {
-  if (usd > 0) m.spend.inc({ provider, capability }, usd);
+  m.spend.inc({ provider, capability }, usd);
 };
 
 /** What each activity's result says about images, spend, reviews and catalogs. */
