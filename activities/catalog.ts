@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Config } from '../domain/config';
 import { csvField } from '../domain/csv';
-import type { CatalogPlan, PlannedRun, RowResult } from '../domain/catalog-state';
+import type { CatalogCounts, CatalogPlan, PlannedRun, RowResult } from '../domain/catalog-state';
 import { briefsFromFeed, type FeedError } from '../domain/feed';
 import { manifestKey } from '../domain/naming';
 import type { Manifest } from '../domain/types';
@@ -10,6 +10,7 @@ import { BlobNotFoundError, BlobTooLargeError, InvalidBlobKeyError, UnsafeBlobEr
 import { Failure } from '../domain/failures';
 import { clip } from '../domain/text';
 import type { ProviderRegistry } from './providers';
+import { instrumentActivities, Metrics } from './metrics';
 import { postWebhook } from './webhook';
 import { forecastBrief } from '../domain/models';
 
@@ -48,7 +49,7 @@ const csvCell = (v: string | number | undefined) => csvField(v);
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
 
 /** The activities of catalog jobs: plan the feed, read it in pages, keep results, write the report. */
-export function createCatalogActivities(deps: { blobs: BlobStore; providers: ProviderRegistry; config: Config; clock?: () => Date; temporal?: () => Promise<Client> }) {
+export function createCatalogActivities(deps: { blobs: BlobStore; providers: ProviderRegistry; config: Config; clock?: () => Date; temporal?: () => Promise<Client>; metrics?: Metrics }) {
   const { blobs, providers, config } = deps;
   const now = () => (deps.clock ?? (() => new Date()))().toISOString();
 
@@ -82,7 +83,7 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
     }
   }
 
-  return {
+  return instrumentActivities({
     /**
      * Validates the whole feed against the template and stores the plan (one run per line)
      * so the workflow reads it in pages: a feed of thousands of rows never enters history.
@@ -167,8 +168,11 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
       return lines.slice(input.offset, input.offset + input.limit).map((l) => JSON.parse(l) as PlannedRun);
     },
 
-    /** Keeps a batch of row results: the report is built from these, never from history. */
-    async saveRowResults(input: { catalogId: string; batch: string; rows: RowResult[] }): Promise<void> {
+    /**
+     * Keeps a batch of row results: the report is built from these, never from history.
+     * `counts` (the catalog's totals after the batch) feed the rows-by-state gauge.
+     */
+    async saveRowResults(input: { catalogId: string; batch: string; rows: RowResult[]; counts?: CatalogCounts }): Promise<void> {
       if (input.rows.length === 0) return;
       await blobs.put(`${catalogKeys(input.catalogId).results}${input.batch}.json`, enc(input.rows), { mime: 'application/json' });
     },
@@ -250,7 +254,7 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
       const delivered = await postWebhook(config, { text: input.text, darkroom: { event: `catalog.${input.event}`, catalogId: input.catalogId, counts: input.counts } });
       return { delivered };
     },
-  };
+  }, deps.metrics ?? new Metrics(), providers);
 }
 
 export type CatalogActivities = ReturnType<typeof createCatalogActivities>;

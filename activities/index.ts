@@ -11,6 +11,7 @@ import { assetUrls } from './asset-urls';
 import { refusingInputErrors, toFailure, withHeartbeat } from './failures';
 import { generateOnce } from './generate';
 import { formatForChannels } from './images/format';
+import { instrumentActivities, Metrics } from './metrics';
 import { prepareBrief, type PrepareBriefInput } from './prepare';
 import type { ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
@@ -26,6 +27,8 @@ export interface ActivityDeps {
    * kill the worker here to prove that a retry after any of these points never pays twice.
    */
   onPaidCall?: (point: 'called' | 'image-stored' | 'ledger-written', key: string) => void | Promise<void>;
+  /** Where stage durations, images, spend and review waits are counted. @default a Metrics nobody serves */
+  metrics?: Metrics;
 }
 
 
@@ -81,6 +84,14 @@ const ASSET_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 /** A manifest is rewritten when a publish is retried: caches ask again each time. */
 const MANIFEST_CACHE_CONTROL = 'no-cache';
 
+export interface RecordReviewDecisionInput {
+  workflowId: string;
+  sequence: number;
+  record: Omit<ReviewRecord, 'at'>;
+  /** When the round was put up for review (its judging's end), for the review-wait metric; absent in older histories. */
+  requestedAt?: string;
+}
+
 export type ManifestDraft = Omit<Manifest, 'manifestKey' | 'location' | 'publishedAt' | 'schema'>;
 
 
@@ -99,7 +110,7 @@ export function createActivities(deps: ActivityDeps) {
     return { ...result, timing: { startedAt, finishedAt: now() } };
   }
 
-  return refusingInputErrors({
+  return instrumentActivities(refusingInputErrors({
     /**
      * Validates the brief (again: a brief started from the Temporal UI never passed the CLI),
      * routes it to a model, and builds and scores its prompt. Invalid input fails non-retryably
@@ -195,7 +206,7 @@ export function createActivities(deps: ActivityDeps) {
      * Stamps a review decision with the worker's clock and keeps it in the blob store's audit
      * log (`<workflowId>/audit/`), beside the manifest that will list it.
      */
-    async recordReviewDecision(input: { workflowId: string; sequence: number; record: Omit<ReviewRecord, 'at'> }): Promise<ReviewRecord> {
+    async recordReviewDecision(input: RecordReviewDecisionInput): Promise<ReviewRecord> {
       const record: ReviewRecord = { ...input.record, at: now() };
       const key = `${input.workflowId}/audit/${String(input.sequence).padStart(3, '0')}-${record.action}.json`;
       await blobs.put(key, new TextEncoder().encode(JSON.stringify(record, null, 2)), { mime: 'application/json' });
@@ -239,7 +250,7 @@ export function createActivities(deps: ActivityDeps) {
       await blobs.put(key, new TextEncoder().encode(JSON.stringify(stored, null, 2)), { mime: 'application/json', cacheControl: MANIFEST_CACHE_CONTROL });
       return manifest;
     },
-  });
+  }), deps.metrics ?? new Metrics(), providers);
 }
 
 export type DarkroomActivities = ReturnType<typeof createActivities>;

@@ -17,6 +17,26 @@ export const MAX_PRESIGN_TTL_MS = 7 * 86_400_000;
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /**
+ * A listening address as `host:port` (IPv6 in brackets). A bare port means 127.0.0.1: a metrics
+ * endpoint is private unless someone chooses to expose it.
+ */
+const bindAddress = z.string().transform((v, ctx) => {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(v.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: 'must be host:port or a port, such as 0.0.0.0:9464 or 9464' });
+    return z.NEVER;
+  }
+  return `${m[1] ?? '127.0.0.1'}:${port}`;
+});
+
+/** `host:port` (as {@link ConfigSchema} normalises bind addresses) split for `server.listen`. */
+export function splitBindAddress(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(address.slice(at + 1)) };
+}
+
+/**
  * Darkroom's configuration, read once from the environment at each entry point
  * (worker, CLI, scripts) and passed down. Secrets (API keys) are read here too and only
  * ever handed to provider constructors.
@@ -145,6 +165,16 @@ export const ConfigSchema = z.object({
    * Docker Compose): presigned URLs are signed for this host. @default DARKROOM_S3_ENDPOINT
    */
   DARKROOM_S3_PRESIGN_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:7070' }).optional(),
+  /**
+   * Where the worker serves Darkroom's own Prometheus metrics (`/metrics`): `host:port`, or a
+   * port alone for 127.0.0.1. Unset: no metrics server.
+   */
+  DARKROOM_METRICS_ADDRESS: bindAddress.optional(),
+  /**
+   * Where the Temporal SDK's own Prometheus exporter listens (worker and connection metrics,
+   * `temporal_*`): `host:port`, or a port alone for 127.0.0.1. Unset: off.
+   */
+  TEMPORAL_METRICS_ADDRESS: bindAddress.optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;

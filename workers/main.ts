@@ -8,16 +8,22 @@ import { createDarkroomWorker } from './worker';
  */
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  Runtime.install({
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    // The SDK's own worker and connection metrics (temporal_*), on their own port.
+    ...(config.TEMPORAL_METRICS_ADDRESS ? { telemetryOptions: { metrics: { prometheus: { bindAddress: config.TEMPORAL_METRICS_ADDRESS } } } } : {}),
+  });
   let created;
   try {
     created = await createDarkroomWorker({ config });
   } catch (err) {
     console.error(`darkroom worker: cannot start: ${(err as Error).message}`);
-    console.error(`Is a Temporal server running at ${config.TEMPORAL_ADDRESS}? Start one with: npm run server`);
+    if (!(err as Error).message.startsWith('DARKROOM_METRICS_ADDRESS')) console.error(`Is a Temporal server running at ${config.TEMPORAL_ADDRESS}? Start one with: npm run server`);
     process.exit(1);
   }
   const { worker, connection } = created;
+  if (worker.metricsServer) console.log(`darkroom worker: metrics at ${worker.metricsServer.url}`);
+  if (config.TEMPORAL_METRICS_ADDRESS) console.log(`darkroom worker: Temporal SDK metrics at http://${config.TEMPORAL_METRICS_ADDRESS}/metrics`);
   console.log(`darkroom worker: polling ${worker.taskQueues.map((q) => `"${q}"`).join(', ')} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); blobs in ${config.DARKROOM_DATA_DIR}`);
   await worker.run();
   await connection.close();

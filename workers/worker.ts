@@ -6,7 +6,9 @@ import { IMAGE_MODELS, type Provider } from '../domain/models';
 import { createActivities, type ActivityDeps } from '../activities';
 import { createCatalogActivities } from '../activities/catalog';
 import { createBlobStore, type BlobStore } from '../activities/blob-store';
+import { instrumentBlobStore, Metrics } from '../activities/metrics';
 import { createProviderRegistry, type ProviderOverrides } from '../activities/providers';
+import { startMetricsServer, type MetricsServer } from './metrics-server';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -24,6 +26,8 @@ export interface DarkroomWorkerOptions {
   onPaidCall?: ActivityDeps['onPaidCall'];
   /** Extra worker options (tests shorten the grace time). */
   worker?: Partial<WorkerOptions>;
+  /** Where this process counts its work; served at DARKROOM_METRICS_ADDRESS when that is set. @default a new Metrics on its own registry */
+  metrics?: Metrics;
 }
 
 /** A provider's limits: calls a minute (enforced by the server across all workers) and calls at once (per worker). */
@@ -41,14 +45,24 @@ export function providerLimits(config: Config, provider: Exclude<Provider, 'loca
  * `<queue>-<provider>`, where that provider's rate limit is enforced.
  */
 export class DarkroomWorkers {
-  constructor(readonly main: Worker, readonly providerWorkers: ReadonlyMap<string, Worker>) {}
+  constructor(
+    readonly main: Worker,
+    readonly providerWorkers: ReadonlyMap<string, Worker>,
+    readonly metrics: Metrics = new Metrics(),
+    /** The `/metrics` endpoint, when DARKROOM_METRICS_ADDRESS is set; closed once every worker has stopped. */
+    readonly metricsServer?: MetricsServer,
+  ) {}
 
   get taskQueues(): string[] {
     return [this.main.options.taskQueue, ...[...this.providerWorkers.values()].map((w) => w.options.taskQueue)];
   }
 
   async run(): Promise<void> {
-    await Promise.all([this.main.run(), ...[...this.providerWorkers.values()].map((w) => w.run())]);
+    try {
+      await Promise.all([this.main.run(), ...[...this.providerWorkers.values()].map((w) => w.run())]);
+    } finally {
+      await this.metricsServer?.close();
+    }
   }
 
   shutdown(): void {
@@ -75,13 +89,37 @@ export class DarkroomWorkers {
  */
 export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise<{ worker: DarkroomWorkers; connection: NativeConnection; ownsConnection: boolean }> {
   const { config } = opts;
+  const metrics = opts.metrics ?? new Metrics();
+  // Bound first: a taken port is a configuration error, reported before anything connects.
+  let metricsServer: MetricsServer | undefined;
+  if (config.DARKROOM_METRICS_ADDRESS) {
+    try {
+      metricsServer = await startMetricsServer(metrics.registry, config.DARKROOM_METRICS_ADDRESS);
+    } catch (err) {
+      throw new Error(`DARKROOM_METRICS_ADDRESS ${config.DARKROOM_METRICS_ADDRESS}: cannot serve metrics there: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  try {
+    return await createWorkers(opts, metrics, metricsServer);
+  } catch (err) {
+    await metricsServer?.close();
+    throw err;
+  }
+}
+
+async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metricsServer: MetricsServer | undefined): Promise<{ worker: DarkroomWorkers; connection: NativeConnection; ownsConnection: boolean }> {
+  const { config } = opts;
   const connection = opts.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
-  const blobs = opts.blobs ?? createBlobStore(config);
+  // The one place blob-store failures are counted: every activity reaches the store through this.
+  const blobs = instrumentBlobStore(opts.blobs ?? createBlobStore(config), metrics);
   const registry = createProviderRegistry(config, opts.providers);
   // Catalogs ask Temporal about rows that cannot report (terminated); connect only when they do.
   let temporal: Promise<Client> | undefined;
   const client = () => (temporal ??= Connection.connect({ address: config.TEMPORAL_ADDRESS }).then((c) => new Client({ connection: c, namespace: config.TEMPORAL_NAMESPACE })));
-  const activities = { ...createActivities({ blobs, providers: registry, config, onPaidCall: opts.onPaidCall }), ...createCatalogActivities({ blobs, providers: registry, config, temporal: client }) };
+  const activities = {
+    ...createActivities({ blobs, providers: registry, config, onPaidCall: opts.onPaidCall, metrics }),
+    ...createCatalogActivities({ blobs, providers: registry, config, temporal: client, metrics }),
+  };
   const taskQueue = opts.taskQueue ?? config.DARKROOM_TASK_QUEUE;
   const main = await Worker.create({
     connection,
@@ -112,5 +150,5 @@ export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise
       ...opts.worker,
     }));
   }
-  return { worker: new DarkroomWorkers(main, providerWorkers), connection, ownsConnection: !opts.connection };
+  return { worker: new DarkroomWorkers(main, providerWorkers, metrics, metricsServer), connection, ownsConnection: !opts.connection };
 }

@@ -129,6 +129,8 @@ async function awaitDecision(
   const entry = await acts.recordReviewDecision({
     workflowId: run.workflowId,
     sequence: run.decisions.length + 1,
+    // The judging's end is when the round went up for review: the activity measures the wait to its own clock.
+    requestedAt: gen.lastJudgedAt,
     record: {
       action: decision.action, reviewer: decision.reviewer ?? 'unknown', round, via,
       ...(decision.action === 'approve' ? { candidateIds: decision.candidateIds, comment: decision.comment } : {}),

@@ -190,7 +190,7 @@ export class CatalogRun {
     const rows = this.unsaved.splice(0);
     const { progress, batch } = nextBatch(this.progress);
     this.progress = progress;
-    await acts.saveRowResults({ catalogId: this.catalogId, batch, rows });
+    await acts.saveRowResults({ catalogId: this.catalogId, batch, rows, counts: progress.counts });
   }
 
   idle(): boolean {
