@@ -69,7 +69,7 @@ describe('blob-store errors', () => {
     const config = parseConfig({ DARKROOM_DATA_DIR: dir });
     const blobs = instrumentBlobStore(failingWrites(new FsBlobStore(path.join(dir, 'activity'))), metrics);
     const acts = createActivities({ blobs, providers: createProviderRegistry(config), config, metrics });
-    await expect(acts.publishManifest({ workflowId: 'brief-c' } as ManifestDraft)).rejects.toThrow('EIO');
+    await expect(acts.publishManifest({ workflowId: 'brief-c', assets: [] } as unknown as ManifestDraft)).rejects.toThrow('EIO');
     expect(await value(metrics, 'darkroom_blob_store_errors_total', { operation: 'put', error: 'other' })).toBe(1);
     expect(await value(metrics, 'darkroom_stage_duration_seconds_count', { stage: 'publish', outcome: 'error' })).toBe(1);
     expect(await value(metrics, 'darkroom_stage_duration_seconds_count', { stage: 'publish', outcome: 'ok' })).toBeUndefined();
