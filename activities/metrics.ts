@@ -203,5 +203,7 @@ export function instrumentBlobStore(store: BlobStore, metrics: Metrics): BlobSto
     head: counted('head', store.head.bind(store)),
     list: counted('list', store.list.bind(store)),
     delete: counted('delete', store.delete.bind(store)),
+    // Optional: only stores that can sign URLs (S3) have it, and the manifest's URLs need it kept.
+    ...(store.presignGet ? { presignGet: counted('presignGet', store.presignGet.bind(store)) } : {}),
   };
 }

@@ -52,6 +52,14 @@ describe('blob-store errors', () => {
     expect(await value(metrics, 'darkroom_blob_store_errors_total', { operation: 'get' })).toBeUndefined();
   });
 
+  it('keeps a store\'s presigned URLs (S3), and has none for a store that cannot sign (fs)', async () => {
+    const metrics = new Metrics(new Registry());
+    const fsStore = new FsBlobStore(path.join(dir, 'unsigned'));
+    expect(instrumentBlobStore(fsStore, metrics).presignGet).toBeUndefined();
+    const signing: BlobStore = { ...failingWrites(fsStore), presignGet: async (key, expires) => `https://bucket.example/${key}?X-Amz-Expires=${expires}` };
+    await expect(instrumentBlobStore(signing, metrics).presignGet!('a/b.webp', 60)).resolves.toBe('https://bucket.example/a/b.webp?X-Amz-Expires=60');
+  });
+
   it('names the store\'s own refusals', async () => {
     const metrics = new Metrics();
     const root = path.join(dir, 'refusing');
