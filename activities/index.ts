@@ -13,6 +13,7 @@ import { formatForChannels } from './images/format';
 import { prepareBrief, type PrepareBriefInput } from './prepare';
 import type { ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
+import { createWebhookActivities } from './events';
 
 export interface ActivityDeps {
   blobs: BlobStore;
@@ -222,9 +223,12 @@ export function createActivities(deps: ActivityDeps) {
       await blobs.put(key, new TextEncoder().encode(JSON.stringify(manifest, null, 2)), { mime: 'application/json' });
       return manifest;
     },
+
+    ...createWebhookActivities({ blobs, config }),
   });
 }
 
 export type DarkroomActivities = ReturnType<typeof createActivities>;
 
 export { readLedger, type LedgerEntry } from './ledger';
+export type { DeliverAssetsInput, SendBriefEventInput } from './events';
