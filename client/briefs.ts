@@ -9,6 +9,7 @@ import { Failure } from '../domain/failures';
 import { clip } from '../domain/text';
 import { briefWorkflowId } from '../domain/naming';
 import type { BriefStatus, Manifest } from '../domain/types';
+import { briefDetails, briefSummary } from '../domain/webhooks';
 import type { briefWorkflow } from '../workflows/brief';
 import { SA, statusQuery } from '../workflows/messages';
 
@@ -32,6 +33,9 @@ export async function startBrief(client: Client, brief: Brief, taskQueue: string
       taskQueue,
       workflowId,
       args: [brief],
+      // What the Temporal UI shows for the run: a one-line summary and the brief in markdown.
+      staticSummary: briefSummary(brief),
+      staticDetails: briefDetails(brief),
       typedSearchAttributes: [
         { key: SA.stage, value: 'validating' },
         { key: SA.channel, value: brief.channels[0]! },
