@@ -100,9 +100,9 @@ const oneLine = (s: string, max: number) => {
 const md = (s: string) => s.replace(/[\\`*_[\]{}()<>#|!~]/g, (c) => `\\${c}`);
 const usd = (n: number) => `$${n.toFixed(2)}`;
 
-/** The Temporal UI's one-line summary of a brief: `Brief: <subject> → <channels>`. */
+/** The Temporal UI's one-line summary of a brief: `Brief: [<sku> · ]<subject> → <channels>`. */
 export function briefSummary(brief: Pick<Brief, 'subject' | 'channels' | 'sku'>): string {
-  return md(oneLine(`Brief: ${brief.sku ? `[${brief.sku}] ` : ''}${oneLine(brief.subject, 120)} → ${brief.channels.join(', ')}`, 200));
+  return md(oneLine(`Brief: ${brief.sku ? `${brief.sku} · ` : ''}${oneLine(brief.subject, 120)} → ${brief.channels.join(', ')}`, 200));
 }
 
 /** The Temporal UI's fixed details of a brief, in markdown: what was asked for. */
@@ -116,7 +116,7 @@ export function briefDetails(brief: Pick<Brief, 'subject' | 'channels' | 'candid
     `**Model:** ${md(brief.model)}${brief.model === 'auto' ? ' (routed by the brief)' : ''}`,
     ...(brief.needs4k ? ['**4K:** yes'] : []),
     ...(brief.sku ? [`**SKU:** ${md(brief.sku)}${brief.variant ? ` (variant ${md(brief.variant)})` : ''}`] : []),
-  ].join('\n\n');
+  ].map((l) => `- ${l}`).join('\n');
 }
 
 /** The Temporal UI's current details of a running brief, in markdown: stage, counts, spend. */
@@ -134,5 +134,5 @@ export function briefCurrentDetails(status: BriefStatus): string {
   if (status.delivery) lines.push(`**Delivery:** ${status.delivery.state}${status.delivery.error ? ` — ${md(oneLine(status.delivery.error, 200))}` : ''}`);
   if (status.webhookFailures?.length) lines.push(`**Webhooks failed:** ${status.webhookFailures.map((f) => f.type).join(', ')}`);
   if (status.error) lines.push(`**Error:** ${md(oneLine(status.error, 300))}`);
-  return lines.join('\n\n');
+  return lines.map((l) => `- ${l}`).join('\n');
 }

@@ -143,7 +143,7 @@ describe('events and delivery webhooks, and what the Temporal UI shows', () => {
 
       // The Temporal UI: a summary line and the brief's details from the start call, live details from the workflow.
       const desc = await client.workflow.getHandle(workflowId).describe();
-      expect(await desc.staticSummary()).toBe('Brief: \\[OLIVE-500\\] a glass bottle of olive oil on a stone table → email-header, og-image');
+      expect(await desc.staticSummary()).toBe('Brief: OLIVE-500 · a glass bottle of olive oil on a stone table → email-header, og-image');
       const details = await desc.staticDetails();
       expect(details).toContain('**Channels:** email-header, og-image');
       expect(details).toContain('**Candidates:** 3 per round, keep 1');
