@@ -14,7 +14,8 @@ import { startBrief } from '../../client/briefs';
 import { reviewUpdate, statusQuery } from '../../workflows/messages';
 import { closeTestConnection, testAddress, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
-import { awaitingRound, testBrief, waitForStatus } from '../support/briefs';
+import { awaitingRound, testBrief, waitFor, waitForStatus } from '../support/briefs';
+import { startVersitygw } from '../support/versitygw';
 
 const secret = 'webhook-secret-0123456789';
 
@@ -100,6 +101,8 @@ describe('events and delivery webhooks, and what the Temporal UI shows', () => {
         const { handle } = await startBrief(client, brief, taskQueue, { workflowId });
         const s = await waitForStatus(handle, awaitingRound(1), 'review');
         const metadataInReview = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+        // The review_needed event is not awaited by the workflow: let its retry land before deciding.
+        await waitFor('review_needed accepted', async () => (events.calls.filter((c) => c.headers['x-darkroom-event'] === 'brief.review_needed').length === 2 ? true : undefined));
         await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: [s.review!.candidates[0]!.id], reviewer: 'ines' }] });
         const manifest = await handle.result();
         const metadataDone = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
@@ -162,6 +165,50 @@ describe('events and delivery webhooks, and what the Temporal UI shows', () => {
     } finally {
       receiver.proc.kill('SIGTERM');
       events.server.close();
+    }
+  });
+
+  it('on the S3 store, delivers presigned URLs the receiver can fetch without credentials, and a public base URL when one is set', async () => {
+    const client = await testConnection();
+    const s3 = await startVersitygw();
+    // The worker's S3 client takes its credentials from the SDK's default chain, as in production.
+    process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
+    const delivery = await recorder(() => 200);
+    try {
+      const store = { DARKROOM_BLOB_STORE: 's3', DARKROOM_S3_BUCKET: s3.bucket, DARKROOM_S3_REGION: 'us-east-1', DARKROOM_S3_ENDPOINT: s3.endpoint, DARKROOM_S3_FORCE_PATH_STYLE: 'true', DARKROOM_S3_PREFIX: 'hooks/' };
+      const env = { ...store, DARKROOM_DELIVERY_WEBHOOK: delivery.url, DARKROOM_WEBHOOK_SECRET: secret };
+      const taskQueue = uniqueTaskQueue('hooks-s3');
+      const workflowId = uniqueWorkflowId('hooks-s3');
+      const manifest = await withWorker({ taskQueue, dataDir: testDataDir('hooks-s3'), env }, async () =>
+        (await startBrief(client, validateBrief(testBrief({ sku: 'S3-1' })), taskQueue, { workflowId })).handle.result());
+      expect(manifest.delivery?.state).toBe('delivered');
+      const payload = JSON.parse(delivery.calls[0]!.body) as DeliveryEvent;
+      expect(payload.assets.length).toBe(manifest.assets.length);
+      for (const a of payload.assets) {
+        expect(a.url).toMatch(/X-Amz-Signature=/);
+        expect(Date.parse(a.urlExpiresAt!)).toBeGreaterThan(Date.now() + 6 * 24 * 3600 * 1000);
+        const res = await fetch(a.url);
+        expect(res.status).toBe(200);
+        expect(createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')).toBe(a.sha256);
+      }
+      expect((await fetch(payload.manifest.url)).status).toBe(200);
+
+      const publicEnv = { ...env, DARKROOM_ASSET_BASE_URL: 'https://cdn.example.com/assets/' };
+      const publicId = uniqueWorkflowId('hooks-cdn');
+      await withWorker({ taskQueue, dataDir: testDataDir('hooks-cdn'), env: publicEnv }, async () =>
+        (await startBrief(client, validateBrief(testBrief({ sku: 'S3-2' })), taskQueue, { workflowId: publicId })).handle.result());
+      const cdn = JSON.parse(delivery.calls.at(-1)!.body) as DeliveryEvent;
+      expect(cdn.workflowId).toBe(publicId);
+      for (const a of cdn.assets) {
+        expect(a.url).toBe(`https://cdn.example.com/assets/${a.key}`);
+        expect(a.urlExpiresAt).toBeUndefined();
+      }
+    } finally {
+      delete process.env.AWS_ACCESS_KEY_ID;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+      delivery.server.close();
+      await s3.stop();
     }
   });
 
