@@ -70,7 +70,11 @@ export async function postSigned(input: SignedPostInput): Promise<{ status: numb
   try {
     res = await fetch(input.url, { method: 'POST', headers, body: input.body, signal: AbortSignal.timeout(10_000), redirect: 'error' });
   } catch (err) {
-    throw ApplicationFailure.create({ message: `${input.eventType} webhook unreachable: ${(err as Error).message}`, type: Failure.WebhookFailed, cause: err as Error });
+    // The message names the error code, never the URL: a receiver's URL may carry a token.
+    const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+    const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : '';
+    const message = (err as Error).name === 'TimeoutError' ? 'no answer within 10 s' : `${(err as Error).message}${why ? ` (${why})` : ''}`;
+    throw ApplicationFailure.create({ message: `${input.eventType} webhook unreachable: ${message}`, type: Failure.WebhookFailed });
   }
   // The body is not needed; reading it frees the connection.
   await res.arrayBuffer().catch(() => undefined);

@@ -7,6 +7,7 @@ import { validateBrief } from '../../domain/brief';
 import { parseConfig } from '../../domain/config';
 import { briefDetails, briefSummary } from '../../domain/webhooks';
 import { verifySignature } from '../../examples/delivery-receiver/server';
+import { statusBlock } from '../../client/render';
 
 describe('webhook configuration', () => {
   it('refuses an events or delivery webhook without a signing secret, naming the variable', () => {
@@ -82,8 +83,27 @@ describe('postSigned', () => {
   });
 
   it('counts a receiver that cannot be reached as retryable', async () => {
-    const err = (await postSigned({ url: 'http://127.0.0.1:1/', secret: 's'.repeat(16), eventId: 'x', eventType: 'brief.failed', body: '{}' }).catch((e: unknown) => e)) as ApplicationFailure;
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const err = (await postSigned({ url: `http://127.0.0.1:${port}/`, secret: 's'.repeat(16), eventId: 'x', eventType: 'brief.failed', body: '{}' }).catch((e: unknown) => e)) as ApplicationFailure;
     expect(err.nonRetryable).toBe(false);
-    expect(err.message).toMatch(/brief.failed webhook unreachable/);
+    expect(err.message).toMatch(/brief.failed webhook unreachable: fetch failed \(ECONNREFUSED\)/);
+  });
+});
+
+describe('darkroom status', () => {
+  it('shows a failed delivery and a failed event, with control characters from the receiver made visible', () => {
+    const out = statusBlock({
+      workflowId: 'brief-x-1', stage: 'done', round: 1, subject: 'x', channels: ['og-image'], approval: 'auto',
+      candidates: { total: 1, generated: 1, rejected: 0, judged: 1, selected: 1 }, assets: { total: 2, done: 2 }, cost: { forecastUsd: 0, actualUsd: 0, budgetUsd: 5 },
+      manifestKey: 'brief-x-1/manifest.json',
+      delivery: { state: 'failed', eventId: 'brief-x-1/r/brief.delivered', assets: 2, recordKey: 'brief-x-1/delivery.json', error: 'brief.delivered webhook answered 503\u001b[2J' },
+      webhookFailures: [{ type: 'brief.completed', eventId: 'brief-x-1/r/brief.completed', error: 'brief.completed webhook answered 400 (not retried: the receiver refused the call)' }],
+    });
+    expect(out).toContain('delivery   FAILED — brief.delivered webhook answered 503\\u001b[2J · record brief-x-1/delivery.json');
+    expect(out).toContain('webhook    brief.completed not delivered — brief.completed webhook answered 400');
+    expect(out).not.toContain('\u001b');
   });
 });
