@@ -15,6 +15,7 @@ import { instrumentActivities, Metrics } from './metrics';
 import { prepareBrief, type PrepareBriefInput } from './prepare';
 import type { ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
+import { createWebhookActivities } from './events';
 
 export interface ActivityDeps {
   blobs: BlobStore;
@@ -250,9 +251,12 @@ export function createActivities(deps: ActivityDeps) {
       await blobs.put(key, new TextEncoder().encode(JSON.stringify(stored, null, 2)), { mime: 'application/json', cacheControl: MANIFEST_CACHE_CONTROL });
       return manifest;
     },
+
+    ...createWebhookActivities({ blobs, config }),
   }), deps.metrics ?? new Metrics(), providers);
 }
 
 export type DarkroomActivities = ReturnType<typeof createActivities>;
 
 export { readLedger, type LedgerEntry } from './ledger';
+export type { DeliverAssetsInput, SendBriefEventInput } from './events';

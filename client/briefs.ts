@@ -10,6 +10,7 @@ import { Failure } from '../domain/failures';
 import { clip } from '../domain/text';
 import { briefWorkflowId } from '../domain/naming';
 import type { BriefStatus, Manifest } from '../domain/types';
+import { briefDetails, briefSummary } from '../domain/webhooks';
 import type { briefWorkflow } from '../workflows/brief';
 import { SA, statusQuery } from '../workflows/messages';
 
@@ -35,6 +36,9 @@ export async function startBrief(client: Client, brief: Brief, taskQueue: string
       args: [brief],
       // One fair share for all single briefs, next to each catalog's (domain/fairness.ts).
       priority: { fairnessKey: SINGLE_BRIEFS_FAIRNESS_KEY },
+      // What the Temporal UI shows for the run: a one-line summary and the brief in markdown.
+      staticSummary: briefSummary(brief),
+      staticDetails: briefDetails(brief),
       typedSearchAttributes: [
         { key: SA.stage, value: 'validating' },
         { key: SA.channel, value: brief.channels[0]! },

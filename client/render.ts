@@ -57,7 +57,17 @@ export function statusBlock(s: BriefStatus): string {
     `assets     ${s.assets.done}/${s.assets.total}`,
     `cost       ${usd(s.cost.actualUsd)} spent, ${usd(s.cost.forecastUsd)} forecast, ${usd(s.cost.budgetUsd)} budget`,
     ...(s.manifestKey ? [`manifest   ${s.manifestKey}`] : []),
+    ...webhookLines(s),
   ].join('\n');
+}
+
+/** The delivery webhook's outcome and any events-webhook calls given up on, for status and result. */
+function webhookLines(s: Pick<BriefStatus, 'delivery' | 'webhookFailures'>, indent = ''): string[] {
+  const safe = (t: string) => terminalSafe(t, { singleLine: true });
+  return [
+    ...(s.delivery ? [`${indent}delivery   ${s.delivery.state === 'delivered' ? `delivered (${s.delivery.assets} assets)` : `FAILED — ${safe(s.delivery.error ?? '')}`} · record ${s.delivery.recordKey}`] : []),
+    ...(s.webhookFailures ?? []).map((f) => `${indent}webhook    ${f.type} not delivered — ${safe(f.error)}`),
+  ];
 }
 
 /** Where each asset landed, grouped by channel. */
@@ -80,5 +90,6 @@ export function manifestSummary(m: Manifest): string {
     }
   }
   lines.push(`  manifest: ${where(m.manifestKey)}`);
+  lines.push(...webhookLines(m, '  '));
   return lines.join('\n');
 }

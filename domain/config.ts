@@ -175,6 +175,19 @@ export const ConfigSchema = z.object({
    * `temporal_*`): `host:port`, or a port alone for 127.0.0.1. Unset: off.
    */
   TEMPORAL_METRICS_ADDRESS: bindAddress.optional(),
+  /**
+   * Where brief events go (`brief.review_needed`, `brief.completed`, `brief.failed`): a URL that
+   * takes signed JSON events. Separate from DARKROOM_NOTIFY_WEBHOOK, which gets Slack-shaped text.
+   * Needs DARKROOM_WEBHOOK_SECRET. @default none (no events are sent)
+   */
+  DARKROOM_EVENTS_WEBHOOK: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * Where each published brief's assets are announced (one signed POST per brief, after publish):
+   * a CMS, DAM or shop import. Needs DARKROOM_WEBHOOK_SECRET. @default none
+   */
+  DARKROOM_DELIVERY_WEBHOOK: z.url({ protocol: /^https?$/ }).optional(),
+  /** Key for the `X-Darkroom-Signature: t=…,v1=…` header on events and delivery webhook calls (16+ characters). */
+  DARKROOM_WEBHOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -190,6 +203,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   if (!r.success) {
     throw new Error(`invalid configuration: ${r.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
   }
+  // A receiver must be able to tell Darkroom's calls from anyone's: no unsigned machine webhooks.
+  for (const key of ['DARKROOM_EVENTS_WEBHOOK', 'DARKROOM_DELIVERY_WEBHOOK'] as const) {
+    if (r.data[key] && !r.data.DARKROOM_WEBHOOK_SECRET) throw new Error(`invalid configuration: DARKROOM_WEBHOOK_SECRET is required when ${key} is set (it signs the calls)`);
+  }
   return r.data;
 }
 
@@ -202,6 +219,8 @@ export interface RunSettings {
   retryMaxAttempts: number;
   /** Attempts at one vendor call before falling back; absent in histories recorded before vendors. */
   providerAttempts?: number;
+  /** Which webhooks are configured (never their URLs or secret); absent in histories recorded before webhooks. */
+  webhooks?: { events: boolean; delivery: boolean };
 }
 
 export function runSettings(config: Config): RunSettings {
@@ -212,6 +231,7 @@ export function runSettings(config: Config): RunSettings {
     retryInitialMs: config.DARKROOM_RETRY_INITIAL,
     retryMaxAttempts: config.DARKROOM_RETRY_MAX_ATTEMPTS,
     providerAttempts: config.DARKROOM_PROVIDER_ATTEMPTS,
+    webhooks: { events: Boolean(config.DARKROOM_EVENTS_WEBHOOK), delivery: Boolean(config.DARKROOM_DELIVERY_WEBHOOK) },
   };
 }
 

@@ -20,6 +20,8 @@ export const Failure = {
   ReviewRefused: 'ReviewRefused',
   ReviewDeadlineExceeded: 'ReviewDeadlineExceeded',
   NotifyFailed: 'NotifyFailed',
+  /** An events or delivery webhook call failed (the receiver refused it, or was unreachable). */
+  WebhookFailed: 'WebhookFailed',
   // Provider failures (activities/providers/errors.ts).
   ContentPolicy: 'ContentPolicy',
   Authentication: 'Authentication',

@@ -5,6 +5,7 @@ import type { DeadlinePolicy, IgnoredSignal, ReviewRecord } from './review';
 import type { ChannelPreset } from './channels';
 import type { RunSettings } from './config';
 import type { BatchCost } from './models';
+import type { DeliveryRecord, WebhookFailureRecord } from './webhooks';
 
 /**
  * A pointer to bytes in the blob store. Images travel between activities as BlobRefs,
@@ -158,6 +159,12 @@ export interface Manifest {
   /** Where the blob store keeps the assets (a folder path or an s3:// URL). */
   location: string;
   publishedAt: string;
+  /**
+   * In the workflow's result only (the file is written before delivery): what became of the
+   * delivery webhook and any events-webhook calls given up on.
+   */
+  delivery?: DeliveryRecord;
+  webhookFailures?: WebhookFailureRecord[];
 }
 
 /** What the `status` query returns. */
@@ -182,6 +189,10 @@ export interface BriefStatus {
   /** Present once judging is done on a brief with human approval. */
   review?: ReviewStatus;
   error?: string;
+  /** Set once the delivery webhook (DARKROOM_DELIVERY_WEBHOOK) was called or given up on. */
+  delivery?: DeliveryRecord;
+  /** Events-webhook calls given up on after their retries; the brief went on without them. */
+  webhookFailures?: WebhookFailureRecord[];
 }
 
 /** A candidate as a reviewer sees it. */

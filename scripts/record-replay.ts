@@ -12,6 +12,8 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import os from 'node:os';
@@ -138,6 +140,30 @@ async function openaiDownGeminiUp(): Promise<Vendors> {
   };
 }
 
+/**
+ * Local events and delivery receivers: events are taken, the delivery receiver is down (503), so
+ * the history holds a review_needed and a completed event, a delivery given up on and its record.
+ */
+async function webhookReceivers(): Promise<Vendors> {
+  const servers = await Promise.all([200, 503].map(async (status) => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(status).end());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+  }));
+  return {
+    env: {
+      DARKROOM_EVENTS_WEBHOOK: servers[0]!.url, DARKROOM_DELIVERY_WEBHOOK: servers[1]!.url, DARKROOM_WEBHOOK_SECRET: 'record-webhook-secret-0123456789',
+      DARKROOM_RETRY_MAX_ATTEMPTS: '2', DARKROOM_RETRY_INITIAL: '100ms',
+    },
+    close: async () => {
+      for (const { server } of servers) await new Promise((r) => server.close(r));
+    },
+  };
+}
+
 const poster = (over: Partial<BriefInput>) => validateBrief(testBrief({ textInImage: 'SPRING SALE', candidates: 3, budgetUsd: 2, ...over }));
 
 interface Case {
@@ -176,6 +202,8 @@ const cases: Case[] = [
   catalog('catalog-cancelled', 'replay-cancel', 6, { window: 2 }, { drive: cancelWhileRunning }),
   // Rows started with the catalog's fairness key and weight (the catalog-fairness patch).
   catalog('catalog-fair', 'replay-fair', 4, { window: 2, fairnessWeight: 2 }),
+  // Events and delivery webhooks configured: review_needed, a delivery given up on, completed.
+  { name: 'brief-webhooks', input: validateBrief(testBrief({ id: 'replay-webhooks', sku: 'REPLAY-1', approval: 'human', candidates: 2 })), vendors: webhookReceivers, drive: approveFirst },
 ];
 
 /** Runs one case to its end on `taskQueue` and writes its history. */

@@ -152,6 +152,11 @@ describe('catalogWorkflow on a real dev server', () => {
       expect(report.filter((r) => r.state === 'cancelled')).toHaveLength(10 - result.counts.done);
       // Only the rows that ran were paid for.
       expect(fake.requests().filter((r) => r.path === '/v1/images/generations')).toHaveLength(result.counts.done);
+      // Each row carries its brief's summary and details to the Temporal UI.
+      const row = report.find((r) => r.state === 'done')!;
+      const desc = await client.workflow.getHandle(row.workflow_id!).describe();
+      expect(await desc.staticSummary()).toMatch(/^Brief: SKU-\d{4} · .*cotton tote bag.* → email-header$/);
+      expect(await desc.staticDetails()).toContain(`**SKU:** ${row.sku}`);
     } finally {
       await fake.close();
     }

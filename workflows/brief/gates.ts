@@ -26,6 +26,7 @@ export async function validate(run: BriefRun, input: BriefInput): Promise<Prepar
     throw err;
   }
   run.record('validate', plan.timing);
+  run.plan = plan;
   const { brief, forecast } = plan;
   const channelIds = plan.channels.map((c) => c.id);
   upsertSearchAttributes([{ key: SA.channel, value: channelIds[0]! }]);

@@ -106,6 +106,7 @@ export class Generation {
   private refuse(round: number, index: number, reason: string, type: string): void {
     this.rejected.push({ id: candidateId(round, index), round, index, reason, type });
     this.run.status.candidates.rejected++;
+    this.run.touch();
   }
 
   /** Ranks a round's candidates against the brief; returns the ids of the judge's top K. */

@@ -31,3 +31,15 @@ export type BriefActivities = ReturnType<typeof activitiesFor>;
 export function failureType(err: unknown): string | undefined {
   return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? (err.cause.type ?? undefined) : undefined;
 }
+
+/**
+ * The webhook activities: bounded attempts with backoff from the worker's config. A receiver
+ * that refuses a call (4xx other than 408/429) is not asked again; the workflow records the
+ * failure and goes on.
+ */
+export function webhookActivitiesFor(s: PreparedBrief['settings']) {
+  return proxyActivities<DarkroomActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: s.retryInitialMs, backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: s.retryMaxAttempts },
+  });
+}

@@ -99,18 +99,28 @@ export function manifestDraft(run: BriefRun, plan: PreparedBrief, picked: Picked
   };
 }
 
-/** Writes the manifest, marks the brief done or rejected, and tells its catalog. */
+/**
+ * Writes the manifest, announces the assets to the delivery webhook (if any), marks the brief
+ * done or rejected, sends `brief.completed` (if an events webhook is set) and tells its catalog.
+ * A webhook that fails never undoes the publish: it shows in status and in the result.
+ */
 export async function publish(run: BriefRun, plan: PreparedBrief, draft: ManifestDraft): Promise<Manifest> {
   run.enter('publishing');
   const manifest = await activitiesFor(plan.settings).publishManifest(draft);
   run.status.manifestKey = manifest.manifestKey;
   const rejected = draft.outcome === 'rejected';
+  const delivery = rejected ? undefined : await run.deliver();
   run.enter(rejected ? 'rejected' : 'done');
+  await run.emit('brief.completed', {
+    outcome: manifest.outcome, manifestKey: manifest.manifestKey, assets: manifest.assets.length, costUsd: run.status.cost.actualUsd,
+    ...(rejected ? { reason: draft.rejection?.reason } : {}), ...(delivery ? { delivery: delivery.state } : {}),
+  });
   await run.tellCatalog({
     state: rejected ? 'rejected' : 'done', costUsd: run.status.cost.actualUsd,
     ...(rejected ? { reason: draft.rejection?.reason } : {}), at: manifest.publishedAt,
   });
-  return manifest;
+  const failures = run.status.webhookFailures;
+  return { ...manifest, ...(delivery ? { delivery } : {}), ...(failures?.length ? { webhookFailures: failures } : {}) };
 }
 
 /** A stage's wall time runs from its first activity's start to its last one's end. */

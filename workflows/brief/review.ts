@@ -109,6 +109,10 @@ async function awaitDecision(
     void acts.notifyReviewers({ workflowId: run.workflowId, kind, subject: brief.subject, round, candidates: reviewable.length, deadlineAt: review.deadlineAt }).catch(() => undefined);
   };
   notify('awaiting');
+  // Not awaited: the review starts now, whatever the events receiver does; emit records its own failure.
+  void run.emit('brief.review_needed', {
+    round, candidates: reviewable.length, deadlineAt: review.deadlineAt, costUsd: run.status.cost.actualUsd,
+  }, round);
   while (!(await condition(() => run.pending.length > 0, deadlineMs))) {
     if (brief.review.onDeadline === 'remind') {
       review.remindersSent++;

@@ -1,12 +1,14 @@
 import {
-  ApplicationFailure, CancellationScope, getExternalWorkflowHandle, setHandler, upsertSearchAttributes, workflowInfo,
+  ActivityFailure, ApplicationFailure, CancellationScope, getExternalWorkflowHandle, log, patched, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import { Failure } from '../../domain/failures';
 import { hasControlChars, jsonBytes } from '../../domain/text';
 import {
   checkDecision, MAX_DECISION_BYTES, recordIgnoredSignal, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord,
 } from '../../domain/review';
-import type { BriefStatus, Candidate, ReviewStatus, Span, Stage } from '../../domain/types';
+import type { BriefStatus, Candidate, PreparedBrief, ReviewStatus, Span, Stage } from '../../domain/types';
+import { briefCurrentDetails, briefEventId, briefRef, deliveryRecordKey, type BriefEventType, type DeliveryRecord } from '../../domain/webhooks';
+import { webhookActivitiesFor } from './proxies';
 import {
   approveSignal, catalogRowSignal, raiseBudgetUpdate, rejectSignal, requestChangesSignal, reviewUpdate, SA, statusQuery, type CatalogRowEvent,
 } from '../messages';
@@ -38,6 +40,8 @@ export class BriefRun {
   reviewLimits?: Pick<ReviewContext, 'maxApprovals' | 'maxRounds' | 'nextRoundUsd' | 'budgetUsd'>;
   /** The budget a person raised the brief to, while it waited for one. */
   raisedBudgetUsd?: number;
+  /** The validated brief; set once the first activity has checked it. */
+  plan?: PreparedBrief;
 
   constructor() {
     const { workflowId, runId } = workflowInfo();
@@ -59,12 +63,74 @@ export class BriefRun {
   enter(stage: Stage): void {
     this.status.stage = stage;
     upsertSearchAttributes([{ key: SA.stage, value: stage }]);
+    this.touch();
   }
 
   spend(usd: number): void {
     if (usd <= 0) return;
     this.status.cost.actualUsd = Math.round((this.status.cost.actualUsd + usd) * 1e6) / 1e6;
     upsertSearchAttributes([{ key: SA.costUsd, value: this.status.cost.actualUsd }]);
+    this.touch();
+  }
+
+  /**
+   * Refreshes the Temporal UI's current details (stage, counts, spend). Workflow state only:
+   * no command, so it changes no history.
+   */
+  touch(): void {
+    setCurrentDetails(briefCurrentDetails(this.status));
+  }
+
+  /**
+   * Whether this run calls the events (or delivery) webhook: the worker that validated the brief
+   * had one configured, and the run is not replaying a history from before webhooks existed.
+   */
+  private webhookOn(which: 'events' | 'delivery'): boolean {
+    return Boolean(this.plan?.settings.webhooks?.[which]) && patched('brief-webhooks');
+  }
+
+  /**
+   * Sends a brief event, when an events webhook is configured. Never throws: a receiver that is
+   * down or refuses the call is recorded in status and the result, and the brief goes on.
+   */
+  async emit(type: BriefEventType, data: Record<string, unknown>, round?: number): Promise<void> {
+    if (!this.plan || !this.webhookOn('events')) return;
+    const acts = webhookActivitiesFor(this.plan.settings);
+    try {
+      // Not cancellable: a cancelled brief still reports that it failed.
+      await CancellationScope.nonCancellable(() => acts.sendBriefEvent({
+        type, workflowId: this.workflowId, runId: this.runId, brief: briefRef(this.plan!.brief), data, ...(round === undefined ? {} : { round }),
+      }));
+    } catch (err) {
+      const error = failureMessage(err);
+      log.warn('events webhook given up on', { type, error });
+      (this.status.webhookFailures ??= []).push({ type, eventId: briefEventId(this.workflowId, this.runId, type, round), error });
+      this.touch();
+    }
+  }
+
+  /**
+   * Announces the published assets to the delivery webhook, when one is configured. Never
+   * throws: when its retries run out, the failure is kept in status, the result and
+   * `<workflowId>/delivery.json`, and the published assets stay where they are.
+   */
+  async deliver(): Promise<DeliveryRecord | undefined> {
+    if (!this.plan || !this.webhookOn('delivery')) return undefined;
+    const acts = webhookActivitiesFor(this.plan.settings);
+    let record: DeliveryRecord;
+    try {
+      record = await acts.deliverAssets({ workflowId: this.workflowId, runId: this.runId });
+    } catch (err) {
+      record = {
+        state: 'failed', eventId: briefEventId(this.workflowId, this.runId, 'brief.delivered'), assets: this.status.assets.total,
+        recordKey: deliveryRecordKey(this.workflowId), error: failureMessage(err),
+      };
+      log.warn('delivery webhook given up on', { error: record.error });
+      await acts.recordDelivery({ ...record, workflowId: this.workflowId }).catch(() => undefined);
+    }
+    this.status.delivery = record;
+    this.touch();
+    return record;
   }
 
   record(stage: string, span: Span): void {
@@ -98,12 +164,19 @@ export class BriefRun {
     await CancellationScope.nonCancellable(() => getExternalWorkflowHandle(parent.workflowId).signal(catalogRowSignal, { ...event, workflowId: this.workflowId })).catch(() => undefined);
   }
 
-  /** Marks the run failed, in status, search attributes and the parent catalog. */
+  /** Marks the run failed, in status, search attributes, the events webhook and the parent catalog. */
   async fail(err: unknown): Promise<void> {
     this.status.error = err instanceof Error ? err.message : String(err);
     this.enter('failed');
+    await this.emit('brief.failed', { error: this.status.error.slice(0, 2000), costUsd: this.status.cost.actualUsd });
     await this.tellCatalog({ state: 'failed', costUsd: this.status.cost.actualUsd, reason: this.status.error.slice(0, 500) });
   }
+}
+
+/** What went wrong with a webhook activity, in words: the receiver's answer when there was one. */
+function failureMessage(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return (cause instanceof Error ? cause.message : String(cause)).slice(0, 500);
 }
 
 /**

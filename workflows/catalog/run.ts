@@ -11,6 +11,7 @@ import {
 } from '../../domain/catalog-state';
 import { catalogPriority } from '../../domain/fairness';
 import { Failure } from '../../domain/failures';
+import { briefDetails, briefSummary } from '../../domain/webhooks';
 import { briefWorkflow } from '../brief';
 import type { catalogWorkflow } from '../catalog';
 import { cancelCatalogSignal, catalogRowSignal, catalogStatusQuery, pauseSignal, resumeSignal, retryFailedSignal, SA } from '../messages';
@@ -157,6 +158,8 @@ export class CatalogRun {
       args: [run.brief],
       // Rows outlive the run that started them: the catalog continues as new around them.
       parentClosePolicy: ParentClosePolicy.ABANDON,
+      // The Temporal UI's summary and details for the row, as the CLI gives a brief it starts.
+      ...(patched('catalog-child-summary') ? { staticSummary: briefSummary(run.brief), staticDetails: briefDetails(run.brief) } : {}),
       typedSearchAttributes: [
         { key: SA.catalogId, value: this.catalogId },
         { key: SA.stage, value: 'validating' },
