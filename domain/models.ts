@@ -22,6 +22,8 @@ export interface ImageModelSpec {
   textRendering: 'none' | 'fair' | 'good' | 'excellent';
   photorealism: 'low' | 'fair' | 'high';
   maxImagesPerCall: number;
+  /** Reference images (packshot, style) one call can take on the model's edit path; absent: text only. */
+  maxReferenceImages?: number;
   /** US dollars per image at the default size and quality. */
   priceUsdPerImage: number;
   /** Per quality and size, where the vendor prices them differently: `{ medium: { '1024x1024': 0.034 } }`. */

@@ -1,6 +1,17 @@
 import type { Brief } from '../../domain/brief';
 import type { Judgement } from '../../domain/types';
 
+/**
+ * An image a result must stay faithful to: the product's packshot (`product`, kept as it is:
+ * same shape, label, colour) or a look to follow (`style`). Generators that take none ignore them;
+ * routing sends references only to models whose catalog entry has `maxReferenceImages`.
+ */
+export interface ReferenceImage {
+  role: 'product' | 'style';
+  image: Uint8Array;
+  mime: string;
+}
+
 /** Everything an image generator needs for one image. */
 export interface GenerateImageInput {
   /** Catalog model id, e.g. `local`, `gpt-image-1.5`. */
@@ -17,6 +28,8 @@ export interface GenerateImageInput {
   composition?: string;
   lighting?: string;
   style?: string;
+  /** Reference images, product first; only for models that accept them (their edit path). */
+  references?: readonly ReferenceImage[];
   signal?: AbortSignal;
 }
 
@@ -42,6 +55,8 @@ export interface ImageGenerator {
 export interface JudgeInput {
   brief: Brief;
   candidates: ReadonlyArray<{ id: string; image: Uint8Array; mime: string }>;
+  /** The product packshot, when the brief has one: judges score `fidelity` (same product, shape, label, colour) against it. */
+  reference?: ReferenceImage;
   signal?: AbortSignal;
 }
 
