@@ -56,7 +56,7 @@ describe('activities refuse what a retry cannot change', () => {
   });
 
   it('a key the store cannot hold is InvalidWorkflowId, whichever activity meets it', async () => {
-    const failure = await refusal(activities.publishManifest({ workflowId: '../escape' } as Parameters<typeof activities.publishManifest>[0]));
+    const failure = await refusal(activities.publishManifest({ workflowId: '../escape', assets: [] } as unknown as Parameters<typeof activities.publishManifest>[0]));
     expect(failure.type).toBe('InvalidWorkflowId');
     expect(failure.message).toContain('../escape');
     await expect(fs.stat(path.join(dir, '..', 'escape'))).rejects.toThrow();
