@@ -7,6 +7,8 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { createCatalogActivities } from '../activities/catalog';
 import { createBlobStore, type BlobStore } from '../activities/blob-store';
 import { createProviderRegistry, type ProviderOverrides } from '../activities/providers';
+import { codecFromConfig, darkroomDataConverter } from '../temporal/codec';
+import { checkNamespace, temporalConnectionOptions } from '../temporal/connection';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -75,18 +77,29 @@ export class DarkroomWorkers {
  */
 export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise<{ worker: DarkroomWorkers; connection: NativeConnection; ownsConnection: boolean }> {
   const { config } = opts;
-  const connection = opts.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
+  const connectionOptions = temporalConnectionOptions(config);
+  const dataConverter = darkroomDataConverter(codecFromConfig(config));
+  const connection = opts.connection ?? (await NativeConnection.connect(connectionOptions));
+  if (!opts.connection) {
+    try {
+      await checkNamespace(connection, config.TEMPORAL_NAMESPACE, config.TEMPORAL_ADDRESS);
+    } catch (err) {
+      await connection.close();
+      throw err;
+    }
+  }
   const blobs = opts.blobs ?? createBlobStore(config);
   const registry = createProviderRegistry(config, opts.providers);
   // Catalogs ask Temporal about rows that cannot report (terminated); connect only when they do.
   let temporal: Promise<Client> | undefined;
-  const client = () => (temporal ??= Connection.connect({ address: config.TEMPORAL_ADDRESS }).then((c) => new Client({ connection: c, namespace: config.TEMPORAL_NAMESPACE })));
+  const client = () => (temporal ??= Connection.connect(connectionOptions).then((c) => new Client({ connection: c, namespace: config.TEMPORAL_NAMESPACE, dataConverter })));
   const activities = { ...createActivities({ blobs, providers: registry, config, onPaidCall: opts.onPaidCall }), ...createCatalogActivities({ blobs, providers: registry, config, temporal: client }) };
   const taskQueue = opts.taskQueue ?? config.DARKROOM_TASK_QUEUE;
   const main = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue,
+    dataConverter,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities,
     maxConcurrentActivityTaskExecutions: config.DARKROOM_MAX_CONCURRENT_ACTIVITIES,
@@ -104,6 +117,7 @@ export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: `${taskQueue}-${provider}`,
+      dataConverter,
       activities,
       maxConcurrentActivityTaskExecutions: limits.concurrency,
       // Enforced by the server for the whole task queue, so N workers together stay under it.
