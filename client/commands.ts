@@ -33,6 +33,7 @@ export const OPTIONS = {
   watch: { type: 'boolean' },
   csv: { type: 'boolean' },
   cron: { type: 'string', placeholder: '"0 2 * * *"' },
+  'cors-origin': { type: 'string', multiple: true, placeholder: 'ORIGIN' },
 } as const;
 
 export type OptionName = Exclude<keyof typeof OPTIONS, 'help'>;
