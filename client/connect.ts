@@ -3,7 +3,7 @@ import type { Config } from '../domain/config';
 import { codecFromConfig, darkroomDataConverter } from '../temporal/codec';
 import {
   checkNamespace,
-  explainConnectError,
+  explainConnectFailure,
   NamespaceNotFoundError,
   temporalConnectionOptions,
   type TemporalConnectionConfig,
@@ -39,7 +39,7 @@ export async function connectClient(config: ConnectConfig, withinMs = 0): Promis
         await new Promise((resolve) => setTimeout(resolve, 500));
         continue;
       }
-      throw unreachable(explainConnectError(err, options), Boolean(options.tls), err);
+      throw unreachable(await explainConnectFailure(err, options), Boolean(options.tls), err);
     }
   }
   try {
@@ -47,13 +47,13 @@ export async function connectClient(config: ConnectConfig, withinMs = 0): Promis
   } catch (err) {
     await connection.close();
     if (err instanceof NamespaceNotFoundError) throw new CliError(err.message, 2, { cause: err });
-    throw unreachable(explainConnectError(err, options), Boolean(options.tls), err);
+    throw unreachable(await explainConnectFailure(err, options), Boolean(options.tls), err);
   }
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
 }
 
 function unreachable(explained: string, tls: boolean, err: unknown): CliError {
   // A TLS failure means a server answered; how to start a local one is beside the point then.
-  const hint = tls ? '' : '\nStart one with "npm run server" (and a worker with "npm run worker"), or set TEMPORAL_ADDRESS.';
+  const hint = tls || explained.includes('TEMPORAL_TLS=true') ? '' : '\nStart one with "npm run server" (and a worker with "npm run worker"), or set TEMPORAL_ADDRESS.';
   return new CliError(`${explained}${hint}`, 3, { cause: err });
 }

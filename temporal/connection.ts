@@ -5,6 +5,8 @@
  * temporal CLI's, so one environment serves both tools.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import type { Config } from '../domain/config';
 
@@ -148,34 +150,101 @@ export async function checkNamespace(connection: DescribesNamespaces, namespace:
 }
 
 /**
- * What to tell a person whose connection failed, from the error and how it was tried: TLS
- * problems read differently from a server that is not there at all.
+ * What to tell a person whose connection failed. gRPC reports a failed TLS handshake only as
+ * "Failed to connect before the deadline", so this repeats the handshake with Node's TLS (same
+ * CA, client certificate and server name) to find the actual reason, and words it as what to set.
  */
-export function explainConnectError(err: unknown, options: TemporalConnectionOptions): string {
-  const message = err instanceof Error ? `${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}` : String(err);
-  const m = message.toLowerCase();
+export async function explainConnectFailure(err: unknown, options: TemporalConnectionOptions, probeMs = 3000): Promise<string> {
+  const message = err instanceof Error ? err.message : String(err);
   const where = describeConnection(options);
+  const probe = await probeTls(options, probeMs);
   if (options.tls) {
-    if (/unknownissuer|unknown ca|self.signed|certificate verify failed|invalid peer certificate|unable to get local issuer/.test(m)) {
-      return `the TLS handshake with ${where} failed: the server's certificate is not signed by a CA this client trusts (${message}). ` +
-        'Set TEMPORAL_TLS_SERVER_CA_CERT_PATH to the PEM file of the CA that signed it.';
-    }
-    if (/notvalidforname|not valid for name|hostname mismatch|does not match|subject alt/.test(m)) {
-      return `the TLS handshake with ${where} failed: the server's certificate is not for that name (${message}). ` +
-        'Set TEMPORAL_TLS_SERVER_NAME to the name in the certificate.';
-    }
-    if (/certificate required|handshake|alert|bad certificate|certificaterequired|tls|ssl|connection reset|broken pipe|unexpected eof|peer closed/.test(m)) {
-      return `the TLS handshake with ${where} failed (${message}). ` +
+    if (probe.kind === 'tls-error') return `the TLS handshake with ${where} failed: ${tlsAdvice(probe.error, options)}`;
+    if (probe.kind === 'refused') return `cannot reach a Temporal server at ${where}: nothing accepts connections there (${probe.error.message})`;
+    if (probe.kind === 'closed' && probe.handshook) {
+      return `the TLS handshake with ${where} completed, then the server closed the connection: ` +
         (options.tls.clientCertPair
-          ? 'Check that the server trusts the CA of TEMPORAL_TLS_CLIENT_CERT_PATH, and that the server really speaks TLS on that port.'
-          : 'If the server requires a client certificate (mTLS), set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH; ' +
-            'if it does not speak TLS, set TEMPORAL_TLS=false.');
+          ? 'it most likely refused the client certificate; TEMPORAL_TLS_CLIENT_CERT_PATH must be signed by a CA the server trusts for clients.'
+          : 'it most likely requires a client certificate (mTLS); set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH.');
     }
-    return `cannot reach a Temporal server at ${where} (${message})`;
-  }
-  if (/http2|frame|protocol error|connection reset|broken pipe|unexpected eof/.test(m)) {
-    return `cannot reach a Temporal server at ${where} (${message}). If the server requires TLS, set TEMPORAL_TLS=true ` +
-      '(and TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH as it needs).';
+  } else if (probe.kind === 'ok' || ('handshook' in probe && probe.handshook) || (probe.kind === 'tls-error' && /alert/i.test(probe.error.message))) {
+    return `cannot reach a Temporal server at ${where} (${message}): the server there speaks TLS; set TEMPORAL_TLS=true ` +
+      '(and TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH as it needs), or TEMPORAL_API_KEY for Temporal Cloud';
   }
   return `cannot reach a Temporal server at ${where} (${message})`;
+}
+
+type Probe =
+  | { kind: 'ok' }
+  | { kind: 'tls-error'; error: NodeJS.ErrnoException; handshook: boolean }
+  | { kind: 'refused'; error: Error }
+  | { kind: 'closed'; handshook: boolean }
+  | { kind: 'inconclusive' };
+
+const HOST_PORT = /^(?:\[(?<v6>[^\]]+)\]|(?<host>[^:]+))(?::(?<port>\d+))?$/;
+
+/**
+ * A TLS handshake with the server as the connection would make it, followed by the HTTP/2
+ * preface: with TLS 1.3 a server refuses a client certificate only after the handshake, so
+ * success means the server answered a frame.
+ */
+async function probeTls(options: TemporalConnectionOptions, timeoutMs: number): Promise<Probe> {
+  const m = HOST_PORT.exec(options.address);
+  const host = m?.groups?.v6 ?? m?.groups?.host ?? 'localhost';
+  const port = Number(m?.groups?.port ?? 7233);
+  const t = options.tls;
+  const servername = t?.serverNameOverride ?? (isIP(host) ? undefined : host);
+  return await new Promise<Probe>((resolve) => {
+    let settled = false;
+    const done = (p: Probe) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(p);
+    };
+    const socket = tlsConnect({
+      host, port, servername,
+      ALPNProtocols: ['h2'],
+      rejectUnauthorized: Boolean(t),
+      ...(t?.serverRootCACertificate ? { ca: Buffer.from(t.serverRootCACertificate) } : {}),
+      ...(t?.clientCertPair ? { cert: Buffer.from(t.clientCertPair.crt), key: Buffer.from(t.clientCertPair.key) } : {}),
+    });
+    const timer = setTimeout(() => done({ kind: 'inconclusive' }), timeoutMs);
+    let handshook = false;
+    socket.once('secureConnect', () => {
+      handshook = true;
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+    });
+    socket.once('data', () => done({ kind: 'ok' }));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      const refused = ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EAI_AGAIN'].includes(error.code ?? '');
+      done(refused ? { kind: 'refused', error } : { kind: 'tls-error', error, handshook });
+    });
+    socket.once('close', () => done({ kind: 'closed', handshook }));
+  });
+}
+
+function tlsAdvice(error: NodeJS.ErrnoException, options: TemporalConnectionOptions): string {
+  const code = error.code ?? '';
+  const m = error.message.toLowerCase();
+  const why = `(${code ? `${code}: ` : ''}${error.message.trim()})`;
+  if (['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_SIGNATURE_FAILURE'].includes(code)) {
+    return `the server's certificate is not signed by a CA this client trusts ${why}. ` +
+      (options.tls?.serverRootCACertificate ? 'TEMPORAL_TLS_SERVER_CA_CERT_PATH names a CA that did not sign it; point it at the one that did.' : 'Set TEMPORAL_TLS_SERVER_CA_CERT_PATH to the PEM file of the CA that signed it.');
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `the server's certificate is not for the name this client checks ${why}. Set TEMPORAL_TLS_SERVER_NAME to a name the certificate is for.`;
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `the server's certificate is not valid now ${why}.`;
+  if (/wrong version number|packet length too long|unknown protocol|http_request/.test(m)) {
+    return `the server does not speak TLS on that port ${why}. Set TEMPORAL_TLS=false (and unset the TEMPORAL_TLS_* files and TEMPORAL_API_KEY), or use the server's TLS port.`;
+  }
+  if (!options.tls?.clientCertPair && /certificate required|handshake failure|bad certificate/.test(m)) {
+    return `the server requires a client certificate (mTLS) ${why}. Set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH.`;
+  }
+  if (/unknown ca|bad certificate|certificate unknown|certificate required|access denied|handshake failure|decrypt error/.test(m)) {
+    return `the server refused this client's certificate ${why}. TEMPORAL_TLS_CLIENT_CERT_PATH must be signed by a CA the server trusts for clients.`;
+  }
+  return `${why}`;
 }

@@ -1,7 +1,7 @@
 import { Runtime } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
 import { codecFromConfig } from '../temporal/codec';
-import { describeConnection, explainConnectError, NamespaceNotFoundError, TemporalTlsConfigError, temporalConnectionOptions } from '../temporal/connection';
+import { describeConnection, explainConnectFailure, NamespaceNotFoundError, TemporalTlsConfigError, temporalConnectionOptions } from '../temporal/connection';
 import { createDarkroomWorker } from './worker';
 
 /**
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
       console.error(`darkroom worker: cannot start: ${err.message}`);
     } else {
       const options = temporalConnectionOptions(config);
-      console.error(`darkroom worker: cannot start: ${explainConnectError(err, options)}`);
+      console.error(`darkroom worker: cannot start: ${await explainConnectFailure(err, options)}`);
       if (!options.tls) console.error(`Is a Temporal server running at ${config.TEMPORAL_ADDRESS}? Start one with: npm run server`);
     }
     process.exit(1);
