@@ -49,6 +49,7 @@ async function serveCodec(ctx: CommandContext): Promise<number> {
   if (config.DARKROOM_CODEC_TOKEN) io.out('  token: DARKROOM_CODEC_TOKEN');
   else io.out(`  token: ${token}\n  (a new token each start; set DARKROOM_CODEC_TOKEN to keep it)`);
   io.out(`  temporal workflow show --workflow-id ID --codec-endpoint ${server.url} --codec-auth "Bearer <token>"`);
+  io.out(`  Web UI: set its codec server endpoint to ${server.url}/<token> (the UI sends no token of its own)`);
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) io.err(`darkroom codec-server: listening on ${host}: anyone with the token can decrypt payloads; put TLS in front of it`);
   io.out('  Ctrl-C to stop');
   await (io.untilStopped ?? untilSignal)();
@@ -62,7 +63,7 @@ export const CODEC_COMMANDS: readonly Command[] = [
     name: 'codec-server',
     options: ['port', 'host', 'cors-origin'],
     help: `decrypt payloads for the Temporal UI and CLI (port ${DEFAULT_CODEC_PORT});\n` +
-      'needs Authorization: Bearer DARKROOM_CODEC_TOKEN (random when unset, printed);\n' +
+      'needs Authorization: Bearer DARKROOM_CODEC_TOKEN or endpoint URL/<token> (random when unset, printed);\n' +
       'ORIGIN: the Web UI allowed to call it (repeatable; default the UI of TEMPORAL_UI_URL)',
     run: serveCodec,
   },

@@ -2,7 +2,9 @@
  * `darkroom codec-server`: Temporal's remote codec protocol over HTTP, so the Web UI and the
  * temporal CLI can show encrypted payloads decrypted (and encode input they send) without the
  * keys ever leaving this process. POST /decode and POST /encode take and return
- * `{ "payloads": [{ "metadata": { "<key>": "<base64>" }, "data": "<base64>" }] }`.
+ * `{ "payloads": [{ "metadata": { "<key>": "<base64>" }, "data": "<base64>" }] }`. Every call
+ * needs the token: `Authorization: Bearer <token>` (the CLI's --codec-auth), or as the path
+ * segment before the operation (`http://host:port/<token>` as the UI's codec endpoint).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +17,7 @@ export const DEFAULT_CODEC_PORT = 8235;
 
 export interface CodecServerOptions {
   codec: PayloadCodec;
-  /** The bearer token every encode/decode request must carry. A secret. */
+  /** The token every encode/decode request must carry (Bearer header or path segment). A secret. */
   token: string;
   /** The one namespace served; a request whose X-Namespace names another is refused. */
   namespace: string;
@@ -100,8 +102,10 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const allowedOrigin = cors(req, res);
-    const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '');
-    const op = path === '/encode' ? 'encode' : path === '/decode' ? 'decode' : undefined;
+    // Only the last segment names the operation (the protocol lets a server be mounted at any depth).
+    const segments = new URL(req.url ?? '/', 'http://x').pathname.split('/').filter(Boolean);
+    const last = segments.at(-1);
+    const op = last === 'encode' ? 'encode' : last === 'decode' ? 'decode' : undefined;
     if (req.method === 'OPTIONS') {
       if (req.headers.origin && !allowedOrigin) throw new HttpError(403, `origin ${req.headers.origin} is not allowed (see --cors-origin)`);
       res.writeHead(204, {
@@ -117,8 +121,11 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
       res.setHeader('Allow', 'POST, OPTIONS');
       throw new HttpError(405, `${op} takes POST`);
     }
+    // The Web UI sends an Authorization header only from its own login, so it may carry the
+    // token as the path segment before the operation instead: endpoint http://host:port/<token>.
     const auth = req.headers.authorization ?? '';
-    if (!safeEqual(auth, `Bearer ${opts.token}`)) {
+    const pathToken = segments.length >= 2 ? decodeURIComponent(segments.at(-2)!) : undefined;
+    if (!safeEqual(auth, `Bearer ${opts.token}`) && !(pathToken !== undefined && safeEqual(pathToken, opts.token))) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       throw new HttpError(401, 'missing or wrong Authorization: Bearer <token>');
     }
@@ -151,8 +158,10 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
     handle(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof HttpError ? err.message : 'internal error';
-      if (status >= 500) log(`codec-server: ${req.method} ${req.url}: ${(err as Error).message}`);
-      else if (status !== 404) log(`codec-server: ${req.method} ${req.url}: ${status} ${message}`);
+      // Never the URL itself: it may carry the token.
+      const what = `${req.method} …/${new URL(req.url ?? '/', 'http://x').pathname.split('/').filter(Boolean).at(-1) ?? ''}`;
+      if (status >= 500) log(`codec-server: ${what}: ${(err as Error).message}`);
+      else if (status !== 404) log(`codec-server: ${what}: ${status} ${message}`);
       if (res.headersSent) return res.destroy();
       // Stop reading a body that is too large; the client still gets the answer.
       if (status === 413) res.setHeader('Connection', 'close');

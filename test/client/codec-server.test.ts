@@ -27,8 +27,9 @@ const token = randomBytes(24).toString('base64url');
 const uiOrigin = 'http://localhost:8233';
 
 let server: CodecServer;
+const logged: string[] = [];
 beforeAll(async () => {
-  server = await startCodecServer({ codec, token, namespace: testNamespace, corsOrigins: [uiOrigin], port: 0, maxBodyBytes: 64 * 1024 });
+  server = await startCodecServer({ codec, token, namespace: testNamespace, corsOrigins: [uiOrigin], port: 0, maxBodyBytes: 64 * 1024, log: (l) => logged.push(l) });
 });
 afterAll(async () => {
   await server?.close();
@@ -94,6 +95,19 @@ describe('darkroom codec-server over HTTP', () => {
     expect((await post('/decode', 'not json')).status).toBe(400);
     expect((await fetch(`${server.url}/decode`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(405);
     expect((await post('/other', { payloads: [] })).status).toBe(404);
+  });
+
+  it('takes the token as the path segment before the operation, for the Web UI, which sends no Authorization of its own', async () => {
+    const ok = await post(`/${token}/decode`, { payloads: [jsonPayload('x')] }, { Origin: uiOrigin, 'X-Namespace': testNamespace });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('access-control-allow-origin')).toBe(uiOrigin);
+    expect((await post('/wrong-token/decode', { payloads: [] }, {})).status).toBe(401);
+    expect((await post(`/${token}/other`, { payloads: [] }, {})).status).toBe(404);
+    // What it logs of refused requests never includes the token or the path that carried it.
+    await post(`/${token}/decode`, 'not json', {});
+    expect(logged.length).toBeGreaterThan(0);
+    for (const line of logged) expect(line).not.toContain(token);
+    expect(logged).toContain('codec-server: POST …/decode: 400 the body is not JSON');
   });
 
   it('says which key is missing when a payload was sealed with a key it does not have (422)', async () => {
