@@ -27,8 +27,8 @@ async function main(): Promise<void> {
   const { worker, connection } = created;
   const codec = codecFromConfig(config);
   console.log(
-    `darkroom worker: polling ${worker.taskQueues.map((q) => `"${q}"`).join(', ')} on ${describeConnection(temporalConnectionOptions(config))} ` +
-      `(namespace ${config.TEMPORAL_NAMESPACE}); blobs in ${config.DARKROOM_DATA_DIR}` +
+    `darkroom worker: polling ${worker.taskQueues.map((q) => `"${q}"`).join(', ')} on ${describeConnection(temporalConnectionOptions(config))}, ` +
+      `namespace ${config.TEMPORAL_NAMESPACE}; blobs in ${config.DARKROOM_DATA_DIR}` +
       (codec ? `; payloads encrypted with key ${codec.currentKeyId}` : ''),
   );
   await worker.run();
