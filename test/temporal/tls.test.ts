@@ -3,7 +3,9 @@
  * real mTLS path — a TLS proxy that requires a client certificate in front of the dev server —
  * through which the CLI's client and a worker run a brief.
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateBrief } from '../../domain/brief';
@@ -197,5 +199,22 @@ describe('namespace check', () => {
     );
     const config = testConfig(uniqueTaskQueue('nons'), testDataDir('nons'), env);
     await expect(createDarkroomWorker({ config, workflowBundle: await testWorkflowBundle() })).rejects.toThrow(NamespaceNotFoundError);
+  });
+});
+
+describe('npm run worker', () => {
+  const startWorker = (env: Record<string, string>) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, DARKROOM_DATA_DIR: testDataDir('worker-main'), ...env }, timeout: 60_000 })
+      .then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+
+  it('exits 1 with the variable and file at fault, or with why the handshake failed, never showing the API key', async () => {
+    const missing = await startWorker({ TEMPORAL_ADDRESS: testAddress(), TEMPORAL_TLS_CLIENT_CERT_PATH: '/nonexistent/client.pem', TEMPORAL_TLS_CLIENT_KEY_PATH: pki.clientKey });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe('darkroom worker: cannot start: TEMPORAL_TLS_CLIENT_CERT_PATH: cannot read /nonexistent/client.pem: no such file');
+    const key = 'tmprl-api-key-that-must-not-show';
+    const tlsToPlain = await startWorker({ TEMPORAL_ADDRESS: testAddress(), TEMPORAL_API_KEY: key });
+    expect(tlsToPlain.code).toBe(1);
+    expect(tlsToPlain.stderr).toMatch(/^darkroom worker: cannot start: the TLS handshake with 127\.0\.0\.1:\d+ \(TLS, API key\) failed: the server does not speak TLS on that port/);
+    expect(tlsToPlain.stderr).not.toContain(key);
   });
 });
