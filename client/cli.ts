@@ -33,9 +33,7 @@ const HELP = helpText(
   TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE (default), DARKROOM_TASK_QUEUE (darkroom),
   DARKROOM_DATA_DIR (./.darkroom), DARKROOM_REVIEW_TOKEN (the reviewer tool's login token; random when unset),
   TEMPORAL_UI_URL (the Web UI the printed links point at), USER (the default reviewer name)
-  A remote cluster: TEMPORAL_TLS, TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_CLIENT_CERT_PATH,
-  TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY (the temporal CLI's names);
-  DARKROOM_CODEC_KEYS (id:<base64 32 bytes>,…, current first) encrypts payloads; DARKROOM_CODEC_TOKEN (codec server)
+  TLS and Temporal Cloud: the temporal CLI's TEMPORAL_TLS*, TEMPORAL_API_KEY; DARKROOM_CODEC_KEYS encrypts payloads
 
 Provider keys (OPENAI_API_KEY, GEMINI_API_KEY, REPLICATE_API_TOKEN) set in this shell price catalog forecasts.
 

@@ -62,9 +62,8 @@ export const CODEC_COMMANDS: readonly Command[] = [
   {
     name: 'codec-server',
     options: ['port', 'host', 'cors-origin'],
-    help: `decrypt payloads for the Temporal UI and CLI (port ${DEFAULT_CODEC_PORT});\n` +
-      'needs Authorization: Bearer DARKROOM_CODEC_TOKEN or endpoint URL/<token> (random when unset, printed);\n' +
-      'ORIGIN: the Web UI allowed to call it (repeatable; default the UI of TEMPORAL_UI_URL)',
+    help: `decrypt payloads for the Temporal UI and CLI (port ${DEFAULT_CODEC_PORT}; token: DARKROOM_CODEC_TOKEN);\n` +
+      'ORIGIN: a Web UI allowed to call it (repeatable; default the UI of TEMPORAL_UI_URL)',
     run: serveCodec,
   },
 ];
