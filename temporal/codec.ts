@@ -1,10 +1,11 @@
 /**
  * Payload encryption: every payload a Darkroom client or worker sends to Temporal (workflow
- * inputs and results, activity inputs and results, signals, queries, memos) is sealed with AES-256-GCM before it
+ * inputs and results, activity inputs and results, signals, queries, memos, failure messages) is sealed with AES-256-GCM before it
  * leaves the process, so the server and its database only hold ciphertext. Keys rotate by id:
  * the first key of DARKROOM_CODEC_KEYS encrypts, every key listed decrypts.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { METADATA_ENCODING_KEY, type DataConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import type { Config } from '../domain/config';
@@ -125,11 +126,14 @@ export function codecFromConfig(config: Pick<Config, 'DARKROOM_CODEC_KEYS'>): En
   return config.DARKROOM_CODEC_KEYS ? new EncryptionCodec(parseCodecKeys(config.DARKROOM_CODEC_KEYS)) : undefined;
 }
 
+/** The module whose `failureConverter` moves failure messages and stack traces into (encrypted) payloads. */
+export const ENCRYPTING_FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+
 /**
- * The data converter for clients and workers: with a codec, payloads are encrypted. Failure
- * messages and stack traces stay plain text: encrypting them needs a failure converter module
- * bundled into the workflow sandbox (failureConverterPath), which is not done yet.
+ * The data converter for clients and workers: with a codec, payloads are encrypted, and so are
+ * failure messages and stack traces. A worker given a pre-built workflow bundle must have it
+ * built with the same `failureConverterPath` for failures raised in workflow code.
  */
 export function darkroomDataConverter(codec: PayloadCodec | undefined): DataConverter | undefined {
-  return codec ? { payloadCodecs: [codec] } : undefined;
+  return codec ? { payloadCodecs: [codec], failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH } : undefined;
 }

@@ -18,7 +18,11 @@ export interface DarkroomWorkerOptions {
   connection?: NativeConnection;
   /** @default config.DARKROOM_TASK_QUEUE */
   taskQueue?: string;
-  /** A pre-built bundle (tests build it once); otherwise the workflows are bundled at start. */
+  /**
+   * A pre-built bundle (tests build it once); otherwise the workflows are bundled at start. With
+   * DARKROOM_CODEC_KEYS, build it with `failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH`
+   * so failures raised in workflow code are encrypted too.
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   blobs?: BlobStore;
   providers?: ProviderOverrides;

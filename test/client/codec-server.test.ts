@@ -7,7 +7,9 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ProviderOverrides } from '../../activities/providers';
 import proto from '@temporalio/proto';
 import { validateBrief } from '../../domain/brief';
 import { parseConfig } from '../../domain/config';
@@ -18,7 +20,7 @@ import { connectClient } from '../../client/connect';
 import { EncryptionCodec, parseCodecKeys } from '../../temporal/codec';
 import { testBrief } from '../support/briefs';
 import { closeTestConnection, testAddress, testConnection, testDataDir, testNamespace, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
-import { testWorkflowBundle, withWorker } from '../support/worker';
+import { testEncryptingWorkflowBundle, testWorkflowBundle, withWorker } from '../support/worker';
 
 const run = promisify(execFile);
 const keys = `k2:${randomBytes(32).toString('base64')},k1:${randomBytes(32).toString('base64')}`;
@@ -197,12 +199,12 @@ describe('a brief with encrypted payloads on the real server', () => {
     return found;
   }
 
-  async function runBrief(env: Record<string, string>, workflowId: string) {
+  async function runBrief(env: Record<string, string>, workflowId: string, providers?: ProviderOverrides) {
     const taskQueue = uniqueTaskQueue('codec');
     const config = parseConfig({ TEMPORAL_ADDRESS: testAddress(), ...env });
     const client = await connectClient(config);
     try {
-      return await withWorker({ taskQueue, dataDir: testDataDir('codec'), env }, async () => {
+      return await withWorker({ taskQueue, dataDir: testDataDir('codec'), env, providers }, async () => {
         const { handle } = await startBrief(client, validateBrief(testBrief({ subject, candidates: 2 })), taskQueue, { workflowId });
         return await handle.result();
       });
@@ -212,7 +214,7 @@ describe('a brief with encrypted payloads on the real server', () => {
   }
 
   beforeAll(async () => {
-    await testWorkflowBundle();
+    await Promise.all([testWorkflowBundle(), testEncryptingWorkflowBundle()]);
   });
 
   it('without keys the subject is in the history in plain text (the check below can see it)', async () => {
@@ -254,5 +256,23 @@ describe('a brief with encrypted payloads on the real server', () => {
       .then((r) => ({ failed: false, ...r }), (e: { stdout: string; stderr: string }) => ({ failed: true, ...e }));
     expect(refused.failed).toBe(true);
     expect(refused.stdout + refused.stderr).not.toContain(subject);
+  });
+
+  it('encrypts failure messages too: a vendor error quoting the brief is readable only with the keys', async () => {
+    const refusing = {
+      name: 'refusing',
+      async generate(): Promise<never> {
+        throw ApplicationFailure.nonRetryable(`the model refused to draw ${subject}`, 'ContentPolicy');
+      },
+    };
+    const workflowId = uniqueWorkflowId('brief-encrypted-failure');
+    const err = await runBrief({ DARKROOM_CODEC_KEYS: keys }, workflowId, { imageGenerators: { local: refusing } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const chain: string[] = [];
+    for (let e: unknown = err; e instanceof Error; e = e.cause) chain.push(e.message);
+    expect(chain.join(' | ')).toContain(`the model refused to draw ${subject}`);
+    const history = await rawHistory(workflowId);
+    expect(history.includes(subject)).toBe(false);
+    expect(history.includes('refused to draw')).toBe(false);
   });
 });
