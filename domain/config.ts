@@ -142,6 +142,12 @@ export const ConfigSchema = z.object({
     const problem = codecKeysProblem(v);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }).optional(),
+  /** The server CA's PEM text itself, instead of TEMPORAL_TLS_SERVER_CA_CERT_PATH (for secret stores that hand out values, not files). */
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().optional(),
+  /** This client's certificate as PEM text, instead of TEMPORAL_TLS_CLIENT_CERT_PATH. */
+  TEMPORAL_TLS_CLIENT_CERT_DATA: z.string().optional(),
+  /** This client's private key as PEM text, instead of TEMPORAL_TLS_CLIENT_KEY_PATH. A secret: never logged. */
+  TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().optional(),
   /** The bearer token `darkroom codec-server` requires (16+ characters); a random one each start when unset. */
   DARKROOM_CODEC_TOKEN: z.string().min(16, { error: 'must be at least 16 characters (or unset it for a random one)' }).optional(),
 });

@@ -21,6 +21,9 @@ export type TemporalConnectionConfig = Pick<
   | 'TEMPORAL_TLS_CLIENT_KEY_PATH'
   | 'TEMPORAL_TLS_SERVER_NAME'
   | 'TEMPORAL_API_KEY'
+  | 'TEMPORAL_TLS_SERVER_CA_CERT_DATA'
+  | 'TEMPORAL_TLS_CLIENT_CERT_DATA'
+  | 'TEMPORAL_TLS_CLIENT_KEY_DATA'
 >;
 
 /** What both `Connection.connect` and `NativeConnection.connect` take. */
@@ -84,24 +87,50 @@ export function readPemFile(variable: string, file: string, kind: keyof typeof P
   return bytes;
 }
 
+type PemBase = 'TEMPORAL_TLS_SERVER_CA_CERT' | 'TEMPORAL_TLS_CLIENT_CERT' | 'TEMPORAL_TLS_CLIENT_KEY';
+
+/** Where one PEM comes from: a file (`…_PATH`) or the variable's own text (`…_DATA`). */
+interface PemSource {
+  variable: string;
+  path?: string;
+  data?: string;
+}
+
+function pemSource(config: TemporalConnectionConfig, base: PemBase): PemSource | undefined {
+  const path = config[`${base}_PATH`];
+  const data = config[`${base}_DATA`];
+  if (path && data) throw new TemporalTlsConfigError(`${base}_PATH and ${base}_DATA are both set; set one of them`, `${base}_DATA`);
+  if (path) return { variable: `${base}_PATH`, path };
+  if (data) return { variable: `${base}_DATA`, data };
+  return undefined;
+}
+
+function readPem(source: PemSource, kind: keyof typeof PEM_KINDS): Uint8Array {
+  if (source.path !== undefined) return readPemFile(source.variable, source.path, kind);
+  // The text itself is never echoed: it may be a private key.
+  if (!PEM_KINDS[kind].marker.test(source.data ?? '')) throw new TemporalTlsConfigError(`${source.variable} is not ${PEM_KINDS[kind].what}`, source.variable);
+  return new TextEncoder().encode(source.data);
+}
+
 /**
  * The connection options for `config`. TLS is on when TEMPORAL_TLS=true, or when it is unset and
- * an API key or any TLS file is given (as with the temporal CLI); TEMPORAL_TLS=false with those
+ * an API key or any TLS setting is given (as with the temporal CLI); TEMPORAL_TLS=false with those
  * set is refused rather than silently sending a key in plain text.
  */
 export function temporalConnectionOptions(config: TemporalConnectionConfig): TemporalConnectionOptions {
-  const cert = config.TEMPORAL_TLS_CLIENT_CERT_PATH;
-  const key = config.TEMPORAL_TLS_CLIENT_KEY_PATH;
+  const ca = pemSource(config, 'TEMPORAL_TLS_SERVER_CA_CERT');
+  const cert = pemSource(config, 'TEMPORAL_TLS_CLIENT_CERT');
+  const key = pemSource(config, 'TEMPORAL_TLS_CLIENT_KEY');
   if (Boolean(cert) !== Boolean(key)) {
-    const [set, unset] = cert ? ['TEMPORAL_TLS_CLIENT_CERT_PATH', 'TEMPORAL_TLS_CLIENT_KEY_PATH'] : ['TEMPORAL_TLS_CLIENT_KEY_PATH', 'TEMPORAL_TLS_CLIENT_CERT_PATH'];
-    throw new TemporalTlsConfigError(`${set} is set but ${unset} is not: a client certificate needs its key (set both, or neither)`, unset);
+    const [set, missing] = cert ? [cert.variable, 'TEMPORAL_TLS_CLIENT_KEY'] : [key!.variable, 'TEMPORAL_TLS_CLIENT_CERT'];
+    throw new TemporalTlsConfigError(`${set} is set but ${missing}_PATH is not: a client certificate needs its key (set both, or neither; or ${missing}_DATA)`, `${missing}_PATH`);
   }
-  const implied = ([
-    ['TEMPORAL_API_KEY', config.TEMPORAL_API_KEY],
-    ['TEMPORAL_TLS_SERVER_CA_CERT_PATH', config.TEMPORAL_TLS_SERVER_CA_CERT_PATH],
-    ['TEMPORAL_TLS_CLIENT_CERT_PATH', cert],
-    ['TEMPORAL_TLS_SERVER_NAME', config.TEMPORAL_TLS_SERVER_NAME],
-  ] as const).filter(([, v]) => v).map(([name]) => name);
+  const implied = [
+    config.TEMPORAL_API_KEY ? 'TEMPORAL_API_KEY' : undefined,
+    ca?.variable,
+    cert?.variable,
+    config.TEMPORAL_TLS_SERVER_NAME ? 'TEMPORAL_TLS_SERVER_NAME' : undefined,
+  ].filter((v): v is string => v !== undefined);
   if (config.TEMPORAL_TLS === false && implied.length > 0) {
     throw new TemporalTlsConfigError(`TEMPORAL_TLS is false but ${implied.join(', ')} ${implied.length > 1 ? 'are' : 'is'} set, which need${implied.length > 1 ? '' : 's'} TLS; unset TEMPORAL_TLS or set it to true`, 'TEMPORAL_TLS');
   }
@@ -109,15 +138,8 @@ export function temporalConnectionOptions(config: TemporalConnectionConfig): Tem
   const apiKey = config.TEMPORAL_API_KEY;
   if (!(config.TEMPORAL_TLS ?? implied.length > 0)) return { address };
   const tls: TLSConfig = {};
-  if (config.TEMPORAL_TLS_SERVER_CA_CERT_PATH) {
-    tls.serverRootCACertificate = readPemFile('TEMPORAL_TLS_SERVER_CA_CERT_PATH', config.TEMPORAL_TLS_SERVER_CA_CERT_PATH, 'certificate');
-  }
-  if (cert && key) {
-    tls.clientCertPair = {
-      crt: readPemFile('TEMPORAL_TLS_CLIENT_CERT_PATH', cert, 'certificate'),
-      key: readPemFile('TEMPORAL_TLS_CLIENT_KEY_PATH', key, 'key'),
-    };
-  }
+  if (ca) tls.serverRootCACertificate = readPem(ca, 'certificate');
+  if (cert && key) tls.clientCertPair = { crt: readPem(cert, 'certificate'), key: readPem(key, 'key') };
   if (config.TEMPORAL_TLS_SERVER_NAME) tls.serverNameOverride = config.TEMPORAL_TLS_SERVER_NAME;
   return { address, tls, ...(apiKey ? { apiKey } : {}) };
 }

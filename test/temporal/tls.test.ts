@@ -4,7 +4,7 @@
  * through which the CLI's client and a worker run a brief.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,8 +66,23 @@ describe('connection options from the environment', () => {
   it('refuses half a client pair, naming both variables', () => {
     const err = errorOf(() => optionsFor({ TEMPORAL_TLS_CLIENT_CERT_PATH: pki.clientCert }));
     expect(err).toBeInstanceOf(TemporalTlsConfigError);
-    expect(err.message).toBe('TEMPORAL_TLS_CLIENT_CERT_PATH is set but TEMPORAL_TLS_CLIENT_KEY_PATH is not: a client certificate needs its key (set both, or neither)');
+    expect(err.message).toBe('TEMPORAL_TLS_CLIENT_CERT_PATH is set but TEMPORAL_TLS_CLIENT_KEY_PATH is not: a client certificate needs its key (set both, or neither; or TEMPORAL_TLS_CLIENT_KEY_DATA)');
     expect(errorOf(() => optionsFor({ TEMPORAL_TLS_CLIENT_KEY_PATH: pki.clientKey })).message).toMatch(/^TEMPORAL_TLS_CLIENT_KEY_PATH is set but TEMPORAL_TLS_CLIENT_CERT_PATH is not/);
+    expect(errorOf(() => optionsFor({ TEMPORAL_TLS_CLIENT_KEY_DATA: readFileSync(pki.clientKey, 'utf8') })).message).toMatch(/^TEMPORAL_TLS_CLIENT_KEY_DATA is set but TEMPORAL_TLS_CLIENT_CERT_PATH is not/);
+  });
+
+  it('takes the PEM text itself from the *_DATA variables, refusing one set both ways and never echoing a key', () => {
+    const pem = (f: string) => readFileSync(f, 'utf8');
+    const fromData = optionsFor({ TEMPORAL_TLS_SERVER_CA_CERT_DATA: pem(pki.caCert), TEMPORAL_TLS_CLIENT_CERT_DATA: pem(pki.clientCert), TEMPORAL_TLS_CLIENT_KEY_DATA: pem(pki.clientKey) });
+    const fromFiles = optionsFor({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert, TEMPORAL_TLS_CLIENT_CERT_PATH: pki.clientCert, TEMPORAL_TLS_CLIENT_KEY_PATH: pki.clientKey });
+    expect(Buffer.from(fromData.tls!.clientCertPair!.key).equals(Buffer.from(fromFiles.tls!.clientCertPair!.key))).toBe(true);
+    expect(Buffer.from(fromData.tls!.serverRootCACertificate!).equals(Buffer.from(fromFiles.tls!.serverRootCACertificate!))).toBe(true);
+    expect(errorOf(() => optionsFor({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert, TEMPORAL_TLS_SERVER_CA_CERT_DATA: pem(pki.caCert) })).message).toBe(
+      'TEMPORAL_TLS_SERVER_CA_CERT_PATH and TEMPORAL_TLS_SERVER_CA_CERT_DATA are both set; set one of them',
+    );
+    const swapped = errorOf(() => optionsFor({ TEMPORAL_TLS_CLIENT_CERT_DATA: pem(pki.clientKey), TEMPORAL_TLS_CLIENT_KEY_DATA: pem(pki.clientKey) })).message;
+    expect(swapped).toBe('TEMPORAL_TLS_CLIENT_CERT_DATA is not a PEM certificate (-----BEGIN CERTIFICATE-----)');
+    expect(swapped).not.toContain('PRIVATE KEY-----\n');
   });
 
   it('refuses TEMPORAL_TLS=false beside settings that need TLS rather than sending a key in plain text', () => {
