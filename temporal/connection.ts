@@ -160,13 +160,23 @@ interface DescribesNamespaces {
   workflowService: { describeNamespace(req: { namespace: string }): Promise<unknown> };
 }
 
-/** Throws {@link NamespaceNotFoundError} when `namespace` is not on the server `connection` reached. */
+/**
+ * Throws {@link NamespaceNotFoundError} when `namespace` is not on the server `connection` reached,
+ * and says so plainly when the server refuses the credentials; a client not allowed to describe
+ * namespaces passes.
+ */
 export async function checkNamespace(connection: DescribesNamespaces, namespace: string, address: string): Promise<void> {
   try {
     await connection.workflowService.describeNamespace({ namespace });
   } catch (err) {
-    // gRPC NOT_FOUND; both the JS and the native connection report the status code as `code`.
-    if ((err as { code?: unknown }).code === 5) throw new NamespaceNotFoundError(namespace, address, { cause: err });
+    // gRPC status codes; both the JS and the native connection report them as `code`.
+    const code = (err as { code?: unknown }).code;
+    if (code === 5) throw new NamespaceNotFoundError(namespace, address, { cause: err });
+    // A client may be allowed to run workflows without being allowed to describe the namespace.
+    if (code === 7) return;
+    if (code === 16) {
+      throw new Error(`the server at ${address} refused this client's credentials (${(err as Error).message}); check TEMPORAL_API_KEY, or the client certificate`, { cause: err });
+    }
     throw err;
   }
 }

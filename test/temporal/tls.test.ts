@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { validateBrief } from '../../domain/brief';
 import { parseConfig } from '../../domain/config';
 import { startBrief } from '../../client/briefs';
@@ -160,6 +160,18 @@ describe('mTLS to a real server (a TLS proxy requiring a client certificate, in 
     // The client's connection and the worker's both came through the proxy with the client certificate.
     expect(proxy.authorizedClients.length - before).toBeGreaterThanOrEqual(2);
     expect(new Set(proxy.authorizedClients.slice(before))).toEqual(new Set(['client']));
+  });
+
+  it('the same environment works for the temporal CLI (the variable names are its own)', async () => {
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...mtls() };
+    const run = (e: Record<string, string | undefined>) => promisify(execFile)(inject('temporalCli'), ['workflow', 'count', '--command-timeout', '10s'], { env: e })
+      .then((r) => ({ ok: true, out: r.stdout }), (err: { stderr: string }) => ({ ok: false, out: err.stderr }));
+    const ok = await run(env);
+    expect(ok.out).toMatch(/^Total: \d+/);
+    expect(ok.ok).toBe(true);
+    // And it does read them: without the client certificate the proxy turns it away.
+    const without = await run({ ...env, TEMPORAL_TLS_CLIENT_CERT_PATH: undefined, TEMPORAL_TLS_CLIENT_KEY_PATH: undefined });
+    expect(without.ok).toBe(false);
   });
 
   const failure = async (env: Record<string, string | undefined>) => {
