@@ -5,6 +5,7 @@ import {
   checkNamespace,
   explainConnectFailure,
   NamespaceNotFoundError,
+  TemporalAuthError,
   temporalConnectionOptions,
   type TemporalConnectionConfig,
 } from '../temporal/connection';
@@ -47,6 +48,7 @@ export async function connectClient(config: ConnectConfig, withinMs = 0): Promis
   } catch (err) {
     await connection.close();
     if (err instanceof NamespaceNotFoundError) throw new CliError(err.message, 2, { cause: err });
+    if (err instanceof TemporalAuthError) throw new CliError(err.message, 3, { cause: err });
     throw unreachable(await explainConnectFailure(err, options), Boolean(options.tls), err);
   }
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });

@@ -62,6 +62,11 @@ export class NamespaceNotFoundError extends Error {
   }
 }
 
+/** The server answered, and refused who this client says it is (a wrong or expired API key). */
+export class TemporalAuthError extends Error {
+  override readonly name = 'TemporalAuthError';
+}
+
 const PEM_KINDS = {
   certificate: { marker: /-----BEGIN CERTIFICATE-----/, what: 'a PEM certificate (-----BEGIN CERTIFICATE-----)' },
   key: { marker: /-----BEGIN [A-Z ]*PRIVATE KEY-----/, what: 'a PEM private key (-----BEGIN … PRIVATE KEY-----)' },
@@ -175,7 +180,7 @@ export async function checkNamespace(connection: DescribesNamespaces, namespace:
     // A client may be allowed to run workflows without being allowed to describe the namespace.
     if (code === 7) return;
     if (code === 16) {
-      throw new Error(`the server at ${address} refused this client's credentials (${(err as Error).message}); check TEMPORAL_API_KEY, or the client certificate`, { cause: err });
+      throw new TemporalAuthError(`the server at ${address} refused this client's credentials (${(err as Error).message}); check TEMPORAL_API_KEY, or the client certificate`, { cause: err });
     }
     throw err;
   }

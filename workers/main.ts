@@ -1,7 +1,7 @@
 import { Runtime } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
 import { codecFromConfig } from '../temporal/codec';
-import { describeConnection, explainConnectFailure, NamespaceNotFoundError, TemporalTlsConfigError, temporalConnectionOptions } from '../temporal/connection';
+import { describeConnection, explainConnectFailure, NamespaceNotFoundError, TemporalAuthError, TemporalTlsConfigError, temporalConnectionOptions } from '../temporal/connection';
 import { createDarkroomWorker } from './worker';
 
 /**
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   try {
     created = await createDarkroomWorker({ config });
   } catch (err) {
-    if (err instanceof TemporalTlsConfigError || err instanceof NamespaceNotFoundError) {
+    if (err instanceof TemporalTlsConfigError || err instanceof NamespaceNotFoundError || err instanceof TemporalAuthError) {
       console.error(`darkroom worker: cannot start: ${err.message}`);
     } else {
       const options = temporalConnectionOptions(config);
