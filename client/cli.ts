@@ -5,6 +5,7 @@ import { clip } from '../domain/text';
 import { BRIEF_COMMANDS } from './brief-commands';
 import { describeUnexpected } from './briefs';
 import { CATALOG_COMMANDS } from './catalog/commands';
+import { CODEC_COMMANDS } from './codec-commands';
 import { argumentChecks, checkOptions, helpText, OPTIONS, resolveCommand, type Command } from './commands';
 import { connectClient } from './connect';
 import { CliError } from './errors';
@@ -19,6 +20,7 @@ const SECTIONS = [
   { title: 'Briefs', commands: BRIEF_COMMANDS },
   { title: 'Review (briefs with "approval": "human")', commands: REVIEW_COMMANDS },
   { title: "Catalogs (one brief per product row; ID defaults to the feed's file name, e.g. products.csv → products)", commands: CATALOG_COMMANDS },
+  { title: 'Encrypted payloads (DARKROOM_CODEC_KEYS)', commands: CODEC_COMMANDS },
 ];
 
 /** Every command, from the sections: the one table that makes the help text, the option checks and the dispatch. */
@@ -31,6 +33,7 @@ const HELP = helpText(
   TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE (default), DARKROOM_TASK_QUEUE (darkroom),
   DARKROOM_DATA_DIR (./.darkroom), DARKROOM_REVIEW_TOKEN (the reviewer tool's login token; random when unset),
   TEMPORAL_UI_URL (the Web UI the printed links point at), USER (the default reviewer name)
+  TLS and Temporal Cloud: the temporal CLI's TEMPORAL_TLS*, TEMPORAL_API_KEY; DARKROOM_CODEC_KEYS encrypts payloads
 
 Provider keys (OPENAI_API_KEY, GEMINI_API_KEY, REPLICATE_API_TOKEN) set in this shell price catalog forecasts.
 

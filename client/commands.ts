@@ -34,6 +34,7 @@ export const OPTIONS = {
   csv: { type: 'boolean' },
   cron: { type: 'string', placeholder: '"0 2 * * *"' },
   weight: { type: 'string', placeholder: 'W' },
+  'cors-origin': { type: 'string', multiple: true, placeholder: 'ORIGIN' },
 } as const;
 
 export type OptionName = Exclude<keyof typeof OPTIONS, 'help'>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
 import type { ProviderKeys } from './models';
+import { codecKeysProblem } from './codec-keys';
 
 const durationMs = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -188,6 +189,38 @@ export const ConfigSchema = z.object({
   DARKROOM_DELIVERY_WEBHOOK: z.url({ protocol: /^https?$/ }).optional(),
   /** Key for the `X-Darkroom-Signature: t=…,v1=…` header on events and delivery webhook calls (16+ characters). */
   DARKROOM_WEBHOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /**
+   * Connect to Temporal over TLS: true or false. The same name as the temporal CLI's.
+   * @default true when TEMPORAL_API_KEY or any TEMPORAL_TLS_* file is set, else false
+   */
+  TEMPORAL_TLS: z.stringbool({ error: 'must be true or false' }).optional(),
+  /** PEM file of the CA that signed the server's certificate. @default the system's trusted CAs */
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().optional(),
+  /** PEM file of this client's certificate, for mTLS; needs TEMPORAL_TLS_CLIENT_KEY_PATH. */
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().optional(),
+  /** PEM file of this client's private key, for mTLS; needs TEMPORAL_TLS_CLIENT_CERT_PATH. */
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().optional(),
+  /** The name the server's certificate is checked against (SNI). @default the host of TEMPORAL_ADDRESS */
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  /** A Temporal Cloud API key (implies TLS). A secret: never logged. */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /**
+   * Payload encryption keys, `id:<base64 of 32 bytes>` separated by commas, current first
+   * (`k2:…,k1:…`): the first encrypts, every one decrypts. Unset: payloads are stored as they are.
+   * Secrets: never logged.
+   */
+  DARKROOM_CODEC_KEYS: z.string().superRefine((v, ctx) => {
+    const problem = codecKeysProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }).optional(),
+  /** The server CA's PEM text itself, instead of TEMPORAL_TLS_SERVER_CA_CERT_PATH (for secret stores that hand out values, not files). */
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().optional(),
+  /** This client's certificate as PEM text, instead of TEMPORAL_TLS_CLIENT_CERT_PATH. */
+  TEMPORAL_TLS_CLIENT_CERT_DATA: z.string().optional(),
+  /** This client's private key as PEM text, instead of TEMPORAL_TLS_CLIENT_KEY_PATH. A secret: never logged. */
+  TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().optional(),
+  /** The bearer token `darkroom codec-server` requires (16+ characters); a random one each start when unset. */
+  DARKROOM_CODEC_TOKEN: z.string().min(16, { error: 'must be at least 16 characters (or unset it for a random one)' }).optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;

@@ -63,7 +63,7 @@ async function main(): Promise<number> {
   // The address the started server reports (127.0.0.1:PORT), not a name that may resolve to ::1
   // first; a server that has only just started gets a bounded number of seconds to take connections.
   const address = server?.address ?? config.TEMPORAL_ADDRESS;
-  const client = await connectClient({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE }, 20_000);
+  const client = await connectClient({ ...config, TEMPORAL_ADDRESS: address }, 20_000);
   const connection = client.connection;
   let workerRun: Promise<void> | undefined;
   let stopWorker: (() => void) | undefined;

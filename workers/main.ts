@@ -1,5 +1,7 @@
 import { Runtime } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
+import { codecFromConfig } from '../temporal/codec';
+import { describeConnection, explainConnectFailure, NamespaceNotFoundError, TemporalAuthError, TemporalTlsConfigError, temporalConnectionOptions } from '../temporal/connection';
 import { createDarkroomWorker } from './worker';
 
 /**
@@ -17,14 +19,24 @@ async function main(): Promise<void> {
   try {
     created = await createDarkroomWorker({ config });
   } catch (err) {
-    console.error(`darkroom worker: cannot start: ${(err as Error).message}`);
-    if (!(err as Error).message.startsWith('DARKROOM_METRICS_ADDRESS')) console.error(`Is a Temporal server running at ${config.TEMPORAL_ADDRESS}? Start one with: npm run server`);
+    if (err instanceof TemporalTlsConfigError || err instanceof NamespaceNotFoundError || err instanceof TemporalAuthError || (err as Error).message.startsWith('DARKROOM_METRICS_ADDRESS')) {
+      console.error(`darkroom worker: cannot start: ${(err as Error).message}`);
+    } else {
+      const options = temporalConnectionOptions(config);
+      console.error(`darkroom worker: cannot start: ${await explainConnectFailure(err, options)}`);
+      if (!options.tls) console.error(`Is a Temporal server running at ${config.TEMPORAL_ADDRESS}? Start one with: npm run server`);
+    }
     process.exit(1);
   }
   const { worker, connection } = created;
   if (worker.metricsServer) console.log(`darkroom worker: metrics at ${worker.metricsServer.url}`);
   if (config.TEMPORAL_METRICS_ADDRESS) console.log(`darkroom worker: Temporal SDK metrics at http://${config.TEMPORAL_METRICS_ADDRESS}/metrics`);
-  console.log(`darkroom worker: polling ${worker.taskQueues.map((q) => `"${q}"`).join(', ')} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}); blobs in ${config.DARKROOM_DATA_DIR}`);
+  const codec = codecFromConfig(config);
+  console.log(
+    `darkroom worker: polling ${worker.taskQueues.map((q) => `"${q}"`).join(', ')} on ${describeConnection(temporalConnectionOptions(config))}, ` +
+      `namespace ${config.TEMPORAL_NAMESPACE}; blobs in ${config.DARKROOM_DATA_DIR}` +
+      (codec ? `; payloads encrypted with key ${codec.currentKeyId}` : ''),
+  );
   await worker.run();
   await connection.close();
   console.log('darkroom worker: stopped');

@@ -9,6 +9,8 @@ import { createBlobStore, type BlobStore } from '../activities/blob-store';
 import { instrumentBlobStore, Metrics } from '../activities/metrics';
 import { createProviderRegistry, type ProviderOverrides } from '../activities/providers';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
+import { codecFromConfig, darkroomDataConverter } from '../temporal/codec';
+import { checkNamespace, temporalConnectionOptions } from '../temporal/connection';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -18,7 +20,11 @@ export interface DarkroomWorkerOptions {
   connection?: NativeConnection;
   /** @default config.DARKROOM_TASK_QUEUE */
   taskQueue?: string;
-  /** A pre-built bundle (tests build it once); otherwise the workflows are bundled at start. */
+  /**
+   * A pre-built bundle (tests build it once); otherwise the workflows are bundled at start. With
+   * DARKROOM_CODEC_KEYS, build it with `failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH`
+   * so failures raised in workflow code are encrypted too.
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   blobs?: BlobStore;
   providers?: ProviderOverrides;
@@ -109,13 +115,23 @@ export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise
 
 async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metricsServer: MetricsServer | undefined): Promise<{ worker: DarkroomWorkers; connection: NativeConnection; ownsConnection: boolean }> {
   const { config } = opts;
-  const connection = opts.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
+  const connectionOptions = temporalConnectionOptions(config);
+  const dataConverter = darkroomDataConverter(codecFromConfig(config));
+  const connection = opts.connection ?? (await NativeConnection.connect(connectionOptions));
+  if (!opts.connection) {
+    try {
+      await checkNamespace(connection, config.TEMPORAL_NAMESPACE, config.TEMPORAL_ADDRESS);
+    } catch (err) {
+      await connection.close();
+      throw err;
+    }
+  }
   // The one place blob-store failures are counted: every activity reaches the store through this.
   const blobs = instrumentBlobStore(opts.blobs ?? createBlobStore(config), metrics);
   const registry = createProviderRegistry(config, opts.providers);
   // Catalogs ask Temporal about rows that cannot report (terminated); connect only when they do.
   let temporal: Promise<Client> | undefined;
-  const client = () => (temporal ??= Connection.connect({ address: config.TEMPORAL_ADDRESS }).then((c) => new Client({ connection: c, namespace: config.TEMPORAL_NAMESPACE })));
+  const client = () => (temporal ??= Connection.connect(connectionOptions).then((c) => new Client({ connection: c, namespace: config.TEMPORAL_NAMESPACE, dataConverter })));
   const activities = {
     ...createActivities({ blobs, providers: registry, config, onPaidCall: opts.onPaidCall, metrics }),
     ...createCatalogActivities({ blobs, providers: registry, config, temporal: client, metrics }),
@@ -125,6 +141,7 @@ async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metr
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue,
+    dataConverter,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities,
     maxConcurrentActivityTaskExecutions: config.DARKROOM_MAX_CONCURRENT_ACTIVITIES,
@@ -142,6 +159,7 @@ async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metr
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: `${taskQueue}-${provider}`,
+      dataConverter,
       activities,
       maxConcurrentActivityTaskExecutions: limits.concurrency,
       // Enforced by the server for the whole task queue, so N workers together stay under it.

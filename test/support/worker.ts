@@ -3,6 +3,7 @@ import { parseConfig, type Config } from '../../domain/config';
 import type { BlobStore } from '../../activities/blob-store';
 import type { ProviderOverrides } from '../../activities/providers';
 import { createDarkroomWorker, WORKFLOWS_PATH } from '../../workers/worker';
+import { ENCRYPTING_FAILURE_CONVERTER_PATH } from '../../temporal/codec';
 import { testAddress } from './temporal';
 
 // Workers in tests log only errors: expected failures (bad briefs, killed workers) would drown the report.
@@ -17,6 +18,21 @@ export function testWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
   });
   return bundle;
+}
+
+let encryptingBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/**
+ * The workflows bundled with the encrypting failure converter, as a worker with
+ * DARKROOM_CODEC_KEYS bundles them itself ({@link withWorker} picks it when the env has keys).
+ */
+export function testEncryptingWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  encryptingBundle ??= bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH,
+    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+  });
+  return encryptingBundle;
 }
 
 /** Config for a test worker: short heartbeats and retries so crash recovery takes seconds. */
@@ -42,7 +58,7 @@ export async function withWorker<T>(
     const { worker } = await createDarkroomWorker({
       config: testConfig(opts.taskQueue, opts.dataDir, opts.env),
       connection,
-      workflowBundle: await testWorkflowBundle(),
+      workflowBundle: await (opts.env?.DARKROOM_CODEC_KEYS ? testEncryptingWorkflowBundle() : testWorkflowBundle()),
       providers: opts.providers,
       blobs: opts.blobs,
       worker: { shutdownGraceTime: '1s' },
