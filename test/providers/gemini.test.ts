@@ -12,7 +12,7 @@ import { GeminiAltTextWriter, GeminiImageGenerator, GeminiVisionJudge, GEMINI_JU
 import { validateBrief } from '../../domain/brief';
 import { IMAGE_MODELS } from '../../domain/models';
 import { withFaults } from './contract/faults';
-import { runImageGeneratorContract } from './contract/image-generator';
+import { runImageGeneratorContract, type EditContractOptions } from './contract/image-generator';
 import { runAltTextContract, runVisionJudgeContract } from './contract/others';
 import { startFakeGemini, type FakeGemini } from './fake-gemini';
 
@@ -35,6 +35,25 @@ function harness<T>(make: (fake: FakeGemini) => T) {
   });
 }
 
+/** Gemini's edit path: the references as inline image parts before the one text part. */
+const geminiEdit = (model: string, ratio: string): EditContractOptions => ({
+  model,
+  receivedReferences: (req) => (req.body as Body).contents[0]!.parts.filter((p) => p.inlineData).map((p) => Buffer.from(p.inlineData!.data, 'base64')),
+  checkRequest: (req, input) => {
+    expect(req.path).toBe(`/v1beta/models/${model}:generateContent`);
+    const b = req.body as Body;
+    expect(b.contents).toHaveLength(1);
+    const parts = b.contents[0]!.parts;
+    expect(parts.map((p) => (p.inlineData ? p.inlineData.mimeType : 'text'))).toEqual([...input.references!.map((r) => r.mime), 'text']);
+    const text = parts.at(-1)!.text!;
+    expect(text.startsWith(input.prompt)).toBe(true);
+    expect(text).toContain('Avoid: text, people.');
+    expect(text).toMatch(/Image 1 is the product: keep it exactly as it is/);
+    expect(b.generationConfig.imageConfig).toEqual({ aspectRatio: ratio });
+    expect(b.generationConfig.responseModalities).toEqual(['IMAGE']);
+  },
+});
+
 runImageGeneratorContract(
   'gemini-2.5-flash-image',
   harness((fake) => new GeminiImageGenerator({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: TIMEOUT_MS })),
@@ -55,7 +74,26 @@ runImageGeneratorContract(
       expect(text.startsWith(input.prompt)).toBe(true);
       expect(text).toMatch(/Avoid: text, people\.$/);
     },
+    edit: { ...geminiEdit('gemini-2.5-flash-image', '3:2') },
   },
+);
+
+runImageGeneratorContract(
+  'gemini-3.1-flash-image (nano-banana 2)',
+  harness((fake) => new GeminiImageGenerator({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: TIMEOUT_MS })),
+  {
+    model: 'gemini-3.1-flash-image',
+    width: 768,
+    height: 1344,
+    checkRequest: (_body, _input, req) => expect(req.path).toBe('/v1beta/models/gemini-3.1-flash-image:generateContent'),
+    edit: geminiEdit('gemini-3.1-flash-image', '9:16'),
+  },
+);
+
+runImageGeneratorContract(
+  'gemini-3-pro-image (nano-banana Pro), edit path',
+  harness((fake) => new GeminiImageGenerator({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: TIMEOUT_MS })),
+  { model: 'gemini-3-pro-image', width: 1024, height: 1024, edit: geminiEdit('gemini-3-pro-image', '1:1') },
 );
 
 runVisionJudgeContract(

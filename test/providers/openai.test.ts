@@ -25,8 +25,9 @@ import {
 import { validateBrief } from '../../domain/brief';
 import { imagePrice, type Quality } from '../../domain/models';
 import { withFaults, type ContractHarness } from './contract/faults';
-import { runImageGeneratorContract } from './contract/image-generator';
+import { runImageGeneratorContract, type EditContractOptions } from './contract/image-generator';
 import { runAltTextContract, runVisionJudgeContract } from './contract/others';
+import type { MultipartBody } from './fake-http';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai';
 
 /** Shaped like a real key, so a leak into a message would be easy to spot and hard to miss. */
@@ -72,6 +73,31 @@ function imageParts(body: unknown): ChatPart[] {
   return messages.flatMap((m) => (Array.isArray(m.content) ? (m.content as ChatPart[]) : [])).filter((p) => p.type === 'image_url');
 }
 
+/**
+ * The edit path on the wire: POST /images/edits as multipart/form-data, the references as `image[]`
+ * files (product first), the other parameters as text fields.
+ */
+function editPath(expected: { model: string; size: string; fields: Record<string, string>; absent: string[] }): EditContractOptions {
+  return {
+    receivedReferences: (req) => (req.body as MultipartBody).files.filter((f) => f.field === 'image[]').map((f) => f.data),
+    checkRequest: (req, input) => {
+      expect(req.path).toBe('/v1/images/edits');
+      expect(String(req.headers['content-type'])).toMatch(/^multipart\/form-data; boundary=/);
+      expect(req.headers.authorization).toBe(`Bearer ${KEY}`);
+      const { fields, files } = req.body as MultipartBody;
+      expect(fields.model).toBe(expected.model);
+      expect(fields.size).toBe(expected.size);
+      expect(fields.n).toBe('1');
+      expect(fields.prompt).toContain(input.prompt);
+      expect(fields.prompt).toContain(`Avoid: ${input.negativePrompt}.`);
+      expect(fields.prompt).toMatch(/Image 1 is the product: keep it exactly as it is/);
+      for (const [k, v] of Object.entries(expected.fields)) expect(fields[k], k).toBe(v);
+      for (const k of expected.absent) expect(fields, k).not.toHaveProperty(k);
+      expect(files.map((f) => [f.filename, f.type])).toEqual(input.references!.map((r, i) => [`reference-${i + 1}-${r.role}.${r.mime === 'image/png' ? 'png' : 'jpg'}`, r.mime]));
+    },
+  };
+}
+
 // ───────────────────────── contract suites ─────────────────────────
 
 runImageGeneratorContract('openai gpt-image-1.5', harness((url) => generator(url)), {
@@ -79,6 +105,11 @@ runImageGeneratorContract('openai gpt-image-1.5', harness((url) => generator(url
   width: 1024,
   height: 1024,
   checkRequest: expectImageRequest({ model: 'gpt-image-1.5', size: '1024x1024', quality: 'medium', format: 'png' }),
+  edit: {
+    width: 1536,
+    height: 1024,
+    ...editPath({ model: 'gpt-image-1.5', size: '1536x1024', fields: { quality: 'medium', output_format: 'png', input_fidelity: 'high' }, absent: ['response_format'] }),
+  },
 });
 
 runImageGeneratorContract('openai gpt-image-1-mini', harness((url) => generator(url, { quality: 'high', outputFormat: 'jpeg' })), {
@@ -86,6 +117,27 @@ runImageGeneratorContract('openai gpt-image-1-mini', harness((url) => generator(
   width: 1536,
   height: 1024,
   checkRequest: expectImageRequest({ model: 'gpt-image-1-mini', size: '1536x1024', quality: 'high', format: 'jpeg' }),
+  // gpt-image-1-mini refuses input_fidelity: it is not sent.
+  edit: editPath({ model: 'gpt-image-1-mini', size: '1536x1024', fields: { quality: 'high', output_format: 'jpeg' }, absent: ['input_fidelity', 'response_format'] }),
+});
+
+// A team's own OpenAI-compatible FLUX.2 server: the same adapter, its own fake on its own port.
+const selfHosted = (baseURL: string) => generator(baseURL, { selfHosted: { model: 'flux.2-dev', usdPerImage: 0.002 } });
+runImageGeneratorContract('self-hosted OpenAI-compatible server', harness((url) => selfHosted(url)), {
+  model: 'self-hosted',
+  width: 1024,
+  height: 1536,
+  checkRequest: (body, input, req) => {
+    const b = body as Body;
+    expect(req.path).toBe('/v1/images/generations');
+    expect(b.model).toBe('flux.2-dev');
+    expect(b.size).toBe('1024x1536');
+    expect(b.prompt).toContain(input.prompt);
+    // Such servers answer with a URL unless asked; gpt-image's quality tiers mean nothing to them.
+    expect(b.response_format).toBe('b64_json');
+    expect(b).not.toHaveProperty('quality');
+  },
+  edit: editPath({ model: 'flux.2-dev', size: '1024x1536', fields: { response_format: 'b64_json', output_format: 'png' }, absent: ['quality', 'input_fidelity'] }),
 });
 
 runVisionJudgeContract('openai judge', harness((url) => new OpenAIVisionJudge({ apiKey: KEY, baseURL: url, timeoutMs: TIMEOUT_MS })), {

@@ -10,7 +10,7 @@ import {
 } from '../../activities/providers';
 import { ReplicateImageGenerator, ReplicateUpscaler, outputUrlAllowed, parseOutputHosts } from '../../activities/providers/replicate';
 import { withFaults, type Fault } from './contract/faults';
-import { runImageGeneratorContract } from './contract/image-generator';
+import { runImageGeneratorContract, type EditContractOptions } from './contract/image-generator';
 import { runUpscalerContract } from './contract/others';
 import { REAL_ESRGAN_VERSION, startFakeReplicate, type FakeReplicate } from './fake-replicate';
 
@@ -45,6 +45,15 @@ const checkFlux =
     expect(Object.keys(body as object)).toEqual(['input']);
   };
 
+/** A text-to-image request to a model by name, its input as FLUX-family models take it. */
+const checkFluxModel =
+  (name: string, ratio: string, extra: Record<string, unknown>) =>
+  (body: unknown, input: GenerateImageInput, req: { path: string; headers: Record<string, unknown> }) => {
+    expect(req.path).toBe(`/v1/models/${name}/predictions`);
+    expect(req.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect((body as CreateBody).input).toEqual({ prompt: input.prompt, aspect_ratio: ratio, seed: input.seed, output_format: 'png', ...extra });
+  };
+
 runImageGeneratorContract('flux-1.1-pro', harness((fake) => new ReplicateImageGenerator(options(fake))), {
   model: 'flux-1.1-pro',
   width: 1216,
@@ -57,6 +66,69 @@ runImageGeneratorContract('flux-schnell', harness((fake) => new ReplicateImageGe
   width: 1216,
   height: 832,
   checkRequest: checkFlux('flux-schnell', { num_outputs: 1 }),
+});
+
+/** The data URIs a prediction's input carries in `field` (one URI or a list), decoded. */
+function dataUris(field: string) {
+  return (req: { body: unknown }): Buffer[] => {
+    const v = (req.body as CreateBody).input[field];
+    const uris = (Array.isArray(v) ? v : [v]) as string[];
+    return uris.map((u) => {
+      const m = /^data:image\/(?:png|jpeg);base64,(.+)$/s.exec(u);
+      expect(m, `${field} is a data URI`).not.toBeNull();
+      return Buffer.from(m![1]!, 'base64');
+    });
+  };
+}
+
+const editOn = (model: string, field: string, expected: (input: GenerateImageInput) => Record<string, unknown>, textOnlyModel?: string): EditContractOptions => ({
+  receivedReferences: dataUris(field),
+  textOnlyModel,
+  checkRequest: (req, input) => {
+    expect(req.path).toBe(`/v1/models/${model}/predictions`);
+    const sent = (req.body as CreateBody).input;
+    expect(sent.prompt).toMatch(new RegExp(`^${input.prompt.trim()}\n\nImage 1 is the product: keep it exactly as it is`));
+    expect({ ...sent, prompt: undefined, [field]: undefined }).toEqual({ prompt: undefined, [field]: undefined, ...expected(input) });
+  },
+});
+
+runImageGeneratorContract('flux-kontext-pro', harness((fake) => new ReplicateImageGenerator(options(fake))), {
+  model: 'flux-kontext-pro',
+  width: 1344,
+  height: 768,
+  checkRequest: checkFluxModel('black-forest-labs/flux-kontext-pro', '16:9', { safety_tolerance: 2 }),
+  // One input image; safety_tolerance at most 2 with it.
+  edit: editOn('black-forest-labs/flux-kontext-pro', 'input_image', (i) => ({ aspect_ratio: '16:9', seed: i.seed, output_format: 'png', safety_tolerance: 2 }), 'ideogram-v3-turbo'),
+});
+
+runImageGeneratorContract('flux-2-pro', harness((fake) => new ReplicateImageGenerator(options(fake))), {
+  model: 'flux-2-pro',
+  width: 1248,
+  height: 832,
+  checkRequest: checkFluxModel('black-forest-labs/flux-2-pro', '3:2', { resolution: '1 MP', safety_tolerance: 2 }),
+  edit: editOn('black-forest-labs/flux-2-pro', 'input_images', (i) => ({ aspect_ratio: '3:2', resolution: '1 MP', safety_tolerance: 2, seed: i.seed, output_format: 'png' }), 'flux-1.1-pro'),
+});
+
+runImageGeneratorContract('seedream-4', harness((fake) => new ReplicateImageGenerator(options(fake))), {
+  model: 'seedream-4',
+  width: 2560,
+  height: 1440,
+  checkRequest: (body, input, req) => {
+    expect(req.path).toBe('/v1/models/bytedance/seedream-4/predictions');
+    // No seed and no output_format in its schema; a list of URLs out.
+    expect((body as CreateBody).input).toEqual({ prompt: input.prompt, size: '2K', aspect_ratio: '16:9', sequential_image_generation: 'disabled', max_images: 1 });
+  },
+  edit: editOn('bytedance/seedream-4', 'image_input', () => ({ size: '2K', aspect_ratio: '16:9', sequential_image_generation: 'disabled', max_images: 1 })),
+});
+
+runImageGeneratorContract('ideogram-v3-turbo', harness((fake) => new ReplicateImageGenerator(options(fake))), {
+  model: 'ideogram-v3-turbo',
+  width: 1024,
+  height: 1024,
+  checkRequest: (body, input, req) => {
+    expect(req.path).toBe('/v1/models/ideogram-ai/ideogram-v3-turbo/predictions');
+    expect((body as CreateBody).input).toEqual({ prompt: input.prompt, aspect_ratio: '1:1', seed: input.seed, magic_prompt_option: 'Off' });
+  },
 });
 
 runUpscalerContract('real-esrgan', harness((fake) => new ReplicateUpscaler({ ...options(fake), model: 'real-esrgan' })), {
