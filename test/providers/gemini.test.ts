@@ -187,6 +187,25 @@ describe('GeminiImageGenerator against the fake', () => {
     expect(out.model).toBe('gemini-2.5-flash-image');
   });
 
+  it('edits with the packshot: inline part first, its price and the input image’s in the cost, the product in the result', async () => {
+    const packshot = await sharp({ create: { width: 200, height: 300, channels: 3, background: { r: 20, g: 140, b: 60 } } }).png().toBuffer();
+    const out = await gen.generate(genInput({ model: 'gemini-3-pro-image', width: 1024, height: 1024, references: [{ role: 'product', image: packshot, mime: 'image/png' }] }));
+    expect(out.costUsd).toBe(0.1351);
+    const parts = (fake.requests().at(-1)!.body as Body).contents[0]!.parts;
+    expect(parts[0]!.inlineData).toEqual({ mimeType: 'image/png', data: packshot.toString('base64') });
+    // The fake, like an edit model, puts the product in the scene: its green is in the middle.
+    const { data } = await sharp(out.image).extract({ left: 500, top: 500, width: 1, height: 1 }).raw().toBuffer({ resolveWithObject: true });
+    expect([...data].slice(0, 3)).toEqual([20, 140, 60]);
+  });
+
+  it('says "image editing" when the edit path fails', async () => {
+    fake.fault('serverError');
+    const packshot = await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+    const err = await rejection(gen.generate(genInput({ model: 'gemini-3.1-flash-image', references: [{ role: 'product', image: packshot, mime: 'image/png' }] })));
+    expect(err).toBeInstanceOf(ProviderUnavailableError);
+    expect(err.message).toMatch(/^Gemini image editing \(HTTP 500/);
+  });
+
   it('sends no "Avoid:" sentence when there is nothing to avoid', async () => {
     await gen.generate(genInput());
     const text = (fake.requests().at(-1)!.body as Body).contents[0]!.parts[0]!.text;

@@ -22,7 +22,9 @@ import {
   retryAfterMs,
   type OpenAIImageGeneratorOptions,
 } from '../../activities/providers/openai';
+import { createProviderRegistry } from '../../activities/providers';
 import { validateBrief } from '../../domain/brief';
+import { parseConfig } from '../../domain/config';
 import { imagePrice, type Quality } from '../../domain/models';
 import { withFaults, type ContractHarness } from './contract/faults';
 import { runImageGeneratorContract, type EditContractOptions } from './contract/image-generator';
@@ -564,5 +566,78 @@ describe('OpenAI adapters against the fake OpenAI server', () => {
       fake.nextChatContent('  ');
       await expect(writer().write({ brief, image: await png(64, 64), mime: 'image/png' })).rejects.toBeInstanceOf(ProviderUnavailableError);
     });
+  });
+});
+
+describe('the edit path and a self-hosted server beside OpenAI', () => {
+  let openai: FakeOpenAI;
+  let own: FakeOpenAI;
+  const OWN_KEY = 'sk-own-flux-box-key-0123456789';
+  beforeAll(async () => {
+    openai = await startFakeOpenAI({ apiKey: KEY });
+    own = await startFakeOpenAI({ apiKey: OWN_KEY });
+  });
+  afterAll(async () => {
+    await Promise.all([openai.close(), own.close()]);
+  });
+  const product = () => png(300, 400, 3);
+
+  it('routes self-hosted calls to the team’s server and gpt-image calls to OpenAI, from configuration', async () => {
+    const config = parseConfig({
+      OPENAI_API_KEY: KEY,
+      OPENAI_BASE_URL: openai.baseURL,
+      DARKROOM_SELF_HOSTED_BASE_URL: own.baseURL,
+      DARKROOM_SELF_HOSTED_API_KEY: OWN_KEY,
+      DARKROOM_SELF_HOSTED_MODEL: 'flux.2-dev-fp8',
+      DARKROOM_SELF_HOSTED_USD_PER_IMAGE: '0.0025',
+      DARKROOM_PROVIDER_TIMEOUT: '5s',
+    });
+    const registry = createProviderRegistry(config);
+    expect(registry.imageModels).toContain('self-hosted');
+    expect(registry.imageModels).not.toContain('imagen-4');
+    const [a, b] = [openai.requests().length, own.requests().length];
+    const mine = await registry.imageGenerator('self-hosted').generate(genInput({ model: 'self-hosted', references: [{ role: 'product', image: await product(), mime: 'image/png' }] }));
+    expect(mine.costUsd).toBe(0.0025);
+    const theirs = await registry.imageGenerator('gpt-image-1.5').generate(genInput());
+    expect(theirs.costUsd).toBe(imagePrice('gpt-image-1.5', '1024x1024', 'medium'));
+    const ownReqs = own.requests().slice(b);
+    expect(ownReqs.map((r) => r.path)).toEqual(['/v1/images/edits']);
+    expect(ownReqs[0]!.headers.authorization).toBe(`Bearer ${OWN_KEY}`);
+    expect((ownReqs[0]!.body as MultipartBody).fields.model).toBe('flux.2-dev-fp8');
+    expect(openai.requests().slice(a).map((r) => r.path)).toEqual(['/v1/images/generations']);
+  });
+
+  it('needs no OpenAI key for the self-hosted model, and sends a placeholder bearer when it has none of its own', async () => {
+    const registry = createProviderRegistry(parseConfig({ DARKROOM_SELF_HOSTED_BASE_URL: own.baseURL }));
+    expect(registry.imageModels).toEqual(['local', 'self-hosted']);
+    const before = own.requests().length;
+    // This fake wants OWN_KEY, so the placeholder is refused, as a keyed server would.
+    const err = await registry.imageGenerator('self-hosted').generate(genInput({ model: 'self-hosted' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AuthenticationError);
+    expect(own.requests().slice(before)[0]!.headers.authorization).toBe('Bearer darkroom-no-key-configured');
+  });
+
+  it('refuses a self-hosted generator the OpenAI models, and OpenAI’s the self-hosted one', async () => {
+    const mine = generator(own.baseURL, { apiKey: OWN_KEY, selfHosted: { model: 'flux.2-dev' } });
+    await expect(mine.generate(genInput())).rejects.toThrow(/not the self-hosted image model \(use self-hosted\)/);
+    await expect(generator(openai.baseURL).generate(genInput({ model: 'self-hosted' }))).rejects.toBeInstanceOf(InvalidRequestError);
+    expect(() => generator(own.baseURL, { selfHosted: { model: 'x', usdPerImage: -1 } })).toThrow(/usdPerImage/);
+  });
+
+  it('names the edit call in its errors, and keeps a content-policy refusal non-retryable', async () => {
+    openai.fault('contentPolicy');
+    const err = (await generator(openai.baseURL).generate(genInput({ references: [{ role: 'product', image: await product(), mime: 'image/png' }] })).catch((e: unknown) => e)) as ContentPolicyError;
+    expect(err).toBeInstanceOf(ContentPolicyError);
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(/^OpenAI images\.edit \(HTTP 400, moderation_blocked\)/);
+  });
+
+  it('sends input_fidelity low when configured, and a GIF packshot as PNG with the same pixels', async () => {
+    const gif = await sharp({ create: { width: 48, height: 32, channels: 3, background: { r: 255, g: 0, b: 0 } } }).gif().toBuffer();
+    await generator(openai.baseURL, { inputFidelity: 'low' }).generate(genInput({ references: [{ role: 'product', image: gif, mime: 'image/gif' }] }));
+    const { fields, files } = openai.requests().at(-1)!.body as MultipartBody;
+    expect(fields.input_fidelity).toBe('low');
+    expect(files[0]!.type).toBe('image/png');
+    expect(await sharp(files[0]!.data).raw().toBuffer()).toEqual(await sharp(gif).raw().toBuffer());
   });
 });

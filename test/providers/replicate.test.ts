@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +13,7 @@ import { ReplicateImageGenerator, ReplicateUpscaler, outputUrlAllowed, parseOutp
 import { withFaults, type Fault } from './contract/faults';
 import { runImageGeneratorContract, type EditContractOptions } from './contract/image-generator';
 import { runUpscalerContract } from './contract/others';
+import type { MultipartBody } from './fake-http';
 import { REAL_ESRGAN_VERSION, startFakeReplicate, type FakeReplicate } from './fake-replicate';
 
 const TOKEN = 'r8_FAKEtoken0123456789abcdefghijklmnopqr';
@@ -196,6 +198,77 @@ describe('ReplicateImageGenerator against the fake', () => {
     gen = new ReplicateImageGenerator({ ...options(fake), fetch: watchingFetch });
   });
   afterAll(() => fake.close());
+
+  describe('reference images', () => {
+    /** A PNG of noise: it does not compress, so it is as large as asked. */
+    const noisePng = (side: number) => sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } }).png().toBuffer();
+
+    it('uploads a packshot over 1 MB to the file store, points the model at it, and deletes it after', async () => {
+      const big = await noisePng(700);
+      expect(big.length).toBeGreaterThan(1_000_000);
+      const before = fake.requests().length;
+      const out = await gen.generate(genInput({ model: 'flux-kontext-pro', width: 1024, height: 1024, references: [{ role: 'product', image: big, mime: 'image/png' }] }));
+      const reqs = fake.requests().slice(before);
+      const upload = reqs.find((r) => r.method === 'POST' && r.path === '/v1/files')!;
+      expect(upload, 'the packshot went to POST /v1/files').toBeDefined();
+      const content = (upload.body as MultipartBody).files.find((f) => f.field === 'content')!;
+      expect(Buffer.compare(content.data, big)).toBe(0);
+      expect(content.type).toBe('image/png');
+      const create = reqs.find((r) => r.path === '/v1/models/black-forest-labs/flux-kontext-pro/predictions')!;
+      const sent = (create.body as CreateBody).input.input_image as string;
+      expect(sent).toMatch(new RegExp(`^${fake.baseUrl}/files/[0-9a-f]+$`));
+      // Uploaded before the prediction, deleted after it.
+      expect(reqs.indexOf(upload)).toBeLessThan(reqs.indexOf(create));
+      expect(fake.uploads().deleted).toEqual([sent.split('/').at(-1)]);
+      expect(fake.uploads().live.size).toBe(0);
+      expect(out.costUsd).toBe(0.04);
+    });
+
+    it('deletes the uploaded file when the prediction fails too', async () => {
+      const big = await noisePng(700);
+      fake.fault('contentPolicy');
+      const err = await gen.generate(genInput({ model: 'flux-kontext-max', width: 1024, height: 1024, references: [{ role: 'product', image: big, mime: 'image/png' }] })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ContentPolicyError);
+      expect(fake.uploads().live.size).toBe(0);
+    });
+
+    it('sends a small packshot inline as a data URI, with no upload', async () => {
+      const small = await noisePng(64);
+      const before = fake.requests().length;
+      await gen.generate(genInput({ model: 'flux-2-pro', width: 1024, height: 1024, references: [{ role: 'product', image: small, mime: 'image/png' }] }));
+      const reqs = fake.requests().slice(before);
+      expect(reqs.some((r) => r.path === '/v1/files')).toBe(false);
+      const input = (reqs.find((r) => r.method === 'POST')!.body as CreateBody).input;
+      expect(input.input_images).toEqual([`data:image/png;base64,${small.toString('base64')}`]);
+    });
+
+    it('re-encodes a packshot in a format the model does not take (TIFF) as lossless PNG, same pixels', async () => {
+      const tiff = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 200, b: 30 } } }).tiff().toBuffer();
+      const before = fake.requests().length;
+      await gen.generate(genInput({ model: 'seedream-4', width: 2048, height: 2048, references: [{ role: 'product', image: tiff, mime: 'image/tiff' }] }));
+      const input = (fake.requests().slice(before).find((r) => r.method === 'POST')!.body as CreateBody).input;
+      const uri = (input.image_input as string[])[0]!;
+      expect(uri).toMatch(/^data:image\/png;base64,/);
+      const sent = Buffer.from(uri.split(',')[1]!, 'base64');
+      expect(await sharp(sent).raw().toBuffer()).toEqual(await sharp(tiff).raw().toBuffer());
+    });
+
+    it('refuses an undecodable packshot before any request, naming it', async () => {
+      const before = fake.requests().length;
+      const err = await gen.generate(genInput({ model: 'flux-kontext-pro', references: [{ role: 'product', image: Buffer.from('not an image'), mime: 'image/avif' }] })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      expect((err as Error).message).toMatch(/references\[0\] \(image\/avif\) could not be decoded/);
+      expect(fake.requests().length).toBe(before);
+    });
+
+    it('adds what FLUX.2 bills per reference image to the cost', async () => {
+      const out = await gen.generate(genInput({ model: 'flux-2-pro', width: 1024, height: 1024, references: [
+        { role: 'product', image: await noisePng(32), mime: 'image/png' },
+        { role: 'style', image: await noisePng(32), mime: 'image/png' },
+      ] }));
+      expect(out.costUsd).toBe(0.045);
+    });
+  });
 
   it('makes 4 MP natively with flux-1.1-pro-ultra, in raw mode when asked', async () => {
     const ultra = new ReplicateImageGenerator({ ...options(fake), timeoutMs: 5000, raw: true });
