@@ -221,6 +221,22 @@ export const ConfigSchema = z.object({
   TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().optional(),
   /** The bearer token `darkroom codec-server` requires (16+ characters); a random one each start when unset. */
   DARKROOM_CODEC_TOKEN: z.string().min(16, { error: 'must be at least 16 characters (or unset it for a random one)' }).optional(),
+  /**
+   * Base URL of a self-hosted OpenAI-compatible image server (a team's own FLUX.2 box), e.g.
+   * http://flux.internal:8000/v1: enables the `self-hosted` model, its `/images/generations` and
+   * `/images/edits`. Unset: no self-hosted model.
+   */
+  DARKROOM_SELF_HOSTED_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** The model name that server serves. @default flux.2-dev */
+  DARKROOM_SELF_HOSTED_MODEL: z.string().min(1).default('flux.2-dev'),
+  /** Its bearer key, when it wants one. Never logged or stored. @default none (a placeholder is sent) */
+  DARKROOM_SELF_HOSTED_API_KEY: z.string().min(1).optional(),
+  /** What one image costs the team (power, hardware), reported as each call's cost. @default 0 */
+  DARKROOM_SELF_HOSTED_USD_PER_IMAGE: z.coerce.number({ error: 'must be a number of US dollars, such as 0.002' }).min(0, { error: 'must be at least 0' }).default(0),
+  /** Self-hosted image calls a minute, across all workers. @default 60 */
+  DARKROOM_SELF_HOSTED_RPM: int(1, 100_000).default(60),
+  /** Self-hosted image calls at once, per worker (one GPU: 1). @default 1 */
+  DARKROOM_SELF_HOSTED_CONCURRENCY: int(1, 256).default(1),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -269,6 +285,11 @@ export function runSettings(config: Config): RunSettings {
 }
 
 /** Which vendor keys a configuration holds (never the keys themselves). */
-export function providerKeys(config: Pick<Config, 'OPENAI_API_KEY' | 'GEMINI_API_KEY' | 'REPLICATE_API_TOKEN'>): ProviderKeys {
-  return { openai: Boolean(config.OPENAI_API_KEY), google: Boolean(config.GEMINI_API_KEY), replicate: Boolean(config.REPLICATE_API_TOKEN) };
+export function providerKeys(config: Pick<Config, 'OPENAI_API_KEY' | 'GEMINI_API_KEY' | 'REPLICATE_API_TOKEN'> & Partial<Pick<Config, 'DARKROOM_SELF_HOSTED_BASE_URL'>>): ProviderKeys {
+  return {
+    openai: Boolean(config.OPENAI_API_KEY),
+    google: Boolean(config.GEMINI_API_KEY),
+    replicate: Boolean(config.REPLICATE_API_TOKEN),
+    selfHosted: Boolean(config.DARKROOM_SELF_HOSTED_BASE_URL),
+  };
 }

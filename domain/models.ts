@@ -1,7 +1,8 @@
 import type { Brief } from './brief';
 import { resolveChannel } from './channels';
 
-export type Provider = 'local' | 'openai' | 'google' | 'replicate';
+/** `self-hosted`: a team's own OpenAI-compatible image server (`DARKROOM_SELF_HOSTED_BASE_URL`). */
+export type Provider = 'local' | 'openai' | 'google' | 'replicate' | 'self-hosted';
 
 export type Quality = 'low' | 'medium' | 'high';
 
@@ -26,14 +27,33 @@ export interface ImageModelSpec {
   maxReferenceImages?: number;
   /** US dollars per image at the default size and quality. */
   priceUsdPerImage: number;
+  /** What each reference image adds to a call, where the vendor bills input images (FLUX.2 by the megapixel). @default 0 */
+  priceUsdPerReferenceImage?: number;
   /** Per quality and size, where the vendor prices them differently: `{ medium: { '1024x1024': 0.034 } }`. */
   priceTable?: Partial<Record<Quality, Record<string, number>>>;
   /** The date the price was read from the vendor's (or a reseller's) published price list. */
   priceDate: string;
   typicalLatencyMs: number;
+  /**
+   * Why Darkroom cannot call this model yet, when it cannot: the entry is kept for forecasts and
+   * comparison, but routing, the registry and {@link capabilitiesFor} leave it out.
+   */
+  notRoutedYet?: string;
 }
 
 const FLUX_RATIOS = ['1:1', '16:9', '9:16', '3:2', '2:3', '4:5', '5:4', '3:4', '4:3', '21:9', '9:21'] as const;
+const FLUX_SIZES = ['1024x1024', '1344x768', '768x1344', '1216x832', '832x1216'] as const;
+/** FLUX.2's ratios on Replicate (besides `match_input_image` and `custom`). */
+const FLUX2_RATIOS = ['1:1', '16:9', '9:16', '3:2', '2:3', '4:5', '5:4', '3:4', '4:3'] as const;
+const FLUX2_SIZES = ['1024x1024', '1376x768', '768x1376', '1248x832', '832x1248'] as const;
+const GEMINI_RATIOS = ['1:1', '3:2', '2:3', '16:9', '9:16', '4:3', '3:4', '5:4', '4:5', '21:9'] as const;
+const GEMINI_SIZES = ['1024x1024', '1248x832', '832x1248', '1344x768', '768x1344', '1184x864', '864x1184', '1152x896', '896x1152', '1536x672'] as const;
+const IMAGEN_RATIOS = ['1:1', '3:4', '4:3', '9:16', '16:9'] as const;
+const IMAGEN_SIZES = ['1024x1024', '896x1280', '1280x896', '768x1408', '1408x768'] as const;
+const IMAGEN_NOT_ROUTED = 'Imagen runs on generateImages, which @google/genai 2.32 serves only through Vertex AI; Darkroom has no Vertex adapter yet';
+/** Ideogram 3.0's ratios on Replicate (its schema also has 1:3, 3:1, 1:2, 2:1, 10:16, 16:10). */
+const IDEOGRAM_RATIOS = ['1:1', '16:9', '9:16', '3:2', '2:3', '4:3', '3:4', '4:5', '5:4'] as const;
+const IDEOGRAM_SIZES = ['1024x1024', '1344x768', '768x1344', '1248x832', '832x1248'] as const;
 
 /**
  * The model catalog. `local` renders offline with sharp and costs nothing. Vendor prices are
@@ -50,6 +70,8 @@ export const IMAGE_MODELS: Readonly<Record<string, ImageModelSpec>> = {
     id: 'gpt-image-1.5', provider: 'openai', vendorModel: 'gpt-image-1.5', label: 'OpenAI GPT Image 1.5', tier: 'standard',
     sizes: ['1024x1024', '1536x1024', '1024x1536'], maxLongSide: 1536,
     textRendering: 'excellent', photorealism: 'high', maxImagesPerCall: 10,
+    // images.edit takes up to 16 input images for the gpt-image models (openai-node 6.49 ImageEditParams.image).
+    maxReferenceImages: 16,
     priceUsdPerImage: 0.034,
     priceTable: {
       low: { '1024x1024': 0.009, '1536x1024': 0.013, '1024x1536': 0.013 },
@@ -62,6 +84,7 @@ export const IMAGE_MODELS: Readonly<Record<string, ImageModelSpec>> = {
     id: 'gpt-image-1-mini', provider: 'openai', vendorModel: 'gpt-image-1-mini', label: 'OpenAI GPT Image 1 mini', tier: 'cheap',
     sizes: ['1024x1024', '1536x1024', '1024x1536'], maxLongSide: 1536,
     textRendering: 'good', photorealism: 'fair', maxImagesPerCall: 10,
+    maxReferenceImages: 16,
     priceUsdPerImage: 0.011,
     priceTable: {
       low: { '1024x1024': 0.005, '1536x1024': 0.006, '1024x1536': 0.006 },
@@ -74,16 +97,60 @@ export const IMAGE_MODELS: Readonly<Record<string, ImageModelSpec>> = {
     id: 'gpt-image-2', provider: 'openai', vendorModel: 'gpt-image-2', label: 'OpenAI GPT Image 2', tier: 'premium',
     sizes: ['1024x1024', '1536x1024', '1024x1536'], maxLongSide: 3840,
     textRendering: 'excellent', photorealism: 'high', maxImagesPerCall: 10,
+    maxReferenceImages: 16,
     // Token-priced by the vendor; these are per-image estimates for 1024x1024.
     priceUsdPerImage: 0.07, priceTable: { low: { '1024x1024': 0.02 }, medium: { '1024x1024': 0.07 }, high: { '1024x1024': 0.19 } },
     priceDate: '2026-05-01', typicalLatencyMs: 15_000,
   },
   'gemini-2.5-flash-image': {
     id: 'gemini-2.5-flash-image', provider: 'google', vendorModel: 'gemini-2.5-flash-image', label: 'Google Gemini 2.5 Flash Image (nano-banana)', tier: 'cheap',
-    sizes: ['1024x1024', '1248x832', '832x1248', '1344x768', '768x1344', '1184x864', '864x1184', '1152x896', '896x1152', '1536x672'],
-    aspectRatios: ['1:1', '3:2', '2:3', '16:9', '9:16', '4:3', '3:4', '5:4', '4:5', '21:9'],
+    sizes: GEMINI_SIZES, aspectRatios: GEMINI_RATIOS,
     maxLongSide: 1536, textRendering: 'fair', photorealism: 'fair', maxImagesPerCall: 1,
+    // Google's guide: the model works best with up to 3 input images.
+    maxReferenceImages: 3,
     priceUsdPerImage: 0.039, priceDate: '2026-11-21', typicalLatencyMs: 6_000,
+  },
+  // Nano Banana 2 and Nano Banana Pro. The `-preview` ids were retired on 2026-07-17 in favour of
+  // these GA ids (Google Cloud model pages for gemini-3.1-flash-image-preview / 3-pro-image-preview).
+  // Both take up to 14 input images per prompt (same pages). Prices read 2026-12-02: $0.067 per 1K
+  // image (1120 output tokens) for 3.1 Flash Image (Gemini API price as quoted by lumenfall.ai, "as of
+  // 2026-02-26"); $0.134 per 1K/2K image for 3 Pro Image (inference.sh, updated 2026-05-29, matching
+  // Google's per-token list). Input images add ~$0.0006 / $0.0011 each.
+  'gemini-3.1-flash-image': {
+    id: 'gemini-3.1-flash-image', provider: 'google', vendorModel: 'gemini-3.1-flash-image', label: 'Google Gemini 3.1 Flash Image (nano-banana 2)', tier: 'cheap',
+    sizes: GEMINI_SIZES, aspectRatios: GEMINI_RATIOS,
+    maxLongSide: 1536, textRendering: 'good', photorealism: 'high', maxImagesPerCall: 1, maxReferenceImages: 14,
+    priceUsdPerImage: 0.067, priceUsdPerReferenceImage: 0.0006, priceDate: '2026-12-02', typicalLatencyMs: 8_000,
+  },
+  'gemini-3-pro-image': {
+    id: 'gemini-3-pro-image', provider: 'google', vendorModel: 'gemini-3-pro-image', label: 'Google Gemini 3 Pro Image (nano-banana Pro)', tier: 'premium',
+    sizes: GEMINI_SIZES, aspectRatios: GEMINI_RATIOS,
+    maxLongSide: 1536, textRendering: 'excellent', photorealism: 'high', maxImagesPerCall: 1, maxReferenceImages: 14,
+    priceUsdPerImage: 0.134, priceUsdPerReferenceImage: 0.0011, priceDate: '2026-12-02', typicalLatencyMs: 20_000,
+  },
+  // Imagen 4 runs through `models.generateImages` (`:predict`), which @google/genai 2.32 refuses
+  // without Vertex AI ("only supported by the Gemini Enterprise Agent Platform"); upscaleImage and
+  // editImage are Vertex-only too. Listed for forecasts; routing needs a Vertex adapter first.
+  // Prices: Google's list as remembered ($0.04 / $0.02 / $0.06), fast and ultra matching muapi.ai's
+  // resale prices read 2026-12-02 — estimates until checked on cloud.google.com/vertex-ai/pricing.
+  'imagen-4': {
+    id: 'imagen-4', provider: 'google', vendorModel: 'imagen-4.0-generate-001', label: 'Google Imagen 4', tier: 'standard',
+    sizes: IMAGEN_SIZES, aspectRatios: IMAGEN_RATIOS, maxLongSide: 1408,
+    textRendering: 'good', photorealism: 'high', maxImagesPerCall: 4,
+    priceUsdPerImage: 0.04, priceDate: '2026-12-02', typicalLatencyMs: 8_000, notRoutedYet: IMAGEN_NOT_ROUTED,
+  },
+  'imagen-4-fast': {
+    id: 'imagen-4-fast', provider: 'google', vendorModel: 'imagen-4.0-fast-generate-001', label: 'Google Imagen 4 Fast', tier: 'cheap',
+    sizes: IMAGEN_SIZES, aspectRatios: IMAGEN_RATIOS, maxLongSide: 1408,
+    textRendering: 'fair', photorealism: 'fair', maxImagesPerCall: 4,
+    priceUsdPerImage: 0.02, priceDate: '2026-12-02', typicalLatencyMs: 4_000, notRoutedYet: IMAGEN_NOT_ROUTED,
+  },
+  'imagen-4-ultra': {
+    id: 'imagen-4-ultra', provider: 'google', vendorModel: 'imagen-4.0-ultra-generate-001', label: 'Google Imagen 4 Ultra', tier: 'premium',
+    // 2K outputs per the Vertex model page for imagen-4.0-ultra-generate-001.
+    sizes: ['2048x2048', '1792x2560', '2560x1792', '1536x2816', '2816x1536'], aspectRatios: IMAGEN_RATIOS, maxLongSide: 2816,
+    textRendering: 'good', photorealism: 'high', maxImagesPerCall: 4,
+    priceUsdPerImage: 0.06, priceDate: '2026-12-02', typicalLatencyMs: 12_000, notRoutedYet: IMAGEN_NOT_ROUTED,
   },
   'flux-1.1-pro': {
     id: 'flux-1.1-pro', provider: 'replicate', vendorModel: 'black-forest-labs/flux-1.1-pro', label: 'FLUX 1.1 [pro] on Replicate', tier: 'standard',
@@ -108,6 +175,85 @@ export const IMAGE_MODELS: Readonly<Record<string, ImageModelSpec>> = {
     sizes: ['1024x1024', '1344x768', '768x1344'], aspectRatios: FLUX_RATIOS, maxLongSide: 1440,
     textRendering: 'fair', photorealism: 'high', maxImagesPerCall: 4,
     priceUsdPerImage: 0.025, priceDate: '2026-11-21', typicalLatencyMs: 4_000,
+  },
+  // FLUX.1 Kontext: one input image (`input_image`), the edit model for a packshot placed in a scene.
+  // $0.04 / $0.08 per image: docs.bfl.ml/quick_start/pricing, read 2026-12-02; Replicate runs BFL's
+  // models at BFL's price (runflow.io lists the same, dated 2026-04-06).
+  'flux-kontext-pro': {
+    id: 'flux-kontext-pro', provider: 'replicate', vendorModel: 'black-forest-labs/flux-kontext-pro', label: 'FLUX.1 Kontext [pro] on Replicate', tier: 'standard',
+    sizes: FLUX_SIZES, aspectRatios: FLUX_RATIOS, maxLongSide: 1440,
+    textRendering: 'good', photorealism: 'high', maxImagesPerCall: 1, maxReferenceImages: 1,
+    priceUsdPerImage: 0.04, priceDate: '2026-12-02', typicalLatencyMs: 8_000,
+  },
+  'flux-kontext-max': {
+    id: 'flux-kontext-max', provider: 'replicate', vendorModel: 'black-forest-labs/flux-kontext-max', label: 'FLUX.1 Kontext [max] on Replicate', tier: 'premium',
+    sizes: FLUX_SIZES, aspectRatios: FLUX_RATIOS, maxLongSide: 1440,
+    textRendering: 'excellent', photorealism: 'high', maxImagesPerCall: 1, maxReferenceImages: 1,
+    priceUsdPerImage: 0.08, priceDate: '2026-12-02', typicalLatencyMs: 10_000,
+  },
+  // FLUX.2 takes `input_images` (an array). flux-2-pro: "Maximum 8 images" on its Replicate API page
+  // (version 285631b5, read 2026-12-02). Billed by the megapixel, output and each input image alike:
+  // $0.015 per MP at 1 MP (lumenfall.ai's Replicate price, read 2026-12-02). dev and flex: the ids
+  // are listed by cometapi.com's Replicate proxy; their prices and reference limits are estimates.
+  'flux-2-pro': {
+    id: 'flux-2-pro', provider: 'replicate', vendorModel: 'black-forest-labs/flux-2-pro', label: 'FLUX.2 [pro] on Replicate', tier: 'standard',
+    sizes: FLUX2_SIZES, aspectRatios: FLUX2_RATIOS, maxLongSide: 2048,
+    textRendering: 'excellent', photorealism: 'high', maxImagesPerCall: 1, maxReferenceImages: 8,
+    priceUsdPerImage: 0.015, priceUsdPerReferenceImage: 0.015, priceDate: '2026-12-02', typicalLatencyMs: 15_000,
+  },
+  'flux-2-flex': {
+    id: 'flux-2-flex', provider: 'replicate', vendorModel: 'black-forest-labs/flux-2-flex', label: 'FLUX.2 [flex] on Replicate', tier: 'premium',
+    sizes: FLUX2_SIZES, aspectRatios: FLUX2_RATIOS, maxLongSide: 2048,
+    textRendering: 'excellent', photorealism: 'high', maxImagesPerCall: 1, maxReferenceImages: 8,
+    // Estimate: $0.05 per MP as runflow.io lists flex (read 2026-12-02).
+    priceUsdPerImage: 0.05, priceUsdPerReferenceImage: 0.05, priceDate: '2026-12-02', typicalLatencyMs: 20_000,
+  },
+  'flux-2-dev': {
+    id: 'flux-2-dev', provider: 'replicate', vendorModel: 'black-forest-labs/flux-2-dev', label: 'FLUX.2 [dev] on Replicate', tier: 'cheap',
+    sizes: FLUX2_SIZES, aspectRatios: FLUX2_RATIOS, maxLongSide: 2048,
+    textRendering: 'good', photorealism: 'high', maxImagesPerCall: 1, maxReferenceImages: 4,
+    // Estimate: open weights, billed by GPU time; about $0.012 an image at 1 MP.
+    priceUsdPerImage: 0.012, priceDate: '2026-12-02', typicalLatencyMs: 6_000,
+  },
+  // Ideogram v3 on Replicate: lettering specialists; text to image only here (its image input is for
+  // inpainting with a mask, its style references are not a product). Turbo $0.03 (eachlabs.ai, updated
+  // 2026-04-06, read 2026-12-02); balanced $0.06 and quality $0.09 are estimates.
+  'ideogram-v3-turbo': {
+    id: 'ideogram-v3-turbo', provider: 'replicate', vendorModel: 'ideogram-ai/ideogram-v3-turbo', label: 'Ideogram 3.0 Turbo on Replicate', tier: 'cheap',
+    sizes: IDEOGRAM_SIZES, aspectRatios: IDEOGRAM_RATIOS, maxLongSide: 1536,
+    textRendering: 'excellent', photorealism: 'fair', maxImagesPerCall: 1,
+    priceUsdPerImage: 0.03, priceDate: '2026-12-02', typicalLatencyMs: 6_000,
+  },
+  'ideogram-v3-balanced': {
+    id: 'ideogram-v3-balanced', provider: 'replicate', vendorModel: 'ideogram-ai/ideogram-v3-balanced', label: 'Ideogram 3.0 Balanced on Replicate', tier: 'standard',
+    sizes: IDEOGRAM_SIZES, aspectRatios: IDEOGRAM_RATIOS, maxLongSide: 1536,
+    textRendering: 'excellent', photorealism: 'high', maxImagesPerCall: 1,
+    priceUsdPerImage: 0.06, priceDate: '2026-12-02', typicalLatencyMs: 10_000,
+  },
+  'ideogram-v3-quality': {
+    id: 'ideogram-v3-quality', provider: 'replicate', vendorModel: 'ideogram-ai/ideogram-v3-quality', label: 'Ideogram 3.0 Quality on Replicate', tier: 'premium',
+    sizes: IDEOGRAM_SIZES, aspectRatios: IDEOGRAM_RATIOS, maxLongSide: 1536,
+    textRendering: 'excellent', photorealism: 'high', maxImagesPerCall: 1,
+    priceUsdPerImage: 0.09, priceDate: '2026-12-02', typicalLatencyMs: 15_000,
+  },
+  // Seedream 4 on Replicate: `image_input` takes 1-10 images (its API page, read 2026-12-02); 2K by
+  // default. $0.03 an image: BytePlus' list for seedream-4-0 as quoted by a rate card read 2026-12-02
+  // (docs.dev.xavier.icvr.xyz); Replicate's own page was not in reach — an estimate until checked.
+  'seedream-4': {
+    id: 'seedream-4', provider: 'replicate', vendorModel: 'bytedance/seedream-4', label: 'ByteDance Seedream 4 on Replicate', tier: 'cheap',
+    sizes: ['2048x2048', '2304x1728', '1728x2304', '2560x1440', '1440x2560', '2496x1664', '1664x2496', '3024x1296'],
+    aspectRatios: ['1:1', '4:3', '3:4', '16:9', '9:16', '3:2', '2:3', '21:9'], maxLongSide: 4096,
+    textRendering: 'good', photorealism: 'high', maxImagesPerCall: 1, maxReferenceImages: 10,
+    priceUsdPerImage: 0.03, priceDate: '2026-12-02', typicalLatencyMs: 15_000,
+  },
+  // A team's own OpenAI-compatible image server (a FLUX.2 box): `/images/generations` and
+  // `/images/edits` at DARKROOM_SELF_HOSTED_BASE_URL, serving DARKROOM_SELF_HOSTED_MODEL. It costs
+  // what the team's hardware costs: 0 here; DARKROOM_SELF_HOSTED_USD_PER_IMAGE sets what calls report.
+  'self-hosted': {
+    id: 'self-hosted', provider: 'self-hosted', vendorModel: '(DARKROOM_SELF_HOSTED_MODEL)', label: 'Self-hosted OpenAI-compatible image server', tier: 'free',
+    sizes: ['1024x1024', '1536x1024', '1024x1536'], maxLongSide: 1536,
+    textRendering: 'good', photorealism: 'high', maxImagesPerCall: 1, maxReferenceImages: 4,
+    priceUsdPerImage: 0, priceDate: '2026-12-02', typicalLatencyMs: 10_000,
   },
 };
 
@@ -183,7 +329,7 @@ export class RoutingError extends Error {
   }
 }
 
-const PROVIDER_KEY: Record<Provider, string> = { local: '(none)', openai: 'OPENAI_API_KEY', google: 'GEMINI_API_KEY', replicate: 'REPLICATE_API_TOKEN' };
+const PROVIDER_KEY: Record<Provider, string> = { local: '(none)', openai: 'OPENAI_API_KEY', google: 'GEMINI_API_KEY', replicate: 'REPLICATE_API_TOKEN', 'self-hosted': 'DARKROOM_SELF_HOSTED_BASE_URL' };
 
 type RoutableBrief = Pick<Brief, 'model' | 'needs4k' | 'candidates' | 'budgetUsd' | 'styleHints' | 'subject' | 'mustInclude'> & { textInImage?: string };
 
@@ -202,10 +348,11 @@ export function textInImage(brief: RoutableBrief): string | undefined {
  * overrides routing and gets no fallback: the user asked for that model.
  */
 export function routeImageModel(brief: RoutableBrief, available: readonly string[], opts: { cheapOnly?: boolean } = {}): Route {
-  const configured = (m: string) => available.includes(m) && IMAGE_MODELS[m] !== undefined;
+  const configured = (m: string) => available.includes(m) && IMAGE_MODELS[m] !== undefined && !IMAGE_MODELS[m].notRoutedYet;
   if (brief.model !== 'auto') {
     const spec = IMAGE_MODELS[brief.model];
     if (!spec) throw new RoutingError('model', `"${brief.model}" is not in the model catalog: use auto or one of ${Object.keys(IMAGE_MODELS).join(', ')}`);
+    if (spec.notRoutedYet) throw new RoutingError('model', `"${brief.model}" is in the catalog for comparison but not routed yet: ${spec.notRoutedYet}`);
     if (!configured(brief.model)) throw new RoutingError('model', `"${brief.model}" needs ${PROVIDER_KEY[spec.provider]}, which this worker does not have: set it or use model "auto"`);
     if (opts.cheapOnly && (spec.tier === 'standard' || spec.tier === 'premium')) {
       throw new RoutingError('model', `"${brief.model}" is ${spec.tier} tier, and a prompt under minPromptScore only goes to cheap models`);
@@ -273,6 +420,8 @@ export interface ProviderKeys {
   openai: boolean;
   google: boolean;
   replicate: boolean;
+  /** A self-hosted OpenAI-compatible image server is configured. @default false */
+  selfHosted?: boolean;
 }
 
 /** Catalog prices of the judge, upscaler and alt-text writer a set of keys brings in, per image. */
@@ -293,9 +442,10 @@ export function capabilitiesFor(keys: ProviderKeys): { imageModels: string[]; pr
   if (keys.openai) enabled.add('openai');
   if (keys.google) enabled.add('google');
   if (keys.replicate) enabled.add('replicate');
+  if (keys.selfHosted) enabled.add('self-hosted');
   const judge = keys.openai ? VISION_MODELS['gpt-4.1-mini'].priceUsdPerImage : keys.google ? VISION_MODELS['gemini-2.5-flash'].priceUsdPerImage : 0;
   return {
-    imageModels: Object.values(IMAGE_MODELS).filter((m) => enabled.has(m.provider)).map((m) => m.id),
+    imageModels: Object.values(IMAGE_MODELS).filter((m) => enabled.has(m.provider) && !m.notRoutedYet).map((m) => m.id),
     prices: { judgeUsdPerImage: judge, altTextUsd: judge, upscaleUsd: keys.replicate ? UPSCALE_MODELS['real-esrgan'].priceUsdPerImage : 0 },
   };
 }

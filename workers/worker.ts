@@ -38,7 +38,7 @@ export interface DarkroomWorkerOptions {
 
 /** A provider's limits: calls a minute (enforced by the server across all workers) and calls at once (per worker). */
 export function providerLimits(config: Config, provider: Exclude<Provider, 'local'>): { perMinute: number; concurrency: number } {
-  const key = provider === 'google' ? 'GEMINI' : provider.toUpperCase();
+  const key = provider === 'google' ? 'GEMINI' : provider === 'self-hosted' ? 'SELF_HOSTED' : provider.toUpperCase();
   return {
     perMinute: config[`DARKROOM_${key}_RPM` as 'DARKROOM_OPENAI_RPM'],
     concurrency: config[`DARKROOM_${key}_CONCURRENCY` as 'DARKROOM_OPENAI_CONCURRENCY'],

@@ -31,7 +31,14 @@ export interface ProviderOverrides {
   prices?: Partial<ProviderRegistry['prices']>;
 }
 
-const modelsOf = (provider: string) => Object.values(IMAGE_MODELS).filter((m) => m.provider === provider).map((m) => m.id);
+/**
+ * What goes as the bearer key to a self-hosted server that wants none. Adapters scrub their key
+ * from every message, so it must be a string no message would otherwise contain.
+ */
+const SELF_HOSTED_NO_KEY = 'darkroom-no-key-configured';
+
+/** The catalog models of a provider that Darkroom can call (those `notRoutedYet` are left out). */
+const modelsOf = (provider: string) => Object.values(IMAGE_MODELS).filter((m) => m.provider === provider && !m.notRoutedYet).map((m) => m.id);
 
 /**
  * Builds the registry from configuration. Each API key present enables its vendor's models;
@@ -66,6 +73,17 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
     // The OpenAI judge is preferred when both keys exist: structured outputs are strict.
     judge = new OpenAIVisionJudge(opts);
     altText = new OpenAIAltTextWriter(opts);
+  }
+  if (config.DARKROOM_SELF_HOSTED_BASE_URL) {
+    // Many self-hosted servers want no key; the SDK insists on one, so a placeholder goes instead.
+    const selfHosted = new OpenAIImageGenerator({
+      apiKey: config.DARKROOM_SELF_HOSTED_API_KEY ?? SELF_HOSTED_NO_KEY,
+      baseURL: config.DARKROOM_SELF_HOSTED_BASE_URL,
+      timeoutMs,
+      maxResponseBytes,
+      selfHosted: { model: config.DARKROOM_SELF_HOSTED_MODEL, usdPerImage: config.DARKROOM_SELF_HOSTED_USD_PER_IMAGE },
+    });
+    for (const m of modelsOf('self-hosted')) generators[m] = selfHosted;
   }
   Object.assign(generators, overrides.imageGenerators);
   return {

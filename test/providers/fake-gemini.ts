@@ -57,6 +57,9 @@ export interface FakeGemini {
   close(): Promise<void>;
 }
 
+/** The image types Gemini takes as inline data. */
+const INLINE_MIME = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/heic', 'image/heif']);
+
 const googleError = (code: number, status: string, message: string, details?: unknown[]) => ({ error: { code, message, status, ...(details ? { details } : {}) } });
 
 /** Usage as Gemini reports it: images in the prompt cost 258 tokens each, an output image 1290. */
@@ -218,7 +221,19 @@ export async function startFakeGemini(options: FakeGeminiOptions): Promise<FakeG
       const size = GEMINI_IMAGE_SIZES[ratio];
       if (!size) return send(res, 400, googleError(400, 'INVALID_ARGUMENT', `Unsupported aspect ratio: ${ratio}`));
       const [width, height] = size;
-      const png = await sharp({ create: { width, height, channels: 3, background: { r: 200, g: 120, b: 40 } } }).png({ compressionLevel: 1 }).toBuffer();
+      // Input images (the edit path): each must be an image Gemini reads; the first is placed in
+      // the middle of the result, as an edit model places a product in a scene.
+      const inline = parts.filter((p) => p.inlineData);
+      if (inline.length > 14) return send(res, 400, googleError(400, 'INVALID_ARGUMENT', `Too many images in the request: ${inline.length}; the maximum is 14.`));
+      const inputs: Buffer[] = [];
+      for (const p of inline) {
+        const data = Buffer.from(p.inlineData?.data ?? '', 'base64');
+        const ok = INLINE_MIME.has(p.inlineData?.mimeType ?? '') && (await sharp(data).metadata().then(() => true, () => false));
+        if (!ok) return send(res, 400, googleError(400, 'INVALID_ARGUMENT', 'Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting'));
+        inputs.push(data);
+      }
+      const overlay = inputs[0] ? [{ input: await sharp(inputs[0]).resize(Math.round(width / 2), Math.round(height / 2), { fit: 'inside' }).png().toBuffer(), gravity: 'center' }] : [];
+      const png = await sharp({ create: { width, height, channels: 3, background: { r: 200, g: 120, b: 40 } } }).composite(overlay).png({ compressionLevel: 1 }).toBuffer();
       return send(res, 200, {
         candidates: [{ content: { parts: [{ inlineData: { mimeType: 'image/png', data: png.toString('base64') } }], role: 'model' }, finishReason: 'STOP', index: 0 }],
         usageMetadata: usage(promptImages, promptText, { image: true }),

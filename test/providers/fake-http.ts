@@ -13,8 +13,52 @@ export interface ReceivedRequest {
   /** The request URL, resolved against `http://fake`. */
   url: URL;
   method: string;
-  /** Parsed JSON when the body was JSON, the raw text when it was not, undefined when empty. */
+  /** Parsed JSON when the body was JSON, a {@link MultipartBody} for multipart/form-data, the raw text otherwise, undefined when empty. */
   body: unknown;
+}
+
+/** One file part of a multipart/form-data body, its bytes as sent. */
+export interface MultipartFile {
+  /** The form field name, e.g. `image[]`. */
+  field: string;
+  filename?: string;
+  type?: string;
+  data: Buffer;
+}
+
+/** A multipart/form-data body: its text fields (the last value of each name) and its files, in order. */
+export interface MultipartBody {
+  multipart: true;
+  fields: Record<string, string>;
+  files: MultipartFile[];
+}
+
+/** Parses a multipart/form-data body (RFC 7578) as a server would, bytes kept exact. */
+export function parseMultipart(raw: Buffer, contentType: string): MultipartBody {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  if (!boundary) throw new Error('multipart body without a boundary');
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]!.trim()}`);
+  const out: MultipartBody = { multipart: true, fields: {}, files: [] };
+  let at = raw.indexOf(delimiter);
+  while (at !== -1) {
+    const start = at + delimiter.length;
+    if (raw.subarray(start, start + 2).toString() === '--') break;
+    const next = raw.indexOf(delimiter, start);
+    if (next === -1) break;
+    // Each part: CRLF, headers, CRLF CRLF, content, CRLF before the next delimiter.
+    const part = raw.subarray(start + 2, next - 2);
+    const split = part.indexOf('\r\n\r\n');
+    const headers = part.subarray(0, split).toString('utf8');
+    const data = Buffer.from(part.subarray(split + 4));
+    const disposition = /content-disposition:[^\r\n]*/i.exec(headers)?.[0] ?? '';
+    const name = /\bname="([^"]*)"/i.exec(disposition)?.[1] ?? '';
+    const filename = /\bfilename="([^"]*)"/i.exec(disposition)?.[1];
+    const type = /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1]?.trim();
+    if (filename !== undefined) out.files.push({ field: name, filename, type, data });
+    else out.fields[name] = data.toString('utf8');
+    at = next;
+  }
+  return out;
 }
 
 export interface RecordingServer {
@@ -41,12 +85,22 @@ export async function startRecordingServer(
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
+      const bytes = Buffer.concat(chunks);
+      const raw = bytes.toString('utf8');
       let body: unknown = raw || undefined;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        // not JSON: recorded as text
+      const type = req.headers['content-type'] ?? '';
+      if (/^multipart\/form-data/i.test(type)) {
+        try {
+          body = parseMultipart(bytes, type);
+        } catch {
+          // unparseable: recorded as text, and the fake answers it as the vendor would a bad body
+        }
+      } else {
+        try {
+          body = raw ? JSON.parse(raw) : undefined;
+        } catch {
+          // not JSON: recorded as text
+        }
       }
       const url = new URL(req.url ?? '/', 'http://fake');
       const method = req.method ?? 'GET';

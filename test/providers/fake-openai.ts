@@ -1,7 +1,8 @@
 /**
  * A local stand-in for api.openai.com that speaks its wire format, so the adapters run the real
  * `openai` SDK (pointed here by `baseURL`) with no network. It serves the two endpoints Darkroom
- * uses — POST /v1/images/generations and POST /v1/chat/completions — records every request,
+ * uses — POST /v1/images/generations, POST /v1/images/edits (multipart/form-data, input images as
+ * `image[]` files) and POST /v1/chat/completions — records every request,
  * and fails the next request on demand the way OpenAI does.
  *
  * Shapes follow the API reference and openai-node's types (ImagesResponse, ChatCompletion,
@@ -11,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
-import { echoesOf, leakyHeaders, leakyTree, sendRaw, startRecordingServer, type LeakKind, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
+import { echoesOf, leakyHeaders, leakyTree, sendRaw, startRecordingServer, type LeakKind, type MultipartBody, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
 
 export interface FakeOpenAIOptions {
   /** When set, requests must carry `Authorization: Bearer <apiKey>` (a 401 otherwise, as OpenAI answers). */
@@ -161,26 +162,77 @@ async function imagesGenerations(body: Record<string, unknown>, revisedPrompt: b
   img = format === 'jpeg' ? img.jpeg() : format === 'webp' ? img.webp() : img.png();
   const bytes = await img.toBuffer();
 
-  const inputTokens = Math.ceil(body.prompt.length / 4);
-  const outputTokens = IMAGE_OUTPUT_TOKENS[quality]?.[size] ?? 1056;
+  return imagesAnswer(bytes, { prompt: body.prompt, size, quality, format, transparent, revisedPrompt, url: !gptImage && body.response_format !== 'b64_json' });
+}
+
+/**
+ * The ImagesResponse for `bytes`. Models other than gpt-image (dall-e, and the FLUX servers that
+ * copy the API) answer with a URL unless asked for `b64_json`.
+ */
+function imagesAnswer(bytes: Buffer, o: { prompt: string; size: string; quality: string; format: string; transparent: boolean; revisedPrompt: boolean; url: boolean; inputImages?: number }): CannedResponse {
+  const inputTokens = Math.ceil(o.prompt.length / 4) + (o.inputImages ?? 0) * 323;
+  const outputTokens = IMAGE_OUTPUT_TOKENS[o.quality]?.[o.size] ?? 1056;
+  const { transparent, quality, format, size } = o;
   return {
     status: 200,
     body: {
       created: Math.floor(Date.now() / 1000),
       background: transparent ? 'transparent' : 'opaque',
-      data: [{ b64_json: bytes.toString('base64'), ...(revisedPrompt ? { revised_prompt: `${body.prompt} (revised)` } : {}) }],
+      data: [{ ...(o.url ? { url: `https://images.example/${hash(o.prompt).toString(16)}.png` } : { b64_json: bytes.toString('base64') }), ...(o.revisedPrompt ? { revised_prompt: `${o.prompt} (revised)` } : {}) }],
       output_format: format,
       quality: quality === 'auto' ? 'medium' : quality,
       size,
       usage: {
         input_tokens: inputTokens,
-        input_tokens_details: { image_tokens: 0, text_tokens: inputTokens },
+        input_tokens_details: { image_tokens: (o.inputImages ?? 0) * 323, text_tokens: inputTokens - (o.inputImages ?? 0) * 323 },
         output_tokens: outputTokens,
         output_tokens_details: { image_tokens: outputTokens, text_tokens: 0 },
         total_tokens: inputTokens + outputTokens,
       },
     },
   };
+}
+
+/**
+ * POST /v1/images/edits: the input images arrive as files (`image[]` when several, `image` when
+ * one), the rest as text fields. The answer puts the first input image, as it was sent, in the
+ * middle of a scene coloured by the prompt, so a test can find the packshot in the result.
+ */
+async function imagesEdits(body: MultipartBody, revisedPrompt: boolean): Promise<CannedResponse> {
+  const invalid = (message: string, param: string, code = 'invalid_value') => ({ status: 400, body: apiError(message, 'invalid_request_error', code, param) });
+  const f = body.fields;
+  const model = f.model ?? 'gpt-image-1.5';
+  const gptImage = model.startsWith('gpt-image') || model === 'chatgpt-image-latest';
+  if (!f.prompt) return invalid("Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
+  const images = body.files.filter((x) => x.field === 'image[]' || x.field === 'image');
+  if (images.length === 0) return invalid("Missing required parameter: 'image'.", 'image', 'missing_required_parameter');
+  if (gptImage && images.length > 16) return invalid(`Invalid 'image': too many images (${images.length}); the maximum is 16.`, 'image', 'array_above_max_length');
+  if (gptImage && 'response_format' in f) return invalid("Unknown parameter: 'response_format'.", 'response_format', 'unknown_parameter');
+  if (f.input_fidelity !== undefined) {
+    if (!['high', 'low'].includes(f.input_fidelity)) return invalid(`Invalid value: '${f.input_fidelity}'. Supported values are: 'high' and 'low'.`, 'input_fidelity');
+    if (model === 'gpt-image-1-mini') return invalid("Invalid parameter: 'input_fidelity' is not supported for model 'gpt-image-1-mini'.", 'input_fidelity', 'unsupported_parameter');
+  }
+  const decoded: Array<{ data: Buffer; width: number; height: number }> = [];
+  for (const [i, file] of images.entries()) {
+    const meta = await sharp(file.data).metadata().catch(() => undefined);
+    if (!meta || !['png', 'jpeg', 'webp'].includes(meta.format ?? '')) {
+      return invalid(`Invalid image file or mode for image ${i + 1}, please check your image file.`, 'image', 'invalid_image_file');
+    }
+    decoded.push({ data: file.data, width: meta.width, height: meta.height });
+  }
+  const size = f.size ?? '1024x1024';
+  const m = /^(\d+)x(\d+)$/.exec(size);
+  if (!m) return invalid(`Invalid value: '${size}'. Supported values are: '1024x1024', '1024x1536', '1536x1024', and 'auto'.`, 'size');
+  const [width, height] = [Number(m[1]), Number(m[2])];
+  const format = f.output_format ?? 'png';
+  if (!['png', 'jpeg', 'webp'].includes(format)) return invalid(`Invalid value: '${format}'. Supported values are: 'png', 'jpeg', and 'webp'.`, 'output_format');
+  const quality = f.quality ?? 'auto';
+  const h = hash(f.prompt);
+  const product = await sharp(decoded[0]!.data).resize(Math.round(width / 2), Math.round(height / 2), { fit: 'inside' }).png().toBuffer();
+  let img = sharp({ create: { width, height, channels: 3, background: { r: h & 0xff, g: (h >>> 8) & 0xff, b: (h >>> 16) & 0xff } } }).composite([{ input: product, gravity: 'center' }]);
+  img = format === 'jpeg' ? img.jpeg() : format === 'webp' ? img.webp() : img.png();
+  const bytes = await img.toBuffer();
+  return imagesAnswer(bytes, { prompt: f.prompt, size, quality, format, transparent: false, revisedPrompt, url: !gptImage && f.response_format !== 'b64_json', inputImages: images.length });
 }
 
 type JsonSchema = Record<string, unknown>;
@@ -337,10 +389,14 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (req.method !== 'POST' || typeof body !== 'object' || body === null) {
       return send(res, { status: 404, body: apiError(`Invalid URL (${req.method} ${path})`, 'invalid_request_error', null) });
     }
-    if (path === '/v1/images/generations') {
+    if (path === '/v1/images/generations' || path === '/v1/images/edits') {
       const scheduled = options.imageFaults?.(imageIndex++);
       if (scheduled && scheduled !== 'timeout') return send(res, faultResponse(scheduled, { retryAfter: '1', bearer, path }));
-      const answer = await imagesGenerations(body as Record<string, unknown>, options.revisedPrompt ?? false);
+      const edit = path.endsWith('/edits');
+      if (edit && !(body as Partial<MultipartBody>).multipart) {
+        return send(res, { status: 400, body: apiError('Invalid Content-Type header (application/json), expected multipart/form-data.', 'invalid_request_error', null) });
+      }
+      const answer = edit ? await imagesEdits(body as MultipartBody, options.revisedPrompt ?? false) : await imagesGenerations(body as Record<string, unknown>, options.revisedPrompt ?? false);
       if (holding) await new Promise<void>((resolve) => waiting.push(resolve));
       if (res.destroyed || req.socket.destroyed) return;
       delivered++;

@@ -7,6 +7,7 @@
  * - GET  /v1/models/{owner}/{name} — the model, with `latest_version`
  * - GET  /v1/predictions/{id}, POST /v1/predictions/{id}/cancel
  * - GET  /files/{id}.png — output files, as replicate.delivery serves them
+ * - POST /v1/files (multipart, the file in `content`), DELETE /v1/files/{id} — input files too large for a data URI
  *
  * Predictions honour `Prefer: wait` (answering with the finished prediction) unless told to stay
  * `starting` for a number of polls. Errors are RFC 7807 problem bodies, as Replicate sends them;
@@ -17,20 +18,33 @@ import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
-import { echoesOf, leakyHeaders, leakyTree, sendJson, sendRaw, startRecordingServer, type LeakKind, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
+import { echoesOf, leakyHeaders, leakyTree, sendJson, sendRaw, startRecordingServer, type LeakKind, type MultipartBody, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
 
 /** The version id the fake gives nightmareai/real-esrgan (64 hex digits, like a real one). */
 export const REAL_ESRGAN_VERSION = 'f121d640bd286e1fdc67f9799164c1d5be36ff74576ee11c803ae5b665dd46aa';
 
 const FLUX_RATIOS = ['1:1', '16:9', '9:16', '3:2', '2:3', '4:5', '5:4', '3:4', '4:3', '21:9', '9:21'];
 
+const FLUX2_RATIOS = ['1:1', '16:9', '9:16', '3:2', '2:3', '4:5', '5:4', '3:4', '4:3', 'match_input_image', 'custom'];
+const SEEDREAM_RATIOS = ['match_input_image', '1:1', '4:3', '3:4', '16:9', '9:16', '3:2', '2:3', '21:9'];
+const IDEOGRAM_RATIOS = ['1:3', '3:1', '1:2', '2:1', '9:16', '16:9', '10:16', '16:10', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '1:1'];
+
 interface ModelDef {
   official: boolean;
   /** Megapixels of a generated image; 0 for upscalers. */
   megapixels: number;
+  /** Output formats it takes; empty: it has no `output_format` input. */
   formats: string[];
   /** Outputs a list of URLs (multi-output models) rather than one. */
   list: boolean;
+  /** @default FLUX_RATIOS */
+  ratios?: string[];
+  /** Where it takes input images, and how many: one URI (`input_image`) or a list. */
+  images?: { field: string; list: boolean; max: number };
+  /** The most permissive safety_tolerance it takes, with input images and without. */
+  tolerance?: { withImages: number; max: number };
+  /** It has a `seed` input. @default true */
+  seed?: boolean;
 }
 
 const MODELS: Record<string, ModelDef> = {
@@ -38,6 +52,15 @@ const MODELS: Record<string, ModelDef> = {
   'black-forest-labs/flux-1.1-pro-ultra': { official: true, megapixels: 4, formats: ['jpg', 'png'], list: false },
   'black-forest-labs/flux-schnell': { official: true, megapixels: 1, formats: ['webp', 'jpg', 'png'], list: true },
   'black-forest-labs/flux-dev': { official: true, megapixels: 1, formats: ['webp', 'jpg', 'png'], list: true },
+  'black-forest-labs/flux-kontext-pro': { official: true, megapixels: 1, formats: ['jpg', 'png'], list: false, ratios: [...FLUX_RATIOS, 'match_input_image'], images: { field: 'input_image', list: false, max: 1 }, tolerance: { withImages: 2, max: 6 } },
+  'black-forest-labs/flux-kontext-max': { official: true, megapixels: 1, formats: ['jpg', 'png'], list: false, ratios: [...FLUX_RATIOS, 'match_input_image'], images: { field: 'input_image', list: false, max: 1 }, tolerance: { withImages: 2, max: 6 } },
+  'black-forest-labs/flux-2-pro': { official: true, megapixels: 1, formats: ['webp', 'jpg', 'png'], list: false, ratios: FLUX2_RATIOS, images: { field: 'input_images', list: true, max: 8 }, tolerance: { withImages: 5, max: 5 } },
+  'black-forest-labs/flux-2-flex': { official: true, megapixels: 1, formats: ['webp', 'jpg', 'png'], list: false, ratios: FLUX2_RATIOS, images: { field: 'input_images', list: true, max: 8 } },
+  'black-forest-labs/flux-2-dev': { official: true, megapixels: 1, formats: ['webp', 'jpg', 'png'], list: false, ratios: FLUX2_RATIOS, images: { field: 'input_images', list: true, max: 4 } },
+  'bytedance/seedream-4': { official: true, megapixels: 4, formats: [], list: true, ratios: SEEDREAM_RATIOS, images: { field: 'image_input', list: true, max: 10 }, seed: false },
+  'ideogram-ai/ideogram-v3-turbo': { official: true, megapixels: 1, formats: [], list: false, ratios: IDEOGRAM_RATIOS },
+  'ideogram-ai/ideogram-v3-balanced': { official: true, megapixels: 1, formats: [], list: false, ratios: IDEOGRAM_RATIOS },
+  'ideogram-ai/ideogram-v3-quality': { official: true, megapixels: 1, formats: [], list: false, ratios: IDEOGRAM_RATIOS },
   'recraft-ai/recraft-crisp-upscale': { official: true, megapixels: 0, formats: ['png'], list: false },
   'nightmareai/real-esrgan': { official: false, megapixels: 0, formats: ['png'], list: false },
 };
@@ -92,6 +115,8 @@ export interface FakeReplicate {
   serveNext(response: RawResponse): void;
   /** Every streamed body sent, oldest first. */
   streams(): StreamReport[];
+  /** Input files uploaded and not deleted, by id, and the ids deleted so far. */
+  uploads(): { live: Map<string, { data: Buffer; type: string }>; deleted: string[] };
   close(): Promise<void>;
 }
 
@@ -130,6 +155,16 @@ const problem = (status: number, title: string, detail: string, extra: Record<st
 export async function startFakeReplicate(options: FakeReplicateOptions): Promise<FakeReplicate> {
   const predictions = new Map<string, Prediction>();
   const files = new Map<string, { data: Buffer; mime: string }>();
+  /** Input files uploaded through POST /v1/files, by id. */
+  const uploads = new Map<string, { data: Buffer; type: string }>();
+  const deleted: string[] = [];
+  /** The bytes behind an input URI: a data URI, or a file uploaded here. */
+  const inputFile = (uri: string): Buffer | undefined => {
+    const data = /^data:image\/[a-z0-9.+-]+;base64,(.+)$/s.exec(uri);
+    if (data) return Buffer.from(data[1]!, 'base64');
+    const up = /\/v1\/files\/([^/]+)$/.exec(uri);
+    return up ? uploads.get(up[1]!)?.data : undefined;
+  };
   let pendingLeak: ReplicateLeakKind | undefined;
   let raw: RawResponse | undefined;
   let serve: RawResponse | undefined;
@@ -171,14 +206,44 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
     let image: Buffer;
     if (def.megapixels) {
       if (typeof input.prompt !== 'string' || !input.prompt) invalid.push({ field: 'input.prompt', message: 'prompt is required' });
+      const ratios = def.ratios ?? FLUX_RATIOS;
       const ratio = (input.aspect_ratio as string | undefined) ?? '1:1';
-      if (!FLUX_RATIOS.includes(ratio)) invalid.push({ field: 'input.aspect_ratio', message: `aspect_ratio must be one of: ${FLUX_RATIOS.join(', ')}` });
-      const format = (input.output_format as string | undefined) ?? 'webp';
-      if (!def.formats.includes(format)) invalid.push({ field: 'input.output_format', message: `output_format must be one of: ${def.formats.join(', ')}` });
+      if (!ratios.includes(ratio)) invalid.push({ field: 'input.aspect_ratio', message: `aspect_ratio must be one of: ${ratios.join(', ')}` });
+      const format = (input.output_format as string | undefined) ?? def.formats[0] ?? 'png';
+      if (def.formats.length === 0 && input.output_format !== undefined) invalid.push({ field: 'input.output_format', message: 'Additional property output_format is not allowed' });
+      else if (def.formats.length && !def.formats.includes(format)) invalid.push({ field: 'input.output_format', message: `output_format must be one of: ${def.formats.join(', ')}` });
+      if (def.seed === false && input.seed !== undefined) invalid.push({ field: 'input.seed', message: 'Additional property seed is not allowed' });
       if (input.seed !== undefined && !Number.isInteger(input.seed)) invalid.push({ field: 'input.seed', message: 'seed must be an integer' });
+      // Input images: data URIs or files uploaded to this fake, each a real image.
+      const inputs: Buffer[] = [];
+      for (const field of ['input_image', 'input_images', 'image_input']) {
+        if (input[field] === undefined) continue;
+        if (def.images?.field !== field) {
+          invalid.push({ field: `input.${field}`, message: `Additional property ${field} is not allowed` });
+          continue;
+        }
+        const uris = def.images.list ? input[field] : [input[field]];
+        if (!Array.isArray(uris) || (!def.images.list && typeof input[field] !== 'string')) {
+          invalid.push({ field: `input.${field}`, message: `${field} must be ${def.images.list ? 'an array of URIs' : 'a URI'}` });
+          continue;
+        }
+        if (uris.length > def.images.max) invalid.push({ field: `input.${field}`, message: `${field} takes at most ${def.images.max} images` });
+        for (const uri of uris) {
+          const bytes = typeof uri === 'string' ? inputFile(uri) : undefined;
+          const ok = bytes && (await sharp(bytes).metadata().then((m) => ['png', 'jpeg', 'webp', 'gif'].includes(m.format ?? ''), () => false));
+          if (!ok) invalid.push({ field: `input.${field}`, message: `${field}: ${String(uri).slice(0, 40)}… is not a reachable jpeg, png, gif or webp image` });
+          else inputs.push(bytes);
+        }
+      }
+      if (def.tolerance && input.safety_tolerance !== undefined) {
+        const max = inputs.length ? def.tolerance.withImages : def.tolerance.max;
+        if (!(Number(input.safety_tolerance) <= max)) invalid.push({ field: 'input.safety_tolerance', message: `safety_tolerance must be at most ${max}${inputs.length ? ' when input images are used' : ''}` });
+      }
+      if (ratio === 'match_input_image' && !inputs.length) invalid.push({ field: 'input.aspect_ratio', message: 'match_input_image needs an input image' });
       if (invalid.length) return { invalid };
-      const [width, height] = fluxSize(ratio, def.megapixels);
-      const base = sharp({ create: { width, height, channels: 3, background: { r: 30, g: 90, b: 160 } } });
+      const [width, height] = fluxSize(ratio === 'match_input_image' || ratio === 'custom' ? '1:1' : ratio, def.megapixels);
+      const overlay = inputs[0] ? [{ input: await sharp(inputs[0]).resize(Math.round(width / 2), Math.round(height / 2), { fit: 'inside' }).png().toBuffer(), gravity: 'center' }] : [];
+      const base = sharp({ create: { width, height, channels: 3, background: { r: 30, g: 90, b: 160 } } }).composite(overlay);
       image = await (format === 'png' ? base.png({ compressionLevel: 1 }) : format === 'jpg' ? base.jpeg() : base.webp()).toBuffer();
     } else {
       const m = typeof input.image === 'string' ? /^data:image\/[a-z]+;base64,(.+)$/s.exec(input.image) : null;
@@ -244,6 +309,33 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
     }
     if (fault === 'serverError') return send(res, 500, problem(500, 'Internal Server Error', 'Internal server error'));
     if (fault === 'malformed') return send(res, method === 'POST' ? 201 : 200, { id: 42, state: 'done', result: null });
+
+    if (url.pathname === '/v1/files' && method === 'POST') {
+      const form = body as Partial<MultipartBody> | undefined;
+      const content = form?.multipart ? form.files?.find((f) => f.field === 'content') : undefined;
+      if (!content) return send(res, 400, problem(400, 'Bad request', 'content: a file is required'));
+      const id = randomBytes(12).toString('hex');
+      uploads.set(id, { data: content.data, type: content.type ?? 'application/octet-stream' });
+      return send(res, 201, {
+        id,
+        name: content.filename,
+        content_type: content.type,
+        size: content.data.length,
+        etag: id.slice(0, 16),
+        checksums: {},
+        metadata: {},
+        created_at: new Date().toISOString(),
+        expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+        urls: { get: `${origin}/v1/files/${id}` },
+      });
+    }
+    const fileOne = /^\/v1\/files\/([^/]+)$/.exec(url.pathname);
+    if (fileOne && method === 'DELETE') {
+      if (!uploads.delete(fileOne[1]!)) return send(res, 404, problem(404, 'Not found', 'The requested resource could not be found.'));
+      deleted.push(fileOne[1]!);
+      res.writeHead(204);
+      return res.end();
+    }
 
     const modelGet = /^\/v1\/models\/([^/]+)\/([^/]+)$/.exec(url.pathname);
     if (modelGet && method === 'GET') {
@@ -349,6 +441,7 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
       serve = r;
     },
     streams: () => [...streams],
+    uploads: () => ({ live: new Map(uploads), deleted: [...deleted] }),
     close: server.close,
   };
 }

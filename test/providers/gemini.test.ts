@@ -12,7 +12,7 @@ import { GeminiAltTextWriter, GeminiImageGenerator, GeminiVisionJudge, GEMINI_JU
 import { validateBrief } from '../../domain/brief';
 import { IMAGE_MODELS } from '../../domain/models';
 import { withFaults } from './contract/faults';
-import { runImageGeneratorContract } from './contract/image-generator';
+import { runImageGeneratorContract, type EditContractOptions } from './contract/image-generator';
 import { runAltTextContract, runVisionJudgeContract } from './contract/others';
 import { startFakeGemini, type FakeGemini } from './fake-gemini';
 
@@ -35,6 +35,25 @@ function harness<T>(make: (fake: FakeGemini) => T) {
   });
 }
 
+/** Gemini's edit path: the references as inline image parts before the one text part. */
+const geminiEdit = (model: string, ratio: string): EditContractOptions => ({
+  model,
+  receivedReferences: (req) => (req.body as Body).contents[0]!.parts.filter((p) => p.inlineData).map((p) => Buffer.from(p.inlineData!.data, 'base64')),
+  checkRequest: (req, input) => {
+    expect(req.path).toBe(`/v1beta/models/${model}:generateContent`);
+    const b = req.body as Body;
+    expect(b.contents).toHaveLength(1);
+    const parts = b.contents[0]!.parts;
+    expect(parts.map((p) => (p.inlineData ? p.inlineData.mimeType : 'text'))).toEqual([...input.references!.map((r) => r.mime), 'text']);
+    const text = parts.at(-1)!.text!;
+    expect(text.startsWith(input.prompt)).toBe(true);
+    expect(text).toContain('Avoid: text, people.');
+    expect(text).toMatch(/Image 1 is the product: keep it exactly as it is/);
+    expect(b.generationConfig.imageConfig).toEqual({ aspectRatio: ratio });
+    expect(b.generationConfig.responseModalities).toEqual(['IMAGE']);
+  },
+});
+
 runImageGeneratorContract(
   'gemini-2.5-flash-image',
   harness((fake) => new GeminiImageGenerator({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: TIMEOUT_MS })),
@@ -55,7 +74,26 @@ runImageGeneratorContract(
       expect(text.startsWith(input.prompt)).toBe(true);
       expect(text).toMatch(/Avoid: text, people\.$/);
     },
+    edit: { ...geminiEdit('gemini-2.5-flash-image', '3:2') },
   },
+);
+
+runImageGeneratorContract(
+  'gemini-3.1-flash-image (nano-banana 2)',
+  harness((fake) => new GeminiImageGenerator({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: TIMEOUT_MS })),
+  {
+    model: 'gemini-3.1-flash-image',
+    width: 768,
+    height: 1344,
+    checkRequest: (_body, _input, req) => expect(req.path).toBe('/v1beta/models/gemini-3.1-flash-image:generateContent'),
+    edit: geminiEdit('gemini-3.1-flash-image', '9:16'),
+  },
+);
+
+runImageGeneratorContract(
+  'gemini-3-pro-image (nano-banana Pro), edit path',
+  harness((fake) => new GeminiImageGenerator({ apiKey: KEY, baseUrl: fake.baseUrl, timeoutMs: TIMEOUT_MS })),
+  { model: 'gemini-3-pro-image', width: 1024, height: 1024, edit: geminiEdit('gemini-3-pro-image', '1:1') },
 );
 
 runVisionJudgeContract(
@@ -147,6 +185,25 @@ describe('GeminiImageGenerator against the fake', () => {
     expect(out.mime).toBe('image/png');
     expect(out.costUsd).toBe(0.039);
     expect(out.model).toBe('gemini-2.5-flash-image');
+  });
+
+  it('edits with the packshot: inline part first, its price and the input image’s in the cost, the product in the result', async () => {
+    const packshot = await sharp({ create: { width: 200, height: 300, channels: 3, background: { r: 20, g: 140, b: 60 } } }).png().toBuffer();
+    const out = await gen.generate(genInput({ model: 'gemini-3-pro-image', width: 1024, height: 1024, references: [{ role: 'product', image: packshot, mime: 'image/png' }] }));
+    expect(out.costUsd).toBe(0.1351);
+    const parts = (fake.requests().at(-1)!.body as Body).contents[0]!.parts;
+    expect(parts[0]!.inlineData).toEqual({ mimeType: 'image/png', data: packshot.toString('base64') });
+    // The fake, like an edit model, puts the product in the scene: its green is in the middle.
+    const { data } = await sharp(out.image).extract({ left: 500, top: 500, width: 1, height: 1 }).raw().toBuffer({ resolveWithObject: true });
+    expect([...data].slice(0, 3)).toEqual([20, 140, 60]);
+  });
+
+  it('says "image editing" when the edit path fails', async () => {
+    fake.fault('serverError');
+    const packshot = await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+    const err = await rejection(gen.generate(genInput({ model: 'gemini-3.1-flash-image', references: [{ role: 'product', image: packshot, mime: 'image/png' }] })));
+    expect(err).toBeInstanceOf(ProviderUnavailableError);
+    expect(err.message).toMatch(/^Gemini image editing \(HTTP 500/);
   });
 
   it('sends no "Avoid:" sentence when there is nothing to avoid', async () => {

@@ -26,7 +26,7 @@ for (const vendor of VENDORS) {
     });
 
     const kinds = vendor === 'replicate' ? [...KINDS, 'failed' as const] : KINDS;
-    for (const capability of vendor === 'replicate' ? ['generate', 'upscale (real-esrgan)', 'upscale (recraft)'] : ['generate', 'judge', 'alt text']) {
+    for (const capability of vendor === 'replicate' ? ['generate', 'edit', 'upscale (real-esrgan)', 'upscale (recraft)'] : ['generate', 'edit', 'judge', 'alt text']) {
       it.each(kinds)(`${capability}, answered %s by a key-echoing gateway`, async (kind) => {
         v.leakNext(kind);
         const err = await rejection(v.calls[capability]!());

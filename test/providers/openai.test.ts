@@ -22,11 +22,14 @@ import {
   retryAfterMs,
   type OpenAIImageGeneratorOptions,
 } from '../../activities/providers/openai';
+import { createProviderRegistry } from '../../activities/providers';
 import { validateBrief } from '../../domain/brief';
+import { parseConfig } from '../../domain/config';
 import { imagePrice, type Quality } from '../../domain/models';
 import { withFaults, type ContractHarness } from './contract/faults';
-import { runImageGeneratorContract } from './contract/image-generator';
+import { runImageGeneratorContract, type EditContractOptions } from './contract/image-generator';
 import { runAltTextContract, runVisionJudgeContract } from './contract/others';
+import type { MultipartBody } from './fake-http';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai';
 
 /** Shaped like a real key, so a leak into a message would be easy to spot and hard to miss. */
@@ -72,6 +75,31 @@ function imageParts(body: unknown): ChatPart[] {
   return messages.flatMap((m) => (Array.isArray(m.content) ? (m.content as ChatPart[]) : [])).filter((p) => p.type === 'image_url');
 }
 
+/**
+ * The edit path on the wire: POST /images/edits as multipart/form-data, the references as `image[]`
+ * files (product first), the other parameters as text fields.
+ */
+function editPath(expected: { model: string; size: string; fields: Record<string, string>; absent: string[] }): EditContractOptions {
+  return {
+    receivedReferences: (req) => (req.body as MultipartBody).files.filter((f) => f.field === 'image[]').map((f) => f.data),
+    checkRequest: (req, input) => {
+      expect(req.path).toBe('/v1/images/edits');
+      expect(String(req.headers['content-type'])).toMatch(/^multipart\/form-data; boundary=/);
+      expect(req.headers.authorization).toBe(`Bearer ${KEY}`);
+      const { fields, files } = req.body as MultipartBody;
+      expect(fields.model).toBe(expected.model);
+      expect(fields.size).toBe(expected.size);
+      expect(fields.n).toBe('1');
+      expect(fields.prompt).toContain(input.prompt);
+      expect(fields.prompt).toContain(`Avoid: ${input.negativePrompt}.`);
+      expect(fields.prompt).toMatch(/Image 1 is the product: keep it exactly as it is/);
+      for (const [k, v] of Object.entries(expected.fields)) expect(fields[k], k).toBe(v);
+      for (const k of expected.absent) expect(fields, k).not.toHaveProperty(k);
+      expect(files.map((f) => [f.filename, f.type])).toEqual(input.references!.map((r, i) => [`reference-${i + 1}-${r.role}.${r.mime === 'image/png' ? 'png' : 'jpg'}`, r.mime]));
+    },
+  };
+}
+
 // ───────────────────────── contract suites ─────────────────────────
 
 runImageGeneratorContract('openai gpt-image-1.5', harness((url) => generator(url)), {
@@ -79,6 +107,11 @@ runImageGeneratorContract('openai gpt-image-1.5', harness((url) => generator(url
   width: 1024,
   height: 1024,
   checkRequest: expectImageRequest({ model: 'gpt-image-1.5', size: '1024x1024', quality: 'medium', format: 'png' }),
+  edit: {
+    width: 1536,
+    height: 1024,
+    ...editPath({ model: 'gpt-image-1.5', size: '1536x1024', fields: { quality: 'medium', output_format: 'png', input_fidelity: 'high' }, absent: ['response_format'] }),
+  },
 });
 
 runImageGeneratorContract('openai gpt-image-1-mini', harness((url) => generator(url, { quality: 'high', outputFormat: 'jpeg' })), {
@@ -86,6 +119,27 @@ runImageGeneratorContract('openai gpt-image-1-mini', harness((url) => generator(
   width: 1536,
   height: 1024,
   checkRequest: expectImageRequest({ model: 'gpt-image-1-mini', size: '1536x1024', quality: 'high', format: 'jpeg' }),
+  // gpt-image-1-mini refuses input_fidelity: it is not sent.
+  edit: editPath({ model: 'gpt-image-1-mini', size: '1536x1024', fields: { quality: 'high', output_format: 'jpeg' }, absent: ['input_fidelity', 'response_format'] }),
+});
+
+// A team's own OpenAI-compatible FLUX.2 server: the same adapter, its own fake on its own port.
+const selfHosted = (baseURL: string) => generator(baseURL, { selfHosted: { model: 'flux.2-dev', usdPerImage: 0.002 } });
+runImageGeneratorContract('self-hosted OpenAI-compatible server', harness((url) => selfHosted(url)), {
+  model: 'self-hosted',
+  width: 1024,
+  height: 1536,
+  checkRequest: (body, input, req) => {
+    const b = body as Body;
+    expect(req.path).toBe('/v1/images/generations');
+    expect(b.model).toBe('flux.2-dev');
+    expect(b.size).toBe('1024x1536');
+    expect(b.prompt).toContain(input.prompt);
+    // Such servers answer with a URL unless asked; gpt-image's quality tiers mean nothing to them.
+    expect(b.response_format).toBe('b64_json');
+    expect(b).not.toHaveProperty('quality');
+  },
+  edit: editPath({ model: 'flux.2-dev', size: '1024x1536', fields: { response_format: 'b64_json', output_format: 'png' }, absent: ['quality', 'input_fidelity'] }),
 });
 
 runVisionJudgeContract('openai judge', harness((url) => new OpenAIVisionJudge({ apiKey: KEY, baseURL: url, timeoutMs: TIMEOUT_MS })), {
@@ -512,5 +566,78 @@ describe('OpenAI adapters against the fake OpenAI server', () => {
       fake.nextChatContent('  ');
       await expect(writer().write({ brief, image: await png(64, 64), mime: 'image/png' })).rejects.toBeInstanceOf(ProviderUnavailableError);
     });
+  });
+});
+
+describe('the edit path and a self-hosted server beside OpenAI', () => {
+  let openai: FakeOpenAI;
+  let own: FakeOpenAI;
+  const OWN_KEY = 'sk-own-flux-box-key-0123456789';
+  beforeAll(async () => {
+    openai = await startFakeOpenAI({ apiKey: KEY });
+    own = await startFakeOpenAI({ apiKey: OWN_KEY });
+  });
+  afterAll(async () => {
+    await Promise.all([openai.close(), own.close()]);
+  });
+  const product = () => png(300, 400, 3);
+
+  it('routes self-hosted calls to the team’s server and gpt-image calls to OpenAI, from configuration', async () => {
+    const config = parseConfig({
+      OPENAI_API_KEY: KEY,
+      OPENAI_BASE_URL: openai.baseURL,
+      DARKROOM_SELF_HOSTED_BASE_URL: own.baseURL,
+      DARKROOM_SELF_HOSTED_API_KEY: OWN_KEY,
+      DARKROOM_SELF_HOSTED_MODEL: 'flux.2-dev-fp8',
+      DARKROOM_SELF_HOSTED_USD_PER_IMAGE: '0.0025',
+      DARKROOM_PROVIDER_TIMEOUT: '5s',
+    });
+    const registry = createProviderRegistry(config);
+    expect(registry.imageModels).toContain('self-hosted');
+    expect(registry.imageModels).not.toContain('imagen-4');
+    const [a, b] = [openai.requests().length, own.requests().length];
+    const mine = await registry.imageGenerator('self-hosted').generate(genInput({ model: 'self-hosted', references: [{ role: 'product', image: await product(), mime: 'image/png' }] }));
+    expect(mine.costUsd).toBe(0.0025);
+    const theirs = await registry.imageGenerator('gpt-image-1.5').generate(genInput());
+    expect(theirs.costUsd).toBe(imagePrice('gpt-image-1.5', '1024x1024', 'medium'));
+    const ownReqs = own.requests().slice(b);
+    expect(ownReqs.map((r) => r.path)).toEqual(['/v1/images/edits']);
+    expect(ownReqs[0]!.headers.authorization).toBe(`Bearer ${OWN_KEY}`);
+    expect((ownReqs[0]!.body as MultipartBody).fields.model).toBe('flux.2-dev-fp8');
+    expect(openai.requests().slice(a).map((r) => r.path)).toEqual(['/v1/images/generations']);
+  });
+
+  it('needs no OpenAI key for the self-hosted model, and sends a placeholder bearer when it has none of its own', async () => {
+    const registry = createProviderRegistry(parseConfig({ DARKROOM_SELF_HOSTED_BASE_URL: own.baseURL }));
+    expect(registry.imageModels).toEqual(['local', 'self-hosted']);
+    const before = own.requests().length;
+    // This fake wants OWN_KEY, so the placeholder is refused, as a keyed server would.
+    const err = await registry.imageGenerator('self-hosted').generate(genInput({ model: 'self-hosted' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AuthenticationError);
+    expect(own.requests().slice(before)[0]!.headers.authorization).toBe('Bearer darkroom-no-key-configured');
+  });
+
+  it('refuses a self-hosted generator the OpenAI models, and OpenAI’s the self-hosted one', async () => {
+    const mine = generator(own.baseURL, { apiKey: OWN_KEY, selfHosted: { model: 'flux.2-dev' } });
+    await expect(mine.generate(genInput())).rejects.toThrow(/not the self-hosted image model \(use self-hosted\)/);
+    await expect(generator(openai.baseURL).generate(genInput({ model: 'self-hosted' }))).rejects.toBeInstanceOf(InvalidRequestError);
+    expect(() => generator(own.baseURL, { selfHosted: { model: 'x', usdPerImage: -1 } })).toThrow(/usdPerImage/);
+  });
+
+  it('names the edit call in its errors, and keeps a content-policy refusal non-retryable', async () => {
+    openai.fault('contentPolicy');
+    const err = (await generator(openai.baseURL).generate(genInput({ references: [{ role: 'product', image: await product(), mime: 'image/png' }] })).catch((e: unknown) => e)) as ContentPolicyError;
+    expect(err).toBeInstanceOf(ContentPolicyError);
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(/^OpenAI images\.edit \(HTTP 400, moderation_blocked\)/);
+  });
+
+  it('sends input_fidelity low when configured, and a GIF packshot as PNG with the same pixels', async () => {
+    const gif = await sharp({ create: { width: 48, height: 32, channels: 3, background: { r: 255, g: 0, b: 0 } } }).gif().toBuffer();
+    await generator(openai.baseURL, { inputFidelity: 'low' }).generate(genInput({ references: [{ role: 'product', image: gif, mime: 'image/gif' }] }));
+    const { fields, files } = openai.requests().at(-1)!.body as MultipartBody;
+    expect(fields.input_fidelity).toBe('low');
+    expect(files[0]!.type).toBe('image/png');
+    expect(await sharp(files[0]!.data).raw().toBuffer()).toEqual(await sharp(gif).raw().toBuffer());
   });
 });

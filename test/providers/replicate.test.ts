@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,8 +11,9 @@ import {
 } from '../../activities/providers';
 import { ReplicateImageGenerator, ReplicateUpscaler, outputUrlAllowed, parseOutputHosts } from '../../activities/providers/replicate';
 import { withFaults, type Fault } from './contract/faults';
-import { runImageGeneratorContract } from './contract/image-generator';
+import { runImageGeneratorContract, type EditContractOptions } from './contract/image-generator';
 import { runUpscalerContract } from './contract/others';
+import type { MultipartBody } from './fake-http';
 import { REAL_ESRGAN_VERSION, startFakeReplicate, type FakeReplicate } from './fake-replicate';
 
 const TOKEN = 'r8_FAKEtoken0123456789abcdefghijklmnopqr';
@@ -45,6 +47,15 @@ const checkFlux =
     expect(Object.keys(body as object)).toEqual(['input']);
   };
 
+/** A text-to-image request to a model by name, its input as FLUX-family models take it. */
+const checkFluxModel =
+  (name: string, ratio: string, extra: Record<string, unknown>) =>
+  (body: unknown, input: GenerateImageInput, req: { path: string; headers: Record<string, unknown> }) => {
+    expect(req.path).toBe(`/v1/models/${name}/predictions`);
+    expect(req.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect((body as CreateBody).input).toEqual({ prompt: input.prompt, aspect_ratio: ratio, seed: input.seed, output_format: 'png', ...extra });
+  };
+
 runImageGeneratorContract('flux-1.1-pro', harness((fake) => new ReplicateImageGenerator(options(fake))), {
   model: 'flux-1.1-pro',
   width: 1216,
@@ -57,6 +68,69 @@ runImageGeneratorContract('flux-schnell', harness((fake) => new ReplicateImageGe
   width: 1216,
   height: 832,
   checkRequest: checkFlux('flux-schnell', { num_outputs: 1 }),
+});
+
+/** The data URIs a prediction's input carries in `field` (one URI or a list), decoded. */
+function dataUris(field: string) {
+  return (req: { body: unknown }): Buffer[] => {
+    const v = (req.body as CreateBody).input[field];
+    const uris = (Array.isArray(v) ? v : [v]) as string[];
+    return uris.map((u) => {
+      const m = /^data:image\/(?:png|jpeg);base64,(.+)$/s.exec(u);
+      expect(m, `${field} is a data URI`).not.toBeNull();
+      return Buffer.from(m![1]!, 'base64');
+    });
+  };
+}
+
+const editOn = (model: string, field: string, expected: (input: GenerateImageInput) => Record<string, unknown>, textOnlyModel?: string): EditContractOptions => ({
+  receivedReferences: dataUris(field),
+  textOnlyModel,
+  checkRequest: (req, input) => {
+    expect(req.path).toBe(`/v1/models/${model}/predictions`);
+    const sent = (req.body as CreateBody).input;
+    expect(sent.prompt).toMatch(new RegExp(`^${input.prompt.trim()}\n\nImage 1 is the product: keep it exactly as it is`));
+    expect({ ...sent, prompt: undefined, [field]: undefined }).toEqual({ prompt: undefined, [field]: undefined, ...expected(input) });
+  },
+});
+
+runImageGeneratorContract('flux-kontext-pro', harness((fake) => new ReplicateImageGenerator(options(fake))), {
+  model: 'flux-kontext-pro',
+  width: 1344,
+  height: 768,
+  checkRequest: checkFluxModel('black-forest-labs/flux-kontext-pro', '16:9', { safety_tolerance: 2 }),
+  // One input image; safety_tolerance at most 2 with it.
+  edit: editOn('black-forest-labs/flux-kontext-pro', 'input_image', (i) => ({ aspect_ratio: '16:9', seed: i.seed, output_format: 'png', safety_tolerance: 2 }), 'ideogram-v3-turbo'),
+});
+
+runImageGeneratorContract('flux-2-pro', harness((fake) => new ReplicateImageGenerator(options(fake))), {
+  model: 'flux-2-pro',
+  width: 1248,
+  height: 832,
+  checkRequest: checkFluxModel('black-forest-labs/flux-2-pro', '3:2', { resolution: '1 MP', safety_tolerance: 2 }),
+  edit: editOn('black-forest-labs/flux-2-pro', 'input_images', (i) => ({ aspect_ratio: '3:2', resolution: '1 MP', safety_tolerance: 2, seed: i.seed, output_format: 'png' }), 'flux-1.1-pro'),
+});
+
+runImageGeneratorContract('seedream-4', harness((fake) => new ReplicateImageGenerator(options(fake))), {
+  model: 'seedream-4',
+  width: 2560,
+  height: 1440,
+  checkRequest: (body, input, req) => {
+    expect(req.path).toBe('/v1/models/bytedance/seedream-4/predictions');
+    // No seed and no output_format in its schema; a list of URLs out.
+    expect((body as CreateBody).input).toEqual({ prompt: input.prompt, size: '2K', aspect_ratio: '16:9', sequential_image_generation: 'disabled', max_images: 1 });
+  },
+  edit: editOn('bytedance/seedream-4', 'image_input', () => ({ size: '2K', aspect_ratio: '16:9', sequential_image_generation: 'disabled', max_images: 1 })),
+});
+
+runImageGeneratorContract('ideogram-v3-turbo', harness((fake) => new ReplicateImageGenerator(options(fake))), {
+  model: 'ideogram-v3-turbo',
+  width: 1024,
+  height: 1024,
+  checkRequest: (body, input, req) => {
+    expect(req.path).toBe('/v1/models/ideogram-ai/ideogram-v3-turbo/predictions');
+    expect((body as CreateBody).input).toEqual({ prompt: input.prompt, aspect_ratio: '1:1', seed: input.seed, magic_prompt_option: 'Off' });
+  },
 });
 
 runUpscalerContract('real-esrgan', harness((fake) => new ReplicateUpscaler({ ...options(fake), model: 'real-esrgan' })), {
@@ -124,6 +198,77 @@ describe('ReplicateImageGenerator against the fake', () => {
     gen = new ReplicateImageGenerator({ ...options(fake), fetch: watchingFetch });
   });
   afterAll(() => fake.close());
+
+  describe('reference images', () => {
+    /** A PNG of noise: it does not compress, so it is as large as asked. */
+    const noisePng = (side: number) => sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } }).png().toBuffer();
+
+    it('uploads a packshot over 1 MB to the file store, points the model at it, and deletes it after', async () => {
+      const big = await noisePng(700);
+      expect(big.length).toBeGreaterThan(1_000_000);
+      const before = fake.requests().length;
+      const out = await gen.generate(genInput({ model: 'flux-kontext-pro', width: 1024, height: 1024, references: [{ role: 'product', image: big, mime: 'image/png' }] }));
+      const reqs = fake.requests().slice(before);
+      const upload = reqs.find((r) => r.method === 'POST' && r.path === '/v1/files')!;
+      expect(upload, 'the packshot went to POST /v1/files').toBeDefined();
+      const content = (upload.body as MultipartBody).files.find((f) => f.field === 'content')!;
+      expect(Buffer.compare(content.data, big)).toBe(0);
+      expect(content.type).toBe('image/png');
+      const create = reqs.find((r) => r.path === '/v1/models/black-forest-labs/flux-kontext-pro/predictions')!;
+      const sent = (create.body as CreateBody).input.input_image as string;
+      expect(sent).toMatch(new RegExp(`^${fake.baseUrl}/files/[0-9a-f]+$`));
+      // Uploaded before the prediction, deleted after it.
+      expect(reqs.indexOf(upload)).toBeLessThan(reqs.indexOf(create));
+      expect(fake.uploads().deleted).toEqual([sent.split('/').at(-1)]);
+      expect(fake.uploads().live.size).toBe(0);
+      expect(out.costUsd).toBe(0.04);
+    });
+
+    it('deletes the uploaded file when the prediction fails too', async () => {
+      const big = await noisePng(700);
+      fake.fault('contentPolicy');
+      const err = await gen.generate(genInput({ model: 'flux-kontext-max', width: 1024, height: 1024, references: [{ role: 'product', image: big, mime: 'image/png' }] })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ContentPolicyError);
+      expect(fake.uploads().live.size).toBe(0);
+    });
+
+    it('sends a small packshot inline as a data URI, with no upload', async () => {
+      const small = await noisePng(64);
+      const before = fake.requests().length;
+      await gen.generate(genInput({ model: 'flux-2-pro', width: 1024, height: 1024, references: [{ role: 'product', image: small, mime: 'image/png' }] }));
+      const reqs = fake.requests().slice(before);
+      expect(reqs.some((r) => r.path === '/v1/files')).toBe(false);
+      const input = (reqs.find((r) => r.method === 'POST')!.body as CreateBody).input;
+      expect(input.input_images).toEqual([`data:image/png;base64,${small.toString('base64')}`]);
+    });
+
+    it('re-encodes a packshot in a format the model does not take (TIFF) as lossless PNG, same pixels', async () => {
+      const tiff = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 200, b: 30 } } }).tiff().toBuffer();
+      const before = fake.requests().length;
+      await gen.generate(genInput({ model: 'seedream-4', width: 2048, height: 2048, references: [{ role: 'product', image: tiff, mime: 'image/tiff' }] }));
+      const input = (fake.requests().slice(before).find((r) => r.method === 'POST')!.body as CreateBody).input;
+      const uri = (input.image_input as string[])[0]!;
+      expect(uri).toMatch(/^data:image\/png;base64,/);
+      const sent = Buffer.from(uri.split(',')[1]!, 'base64');
+      expect(await sharp(sent).raw().toBuffer()).toEqual(await sharp(tiff).raw().toBuffer());
+    });
+
+    it('refuses an undecodable packshot before any request, naming it', async () => {
+      const before = fake.requests().length;
+      const err = await gen.generate(genInput({ model: 'flux-kontext-pro', references: [{ role: 'product', image: Buffer.from('not an image'), mime: 'image/avif' }] })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidRequestError);
+      expect((err as Error).message).toMatch(/references\[0\] \(image\/avif\) could not be decoded/);
+      expect(fake.requests().length).toBe(before);
+    });
+
+    it('adds what FLUX.2 bills per reference image to the cost', async () => {
+      const out = await gen.generate(genInput({ model: 'flux-2-pro', width: 1024, height: 1024, references: [
+        { role: 'product', image: await noisePng(32), mime: 'image/png' },
+        { role: 'style', image: await noisePng(32), mime: 'image/png' },
+      ] }));
+      expect(out.costUsd).toBe(0.045);
+    });
+  });
 
   it('makes 4 MP natively with flux-1.1-pro-ultra, in raw mode when asked', async () => {
     const ultra = new ReplicateImageGenerator({ ...options(fake), timeoutMs: 5000, raw: true });

@@ -39,7 +39,7 @@ for (const vendor of VENDORS) {
       await v?.close();
     });
 
-    for (const capability of vendor === 'replicate' ? ['generate', 'upscale (real-esrgan)', 'upscale (recraft)'] : ['generate', 'judge', 'alt text']) {
+    for (const capability of vendor === 'replicate' ? ['generate', 'edit', 'upscale (real-esrgan)', 'upscale (recraft)'] : ['generate', 'edit', 'judge', 'alt text']) {
       it(`${capability}: a 200 with no Content-Length is refused once past the cap, and the connection dropped`, async () => {
         const before = v.streams().length;
         v.rawNext({ status: 200, body: { total: HUGE, prefix: '{"data": "' } });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CHANNEL_PRESETS, resolveChannel } from '../../domain/channels';
 import { capabilitiesFor, costForBatch, forecastBrief, IMAGE_MODELS, imagePrice, pickImageModel, pickMasterSize, routeImageModel, RoutingError } from '../../domain/models';
-import { parseConfig } from '../../domain/config';
+import { parseConfig, providerKeys } from '../../domain/config';
 import { validateBrief } from '../../domain/brief';
 import { hash8, seededRandom, slugify, stableStringify } from '../../domain/hash';
 
@@ -74,8 +74,9 @@ describe('models and routing', () => {
 
   it('knows what a set of keys enables and what the judge and upscaler they bring cost', () => {
     expect(capabilitiesFor({ openai: false, google: false, replicate: false })).toEqual({ imageModels: ['local'], prices: { judgeUsdPerImage: 0, altTextUsd: 0, upscaleUsd: 0 } });
-    const all = capabilitiesFor({ openai: true, google: true, replicate: true });
-    expect(all.imageModels).toEqual(Object.keys(IMAGE_MODELS));
+    const all = capabilitiesFor({ openai: true, google: true, replicate: true, selfHosted: true });
+    expect(all.imageModels).toEqual(Object.keys(IMAGE_MODELS).filter((m) => !IMAGE_MODELS[m]!.notRoutedYet));
+    expect(capabilitiesFor({ openai: true, google: true, replicate: true }).imageModels).not.toContain('self-hosted');
     expect(all.prices).toEqual({ judgeUsdPerImage: 0.0015, altTextUsd: 0.0015, upscaleUsd: 0.0025 });
     expect(capabilitiesFor({ openai: false, google: true, replicate: false }).prices.judgeUsdPerImage).toBe(0.0008);
   });
@@ -87,6 +88,43 @@ describe('models and routing', () => {
     expect(master).toEqual({ width: 1536, height: 1024 });
     expect(upscales).toBe(1); // web-hero is 1920x1080
     expect(forecast.totalUsd).toBe(0.21);
+  });
+
+  it('gives every model a dated price, and vendor models a price above zero', () => {
+    for (const m of Object.values(IMAGE_MODELS)) {
+      expect(m.priceDate, m.id).toMatch(/^20\d\d-[01]\d-[0-3]\d$/);
+      expect(Number.isNaN(Date.parse(m.priceDate)), m.id).toBe(false);
+      expect(m.priceUsdPerImage, m.id).toBeGreaterThanOrEqual(0);
+      if (m.provider !== 'local' && m.provider !== 'self-hosted') expect(m.priceUsdPerImage, m.id).toBeGreaterThan(0);
+      expect(m.priceUsdPerReferenceImage ?? 0, m.id).toBeGreaterThanOrEqual(0);
+      // A model that bills reference images must take some.
+      if (m.priceUsdPerReferenceImage) expect(m.maxReferenceImages, m.id).toBeGreaterThan(0);
+      expect(m.sizes.length, m.id).toBeGreaterThan(0);
+      for (const size of m.sizes) expect(size, m.id).toMatch(/^\d+x\d+$/);
+    }
+  });
+
+  it('flags the models that take reference images on their edit path, and how many', () => {
+    const refs = Object.fromEntries(Object.values(IMAGE_MODELS).filter((m) => m.maxReferenceImages).map((m) => [m.id, m.maxReferenceImages]));
+    expect(refs).toEqual({
+      'gpt-image-1.5': 16, 'gpt-image-1-mini': 16, 'gpt-image-2': 16,
+      'gemini-2.5-flash-image': 3, 'gemini-3.1-flash-image': 14, 'gemini-3-pro-image': 14,
+      'flux-kontext-pro': 1, 'flux-kontext-max': 1,
+      'flux-2-pro': 8, 'flux-2-flex': 8, 'flux-2-dev': 4,
+      'seedream-4': 10,
+      'self-hosted': 4,
+    });
+    // Text to image only: FLUX.1, Ideogram, Imagen, the offline generator.
+    for (const id of ['local', 'flux-1.1-pro', 'flux-schnell', 'ideogram-v3-turbo', 'imagen-4']) expect(IMAGE_MODELS[id]!.maxReferenceImages, id).toBeUndefined();
+  });
+
+  it('keeps models it cannot call yet out of routing, and says why', () => {
+    const unrouted = Object.values(IMAGE_MODELS).filter((m) => m.notRoutedYet).map((m) => m.id);
+    expect(unrouted).toEqual(['imagen-4', 'imagen-4-fast', 'imagen-4-ultra']);
+    expect(() => routeImageModel(brief({ model: 'imagen-4' }), everything)).toThrow(/not routed yet.*Vertex/);
+    expect(routeImageModel(brief({ candidates: 40, budgetUsd: 2 }), everything).chain).not.toContain('imagen-4-fast');
+    expect(() => routeImageModel(brief({ model: 'self-hosted' }), ['local'])).toThrow(/needs DARKROOM_SELF_HOSTED_BASE_URL/);
+    expect(routeImageModel(brief({ model: 'flux-kontext-pro' }), everything)).toMatchObject({ model: 'flux-kontext-pro' });
   });
 
   it('picks the master size that crops least', () => {
@@ -104,6 +142,15 @@ describe('config', () => {
     expect(c.DARKROOM_GENERATE_CONCURRENCY).toBe(2);
     expect(c.TEMPORAL_ADDRESS).toBe('localhost:7233');
     expect(() => parseConfig({ DARKROOM_HEARTBEAT_TIMEOUT: 'soon' })).toThrow(/DARKROOM_HEARTBEAT_TIMEOUT/);
+  });
+
+  it('reads the self-hosted image server and names its bad variables', () => {
+    const c = parseConfig({ DARKROOM_SELF_HOSTED_BASE_URL: 'http://flux.internal:8000/v1', DARKROOM_SELF_HOSTED_USD_PER_IMAGE: '0.002' });
+    expect([c.DARKROOM_SELF_HOSTED_MODEL, c.DARKROOM_SELF_HOSTED_USD_PER_IMAGE, c.DARKROOM_SELF_HOSTED_CONCURRENCY]).toEqual(['flux.2-dev', 0.002, 1]);
+    expect(providerKeys(c)).toMatchObject({ selfHosted: true, openai: false });
+    expect(providerKeys(parseConfig({})).selfHosted).toBe(false);
+    expect(() => parseConfig({ DARKROOM_SELF_HOSTED_BASE_URL: 'flux.internal' })).toThrow(/DARKROOM_SELF_HOSTED_BASE_URL/);
+    expect(() => parseConfig({ DARKROOM_SELF_HOSTED_USD_PER_IMAGE: '-1' })).toThrow(/DARKROOM_SELF_HOSTED_USD_PER_IMAGE/);
   });
 });
 

@@ -2,6 +2,7 @@ import { IMAGE_MODELS, imagePrice } from '../../../domain/models';
 import { probeImage } from '../../images/format';
 import { nearestAspectRatio } from '../aspect-ratio';
 import { InvalidRequestError } from '../errors';
+import { checkReferences, prepareReferences, withReferenceInstructions } from '../references';
 import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
 import { GeminiConnection, malformed, type GeminiClientOptions } from './client';
 
@@ -16,8 +17,13 @@ export function geminiImagePrompt(prompt: string, negativePrompt: string): strin
   return avoid ? `${prompt.trim()}\n\nAvoid: ${avoid}.` : prompt.trim();
 }
 
+/** Input image formats Gemini image models take inline. */
+const INLINE_MIME = ['image/png', 'image/jpeg', 'image/webp', 'image/heic', 'image/heif'] as const;
+
 /**
- * Gemini 2.5 Flash Image ("nano-banana") through `generateContent`. The model takes an aspect
+ * Gemini image models (2.5 Flash Image "nano-banana", 3.1 Flash Image, 3 Pro Image) through
+ * `generateContent`. Reference images (the packshot first) go as inline image parts before the
+ * text part, which is how Gemini edits and composes: "this product, in this scene". The model takes an aspect
  * ratio, not a size: the requested size is mapped to the nearest ratio in the catalog, and the
  * result reports the size the model actually made (read from the bytes). A safety block comes
  * back as HTTP 200 with a finish or block reason and becomes a ContentPolicyError.
@@ -41,11 +47,13 @@ export class GeminiImageGenerator implements ImageGenerator {
       throw new InvalidRequestError(`model ${JSON.stringify(input.model)} is not a Gemini image model in the catalog`, this.name);
     }
     const aspectRatio = nearestAspectRatio(input.width, input.height, spec.aspectRatios ?? ['1:1']);
+    const refs = await prepareReferences(checkReferences(spec, input.references, this.name), INLINE_MIME, this.name);
+    const text = withReferenceInstructions(geminiImagePrompt(input.prompt, input.negativePrompt), refs);
 
     const res = await this.#gemini.generateContent(
       {
         model: spec.vendorModel,
-        contents: [{ role: 'user', parts: [{ text: geminiImagePrompt(input.prompt, input.negativePrompt) }] }],
+        contents: [{ role: 'user', parts: [...refs.map((r) => ({ inlineData: { mimeType: r.mime, data: r.data.toString('base64') } })), { text }] }],
         config: {
           // Image only: a text part would be billed and thrown away.
           responseModalities: ['IMAGE'],
@@ -54,7 +62,7 @@ export class GeminiImageGenerator implements ImageGenerator {
           seed: input.seed,
         },
       },
-      { provider: this.name, what: 'image generation', signal: input.signal },
+      { provider: this.name, what: refs.length ? 'image editing' : 'image generation', signal: input.signal },
     );
 
     const candidate = res.candidates?.[0];
@@ -75,8 +83,9 @@ export class GeminiImageGenerator implements ImageGenerator {
       mime: probe.mime,
       width: probe.width,
       height: probe.height,
-      // Per image at the catalog's dated price: 1290 output tokens at $30/M on the vendor's list.
-      costUsd: imagePrice(input.model),
+      // Per image at the catalog's dated price (2.5 Flash Image: 1290 output tokens at $30/M), and
+      // the input images at theirs.
+      costUsd: Math.round((imagePrice(input.model) + refs.length * (spec.priceUsdPerReferenceImage ?? 0)) * 1e6) / 1e6,
       model: input.model,
     };
   }

@@ -21,6 +21,8 @@ const PredictionSchema = z.looseObject({
 });
 export type Prediction = z.infer<typeof PredictionSchema>;
 
+const UploadedFile = z.looseObject({ id: z.string().min(1), urls: z.looseObject({ get: z.string().min(1) }) });
+
 const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'aborted']);
 
 /** A failed prediction whose error says a safety filter refused the input or the output. */
@@ -214,6 +216,32 @@ export class ReplicateCall {
       throw new ContentPolicyError(`Replicate ${this.#what}: prediction ${prediction.id} refused by a safety filter: ${error}`, this.#provider);
     }
     throw new ProviderUnavailableError(`Replicate ${this.#what}: prediction ${prediction.id} ${prediction.status}${error !== 'null' ? `: ${error}` : ''}`, this.#provider);
+  }
+
+  /**
+   * Uploads an input file to Replicate's file store (`POST /v1/files`, multipart) for inputs too
+   * large for a data URI, and returns its id and the URL a prediction reads it from. The caller
+   * deletes it when the prediction is done ({@link deleteFileQuietly}).
+   */
+  async upload(data: Buffer, mime: string, filename: string): Promise<{ id: string; url: string }> {
+    let raw: unknown;
+    try {
+      raw = await this.client.files.create(new File([new Uint8Array(data)], filename, { type: mime }), { purpose: 'darkroom reference image' }, { signal: this.signal });
+    } catch (err) {
+      throw this.#mapped(err);
+    }
+    const r = UploadedFile.safeParse(raw);
+    if (!r.success) throw this.malformed(`the uploaded file has no id or urls.get: ${this.preview(raw)}`);
+    return { id: r.data.id, url: r.data.urls.get };
+  }
+
+  /**
+   * Removes an uploaded input file, on its own short deadline and without failing the call it
+   * served when that does not work.
+   */
+  async deleteFileQuietly(id: string): Promise<void> {
+    const call = new ReplicateCall(this.#o, { provider: this.#provider, what: 'file cleanup', timeoutMs: 5_000 });
+    await call.client.files.delete(id, { signal: call.signal }).catch(() => undefined);
   }
 
   #cancelQuietly(id: string): void {

@@ -22,7 +22,7 @@ export type CapabilityCall = (signal?: AbortSignal) => Promise<unknown>;
 export interface VendorUnderTest {
   vendor: VendorName;
   key: string;
-  /** Every capability the vendor's adapters have, by name: generate, judge, alt text, upscale. */
+  /** Every capability the vendor's adapters have, by name: generate, edit (reference images), judge, alt text, upscale. */
   calls: Record<string, CapabilityCall>;
   /** The next API request is answered by a gateway that echoes the key. */
   leakNext(kind: LeakKind | ReplicateLeakKind): void;
@@ -55,7 +55,7 @@ export function testPng(): Promise<Buffer> {
   return png;
 }
 
-const genInput = (model: string, width: number, height: number, signal?: AbortSignal): GenerateImageInput => ({
+const genInput = (model: string, width: number, height: number, signal?: AbortSignal, references?: GenerateImageInput['references']): GenerateImageInput => ({
   model,
   prompt: 'a ceramic teapot on linen',
   negativePrompt: 'text',
@@ -64,7 +64,12 @@ const genInput = (model: string, width: number, height: number, signal?: AbortSi
   seed: 3,
   palette: [],
   signal,
+  ...(references ? { references } : {}),
 });
+
+/** A call on the vendor's edit path: one product packshot as reference. */
+const editInput = async (model: string, width: number, height: number, signal?: AbortSignal): Promise<GenerateImageInput> =>
+  genInput(model, width, height, signal, [{ role: 'product', image: await testPng(), mime: 'image/png' }]);
 
 export interface VendorOptions {
   timeoutMs: number;
@@ -89,6 +94,7 @@ export async function startVendor(vendor: VendorName, o: VendorOptions): Promise
       key,
       calls: {
         generate: (signal) => gen.generate(genInput('gpt-image-1.5', 1024, 1024, signal)),
+        edit: async (signal) => gen.generate(await editInput('gpt-image-1.5', 1024, 1024, signal)),
         judge: judge(new OpenAIVisionJudge(opts)),
         'alt text': alt(new OpenAIAltTextWriter(opts)),
       },
@@ -107,6 +113,7 @@ export async function startVendor(vendor: VendorName, o: VendorOptions): Promise
       key,
       calls: {
         generate: (signal) => gen.generate(genInput('gemini-2.5-flash-image', 1024, 1024, signal)),
+        edit: async (signal) => gen.generate(await editInput('gemini-3.1-flash-image', 1024, 1024, signal)),
         judge: judge(new GeminiVisionJudge(opts)),
         'alt text': alt(new GeminiAltTextWriter(opts)),
       },
@@ -127,6 +134,7 @@ export async function startVendor(vendor: VendorName, o: VendorOptions): Promise
     key,
     calls: {
       generate: (signal) => gen.generate(genInput('flux-1.1-pro', 1024, 1024, signal)),
+      edit: async (signal) => gen.generate(await editInput('flux-kontext-pro', 1024, 1024, signal)),
       'upscale (real-esrgan)': upscale('real-esrgan'),
       'upscale (recraft)': upscale('recraft-crisp-upscale'),
     },
