@@ -1,5 +1,6 @@
 import { Runtime } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
+import { C2paUnavailableError } from '../activities/provenance';
 import { createDarkroomWorker } from './worker';
 
 /**
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
     created = await createDarkroomWorker({ config });
   } catch (err) {
     console.error(`darkroom worker: cannot start: ${(err as Error).message}`);
-    if (!(err as Error).message.startsWith('DARKROOM_METRICS_ADDRESS')) console.error(`Is a Temporal server running at ${config.TEMPORAL_ADDRESS}? Start one with: npm run server`);
+    if (!(err as Error).message.startsWith('DARKROOM_METRICS_ADDRESS') && !(err instanceof C2paUnavailableError)) console.error(`Is a Temporal server running at ${config.TEMPORAL_ADDRESS}? Start one with: npm run server`);
     process.exit(1);
   }
   const { worker, connection } = created;
