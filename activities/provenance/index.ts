@@ -78,6 +78,16 @@ export class C2paUnavailableError extends Error {
 export const UNSIGNED_REASON = 'no signing certificate configured';
 
 /**
+ * Formats left unsigned even when signing is on, and why. The SDK's TIFF writer (c2pa-rs 0.90,
+ * in c2pa-node 0.8.0) adds a directory without image fields, which libtiff and everything built
+ * on it (libvips, ImageMagick, most print RIPs) then refuse to open: contentauth/c2pa-rs#1894.
+ * An unreadable print master is worse than an unsigned one.
+ */
+export const UNSIGNABLE_FORMATS: Readonly<Record<string, string>> = {
+  'image/tiff': 'C2PA in TIFF makes the file unreadable to libtiff-based software (contentauth/c2pa-rs#1894); the PNG rendition is signed',
+};
+
+/**
  * Darkroom's {@link Provenance} from the configuration. With DARKROOM_C2PA_CERT/KEY set it loads
  * the SDK now and signs a test image, so that a missing SDK, an unreadable key or a certificate
  * C2PA refuses stops the worker at start rather than publishing unsigned files. Without them it
@@ -159,6 +169,8 @@ class C2paProvenance implements Provenance {
 
   async seal({ bytes, mime, title, edits, source }: SealInput): Promise<{ bytes: Buffer; provenance: AssetProvenance }> {
     if (!this.signer) return { bytes, provenance: { signed: false, reason: UNSIGNED_REASON, source: source.provenance.state } };
+    const unsignable = UNSIGNABLE_FORMATS[mime];
+    if (unsignable) return { bytes, provenance: { signed: false, reason: unsignable, source: source.provenance.state } };
     const fromVendor = source.provenance.state === 'read';
     // A vendor's manifest already says the image was created (by a model): Darkroom's opens it.
     const first: C2paAction = fromVendor
