@@ -111,27 +111,45 @@ export function frame(json, parts = []) {
   return Buffer.concat([len, head, ...parts]);
 }
 
-/** Splits framed messages off a stream of chunks; calls `onMessage(json, parts)` for each whole one. */
+/**
+ * Splits framed messages off a stream of chunks; calls `onMessage(json, parts)` for each whole one.
+ * Chunks are only joined once a whole message has arrived: joining on every 64 KiB pipe chunk
+ * would copy a multi-megabyte image dozens of times.
+ */
 export function deframer(onMessage) {
-  let buf = Buffer.alloc(0);
+  let chunks = [];
+  let have = 0;
+  let need = 4;
   return (chunk) => {
-    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    chunks.push(chunk);
+    have += chunk.length;
+    if (have < need) return;
+    let buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, have);
     for (;;) {
-      if (buf.length < 4) return;
-      const headLen = buf.readUInt32BE(0);
-      if (buf.length < 4 + headLen) return;
-      const json = JSON.parse(buf.subarray(4, 4 + headLen).toString('utf8'));
-      const lengths = json.parts ?? [];
-      const total = 4 + headLen + lengths.reduce((n, l) => n + l, 0);
-      if (buf.length < total) return;
-      const parts = [];
-      let p = 4 + headLen;
-      for (const l of lengths) {
-        parts.push(buf.subarray(p, p + l));
-        p += l;
+      need = 4;
+      if (buf.length >= 4) {
+        const headLen = buf.readUInt32BE(0);
+        need = 4 + headLen;
+        if (buf.length >= need) {
+          const json = JSON.parse(buf.subarray(4, 4 + headLen).toString('utf8'));
+          const lengths = json.parts ?? [];
+          need = 4 + headLen + lengths.reduce((n, l) => n + l, 0);
+          if (buf.length >= need) {
+            const parts = [];
+            let p = 4 + headLen;
+            for (const l of lengths) {
+              parts.push(buf.subarray(p, p + l));
+              p += l;
+            }
+            buf = buf.subarray(need);
+            onMessage(json, parts);
+            continue;
+          }
+        }
       }
-      buf = buf.subarray(total);
-      onMessage(json, parts);
+      chunks = buf.length ? [buf] : [];
+      have = buf.length;
+      return;
     }
   };
 }
