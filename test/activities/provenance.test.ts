@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -143,6 +144,26 @@ describe('C2PA signing of the format stage output', () => {
     const png = await sharp(master).png().toBuffer();
     const { bytes } = await inProcess.sign({ mime: 'image/png', title: 'x.png', claimGenerator: { name: 'Darkroom', version: '0.1.0' }, actions: [{ action: 'c2pa.created', digitalSourceType: TRAINED_ALGORITHMIC_MEDIA }] }, png);
     expect(await verifier.read(bytes, 'image/png')).toMatchObject({ state: 'read', validation: 'Trusted' });
+  });
+});
+
+describe('the Node 22 sidecar', () => {
+  it('is started again, with its signer, after it dies', async () => {
+    const engine = await openC2paEngine(dir, { certPem: readFileSync(darkroomCa.certFile, 'utf8'), keyPem: readFileSync(darkroomCa.keyFile, 'utf8'), alg: 'es256' }, { mode: 'sidecar' });
+    try {
+      const png = await sharp(master).png().toBuffer();
+      const request = { mime: 'image/png', title: 'x.png', claimGenerator: { name: 'Darkroom', version: '0.1.0' }, actions: [{ action: 'c2pa.created', digitalSourceType: TRAINED_ALGORITHMIC_MEDIA }] };
+      await engine.sign(request, png);
+      const child = (engine as unknown as { child: ChildProcess }).child;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      const { bytes } = await engine.sign(request, png);
+      expect(await verifier.read(bytes, 'image/png')).toMatchObject({ state: 'read', validation: 'Trusted' });
+      expect((engine as unknown as { child: { pid: number } }).child.pid).not.toBe(child.pid);
+    } finally {
+      await engine.close();
+    }
   });
 });
 
