@@ -129,12 +129,12 @@ describe('C2PA signing of the format stage output', () => {
       expect(read.actions[0]).toBe('c2pa.opened');
       expect(read.ingredients, o.format).toEqual([{ title: 'r1-c00.jpg', relationship: 'parentOf', hasManifest: true }]);
     }
-    // With the vendor's root as an anchor too, its manifest counts as trusted.
-    const both = await openC2paEngine(dir, { trustAnchorsPem: darkroomCa.rootPem + vendorCa.rootPem });
+    // With the vendor's root in DARKROOM_C2PA_TRUST_ANCHORS, its manifest counts as trusted.
+    const trusting = await createProvenance(parseConfig({ DARKROOM_C2PA_DIR: dir, DARKROOM_C2PA_TRUST_ANCHORS: vendorCa.rootFile }));
     try {
-      expect(await both.read(generated, 'image/jpeg')).toMatchObject({ validation: 'Trusted' });
+      expect(await trusting.inspect(generated, 'image/jpeg')).toMatchObject({ state: 'read', validation: 'Trusted', issuer: 'Vendor Tests' });
     } finally {
-      await both.close();
+      await trusting.close();
     }
   });
 
