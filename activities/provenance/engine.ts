@@ -109,6 +109,8 @@ class SidecarEngine extends BaseEngine {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: { result: unknown; bytes?: Buffer; ms: number }) => void; reject: (e: Error) => void; op: string }>();
   private init: (Record<string, unknown> & { op: string }) | undefined;
+  /** The answer to the current process's `init`. */
+  private initialised: Promise<{ result: unknown; bytes?: Buffer; ms: number }> | undefined;
   private stderrTail = '';
   private closed = false;
 
@@ -150,8 +152,6 @@ class SidecarEngine extends BaseEngine {
     if (this.init) this.initialised = this.sendOn(child, this.init, []);
     return child;
   }
-
-  private initialised: Promise<{ result: unknown; bytes?: Buffer; ms: number }> | undefined;
 
   private send(request: Record<string, unknown> & { op: string }, parts: Buffer[]) {
     return this.sendOn(this.child ?? this.start(), request, parts);
