@@ -5,7 +5,7 @@ import type { Config } from '../domain/config';
 import { assetKey, manifestKey, upscaledKey } from '../domain/naming';
 import type { BuiltPrompt } from '../domain/prompt';
 import type { ReviewRecord } from '../domain/review';
-import type { Asset, BlobRef, Candidate, JudgeResult, Manifest, PreparedBrief, Span } from '../domain/types';
+import type { Asset, BlobRef, Candidate, JudgeResult, Manifest, PreparedBrief, SourceProvenance, Span } from '../domain/types';
 import type { BlobStore } from './blob-store';
 import { assetUrls } from './asset-urls';
 import { refusingInputErrors, toFailure, withHeartbeat } from './failures';
@@ -13,6 +13,7 @@ import { generateOnce } from './generate';
 import { formatForChannels } from './images/format';
 import { instrumentActivities, Metrics } from './metrics';
 import { prepareBrief, type PrepareBriefInput } from './prepare';
+import { noProvenance, renditionEdits, type Provenance } from './provenance';
 import type { ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
 import { createWebhookActivities } from './events';
@@ -30,6 +31,11 @@ export interface ActivityDeps {
   onPaidCall?: (point: 'called' | 'image-stored' | 'ledger-written', key: string) => void | Promise<void>;
   /** Where stage durations, images, spend and review waits are counted. @default a Metrics nobody serves */
   metrics?: Metrics;
+  /**
+   * Reads vendors' C2PA manifests and signs every published file (see `createProvenance`).
+   * @default neither: files are published unsigned and generated images are not read
+   */
+  provenance?: Provenance;
 }
 
 
@@ -66,6 +72,12 @@ export interface FormatCandidateInput {
   candidateId: string;
   master: BlobRef;
   channels: string[];
+  /**
+   * The image as the model returned it, when `master` is an upscaled copy: its C2PA manifest
+   * (if the vendor signed it) is read from here. Absent in histories recorded before C2PA.
+   * @default master
+   */
+  generated?: BlobRef;
 }
 
 export interface NotifyReviewersInput {
@@ -102,6 +114,7 @@ export type ManifestDraft = Omit<Manifest, 'manifestKey' | 'location' | 'publish
  */
 export function createActivities(deps: ActivityDeps) {
   const { blobs, providers, config, onPaidCall } = deps;
+  const provenance = deps.provenance ?? noProvenance();
   const clock = deps.clock ?? (() => new Date());
   const now = () => clock().toISOString();
 
@@ -171,23 +184,34 @@ export function createActivities(deps: ActivityDeps) {
 
     /**
      * Cuts every channel's exact size from one decoded master (attention crop), encodes each
-     * of its formats with metadata stripped, and stores them under the naming convention.
+     * of its formats with metadata stripped, signs each file with C2PA (when configured) as the
+     * very last change to its bytes, and stores them under the naming convention. The vendor's
+     * own C2PA manifest on the generated image, if any, is read first and kept as an ingredient.
      */
-    async formatCandidate(input: FormatCandidateInput): Promise<{ assets: Asset[]; timing: Span }> {
+    async formatCandidate(input: FormatCandidateInput): Promise<{ assets: Asset[]; source: SourceProvenance; timing: Span }> {
       return timed(async () => {
         const master = await blobs.get(input.master.key);
+        const generatedRef = input.generated ?? input.master;
+        const generated = generatedRef.key === input.master.key ? master : await blobs.get(generatedRef.key);
+        const source = await provenance.inspect(generated, generatedRef.mime);
         const channels = input.channels.map((c) => resolveChannel(c)!);
         const outputs = await withHeartbeat(() => formatForChannels(master, channels, { signal: Context.current().cancellationSignal }));
         const assets: Asset[] = [];
         for (const o of outputs) {
           const key = assetKey(input.workflowId, o.channel, input.candidateId, o.format);
-          const ref = await blobs.put(key, o.data, { mime: o.mime, width: o.width, height: o.height, cacheControl: ASSET_CACHE_CONTROL });
+          const sealed = await provenance.seal({
+            bytes: o.data, mime: o.mime, title: key.slice(key.lastIndexOf('/') + 1),
+            edits: renditionEdits(o, input.master, generatedRef),
+            source: { provenance: source, bytes: generated, mime: generatedRef.mime, title: generatedRef.key.slice(generatedRef.key.lastIndexOf('/') + 1) },
+          });
+          const ref = await blobs.put(key, sealed.bytes, { mime: o.mime, width: o.width, height: o.height, cacheControl: ASSET_CACHE_CONTROL });
           assets.push({
             candidateId: input.candidateId, channel: o.channel, format: o.format, width: o.width, height: o.height,
             density: o.density, key, sha256: ref.sha256, bytes: ref.bytes, mime: o.mime, cropKept: o.cropKept, crop: o.crop,
+            provenance: sealed.provenance,
           });
         }
-        return { assets };
+        return { assets, source };
       });
     },
 

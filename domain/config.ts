@@ -237,6 +237,24 @@ export const ConfigSchema = z.object({
   DARKROOM_SELF_HOSTED_RPM: int(1, 100_000).default(60),
   /** Self-hosted image calls at once, per worker (one GPU: 1). @default 1 */
   DARKROOM_SELF_HOSTED_CONCURRENCY: int(1, 256).default(1),
+  /**
+   * Where the C2PA SDK and its Node 22 are installed (`npx tsx scripts/c2pa.ts` prints it).
+   * @default ~/.cache/darkroom/c2pa-0.8.0
+   */
+  DARKROOM_C2PA_DIR: z.string().optional(),
+  /**
+   * PEM file with the C2PA signing certificate, then its intermediates (not the root): every
+   * published file is signed with it. Needs DARKROOM_C2PA_KEY. @default none (assets are published unsigned)
+   */
+  DARKROOM_C2PA_CERT: z.string().optional(),
+  /** PEM file with the signing certificate's private key (PKCS#8). Read once at worker start; never logged or stored. */
+  DARKROOM_C2PA_KEY: z.string().optional(),
+  /** The signing algorithm; it must match the key (es256 for a P-256 key). @default es256 */
+  DARKROOM_C2PA_ALG: z.enum(['es256', 'es384', 'es512', 'ps256', 'ps384', 'ps512', 'ed25519'], { error: 'must be one of es256, es384, es512, ps256, ps384, ps512, ed25519' }).default('es256'),
+  /** An RFC 3161 time-stamp authority for signatures, e.g. http://timestamp.digicert.com. @default none (no network call) */
+  DARKROOM_C2PA_TSA_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /** PEM file of root certificates a vendor's C2PA signer must chain to for its manifest to count as `Trusted`. @default none */
+  DARKROOM_C2PA_TRUST_ANCHORS: z.string().optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -255,6 +273,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   // A receiver must be able to tell Darkroom's calls from anyone's: no unsigned machine webhooks.
   for (const key of ['DARKROOM_EVENTS_WEBHOOK', 'DARKROOM_DELIVERY_WEBHOOK'] as const) {
     if (r.data[key] && !r.data.DARKROOM_WEBHOOK_SECRET) throw new Error(`invalid configuration: DARKROOM_WEBHOOK_SECRET is required when ${key} is set (it signs the calls)`);
+  }
+  // Half a signing identity is a mistake, not a choice to publish unsigned.
+  if (Boolean(r.data.DARKROOM_C2PA_CERT) !== Boolean(r.data.DARKROOM_C2PA_KEY)) {
+    throw new Error(`invalid configuration: ${r.data.DARKROOM_C2PA_CERT ? 'DARKROOM_C2PA_KEY is required when DARKROOM_C2PA_CERT is set' : 'DARKROOM_C2PA_CERT is required when DARKROOM_C2PA_KEY is set'} (C2PA signing needs both)`);
   }
   return r.data;
 }

@@ -91,6 +91,56 @@ export interface Asset {
   cropKept: number;
   /** Crop box in master pixels. */
   crop: { left: number; top: number; width: number; height: number };
+  /** Whether this file carries Darkroom's signed C2PA manifest, and what it says. Absent in histories recorded before C2PA. */
+  provenance?: AssetProvenance;
+}
+
+/** IPTC's digital source type for media made by a trained model (what C2PA calls AI-generated). */
+export const TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';
+
+/**
+ * What C2PA says about a generated image as its vendor returned it (OpenAI and Google sign
+ * theirs), read before Darkroom changes a pixel.
+ * - `none`: the image carries no C2PA manifest.
+ * - `unread`: it seems to carry one, but the C2PA SDK is not installed on the worker.
+ * - `read`: the manifest's signer, generator and actions; `validation` is C2PA's verdict
+ *   (`Trusted` only when its issuer chains to a configured trust anchor).
+ */
+export type SourceProvenance =
+  | { state: 'none' }
+  | { state: 'unread'; reason: string }
+  | {
+    state: 'read';
+    validation: 'Trusted' | 'Valid' | 'Invalid';
+    /** The signing certificate's issuer (organisation). */
+    issuer?: string;
+    /** The signing certificate's common name. */
+    signer?: string;
+    signedAt?: string;
+    /** `name/version` of the software that made the claim, e.g. `ChatGPT` or `Google C2PA Core Generator Library`. */
+    claimGenerator?: string;
+    /** The manifest's actions in order, e.g. `c2pa.created`. */
+    actions: string[];
+    digitalSourceType?: string;
+    /** C2PA validation failure codes, when there are any. */
+    errors?: string[];
+  };
+
+/** One delivered file's C2PA signature (or why it has none). */
+export interface AssetProvenance {
+  signed: boolean;
+  /** Why the file is unsigned, e.g. `no signing certificate configured`. */
+  reason?: string;
+  /** Who signed: the signing certificate's subject and issuer, never the key. */
+  signer?: { subject: string; issuer: string; serial: string; notAfter: string; alg: string };
+  /** `Darkroom/<version>`. */
+  claimGenerator?: string;
+  /** The actions the signed manifest records, in order (`c2pa.created` or `c2pa.opened`, `c2pa.cropped`…). */
+  actions?: string[];
+  /** True when the vendor's own manifest is embedded as this file's parent ingredient. */
+  ingredient?: boolean;
+  /** What the generated image carried: see {@link SourceProvenance}. */
+  source: SourceProvenance['state'];
 }
 
 export interface StageTiming {
@@ -112,6 +162,8 @@ export interface ManifestCandidate {
   judge: Pick<Judgement, 'score' | 'rank' | 'scores' | 'reasons' | 'judge'>;
   altText: string;
   costUsd: number;
+  /** The generated image's own C2PA manifest, as its vendor signed it. Absent in histories recorded before C2PA. */
+  provenance?: SourceProvenance;
 }
 
 export interface ManifestAsset extends Asset {

@@ -1,5 +1,6 @@
 import { Runtime } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
+import { C2paUnavailableError } from '../activities/provenance';
 import { codecFromConfig } from '../temporal/codec';
 import { describeConnection, explainConnectFailure, NamespaceNotFoundError, TemporalAuthError, TemporalTlsConfigError, temporalConnectionOptions } from '../temporal/connection';
 import { createDarkroomWorker } from './worker';
@@ -19,7 +20,10 @@ async function main(): Promise<void> {
   try {
     created = await createDarkroomWorker({ config });
   } catch (err) {
-    if (err instanceof TemporalTlsConfigError || err instanceof NamespaceNotFoundError || err instanceof TemporalAuthError || (err as Error).message.startsWith('DARKROOM_METRICS_ADDRESS')) {
+    // A setting the worker cannot run with says so itself; anything else is a connection that failed.
+    const misconfigured = err instanceof TemporalTlsConfigError || err instanceof NamespaceNotFoundError || err instanceof TemporalAuthError
+      || err instanceof C2paUnavailableError || (err as Error).message.startsWith('DARKROOM_METRICS_ADDRESS');
+    if (misconfigured) {
       console.error(`darkroom worker: cannot start: ${(err as Error).message}`);
     } else {
       const options = temporalConnectionOptions(config);

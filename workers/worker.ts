@@ -8,6 +8,7 @@ import { createCatalogActivities } from '../activities/catalog';
 import { createBlobStore, type BlobStore } from '../activities/blob-store';
 import { instrumentBlobStore, Metrics } from '../activities/metrics';
 import { createProviderRegistry, type ProviderOverrides } from '../activities/providers';
+import { createProvenance, type Provenance } from '../activities/provenance';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { codecFromConfig, darkroomDataConverter } from '../temporal/codec';
 import { checkNamespace, temporalConnectionOptions } from '../temporal/connection';
@@ -34,6 +35,8 @@ export interface DarkroomWorkerOptions {
   worker?: Partial<WorkerOptions>;
   /** Where this process counts its work; served at DARKROOM_METRICS_ADDRESS when that is set. @default a new Metrics on its own registry */
   metrics?: Metrics;
+  /** C2PA reading and signing. @default createProvenance(config) */
+  provenance?: Provenance;
 }
 
 /** A provider's limits: calls a minute (enforced by the server across all workers) and calls at once (per worker). */
@@ -57,6 +60,8 @@ export class DarkroomWorkers {
     readonly metrics: Metrics = new Metrics(),
     /** The `/metrics` endpoint, when DARKROOM_METRICS_ADDRESS is set; closed once every worker has stopped. */
     readonly metricsServer?: MetricsServer,
+    /** C2PA reading and signing; its sidecar process (if any) is stopped once every worker has stopped. */
+    readonly provenance?: Provenance,
   ) {}
 
   get taskQueues(): string[] {
@@ -68,6 +73,7 @@ export class DarkroomWorkers {
       await Promise.all([this.main.run(), ...[...this.providerWorkers.values()].map((w) => w.run())]);
     } finally {
       await this.metricsServer?.close();
+      await this.provenance?.close();
     }
   }
 
@@ -105,15 +111,19 @@ export async function createDarkroomWorker(opts: DarkroomWorkerOptions): Promise
       throw new Error(`DARKROOM_METRICS_ADDRESS ${config.DARKROOM_METRICS_ADDRESS}: cannot serve metrics there: ${(err as Error).message}`, { cause: err });
     }
   }
+  // Signing configured but impossible (no SDK, bad key) stops the worker here, before any file is published unsigned.
+  let provenance: Provenance | undefined;
   try {
-    return await createWorkers(opts, metrics, metricsServer);
+    provenance = opts.provenance ?? (await createProvenance(config));
+    return await createWorkers(opts, metrics, metricsServer, provenance);
   } catch (err) {
     await metricsServer?.close();
+    if (!opts.provenance) await provenance?.close();
     throw err;
   }
 }
 
-async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metricsServer: MetricsServer | undefined): Promise<{ worker: DarkroomWorkers; connection: NativeConnection; ownsConnection: boolean }> {
+async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metricsServer: MetricsServer | undefined, provenance: Provenance): Promise<{ worker: DarkroomWorkers; connection: NativeConnection; ownsConnection: boolean }> {
   const { config } = opts;
   const connectionOptions = temporalConnectionOptions(config);
   const dataConverter = darkroomDataConverter(codecFromConfig(config));
@@ -133,7 +143,7 @@ async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metr
   let temporal: Promise<Client> | undefined;
   const client = () => (temporal ??= Connection.connect(connectionOptions).then((c) => new Client({ connection: c, namespace: config.TEMPORAL_NAMESPACE, dataConverter })));
   const activities = {
-    ...createActivities({ blobs, providers: registry, config, onPaidCall: opts.onPaidCall, metrics }),
+    ...createActivities({ blobs, providers: registry, config, onPaidCall: opts.onPaidCall, metrics, provenance }),
     ...createCatalogActivities({ blobs, providers: registry, config, temporal: client, metrics }),
   };
   const taskQueue = opts.taskQueue ?? config.DARKROOM_TASK_QUEUE;
@@ -168,5 +178,5 @@ async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metr
       ...opts.worker,
     }));
   }
-  return { worker: new DarkroomWorkers(main, providerWorkers, metrics, metricsServer), connection, ownsConnection: !opts.connection };
+  return { worker: new DarkroomWorkers(main, providerWorkers, metrics, metricsServer, opts.provenance ? undefined : provenance), connection, ownsConnection: !opts.connection };
 }

@@ -20,6 +20,11 @@ export interface FormattedImage {
   crop: { left: number; top: number; width: number; height: number };
   /** Crop area divided by master area, in (0, 1]. */
   cropKept: number;
+  /**
+   * What was composited onto the image after the crop (a brand's logo…), for its C2PA manifest:
+   * each becomes a `c2pa.placed` action. @default none
+   */
+  placed?: Array<{ description: string }>;
 }
 
 export interface FormatOptions {

@@ -1,5 +1,5 @@
 import type { ManifestDraft } from '../../activities';
-import type { Asset, BlobRef, Candidate, Manifest, ManifestAsset, ManifestCandidate, PreparedBrief, Span, StageTiming } from '../../domain/types';
+import type { Asset, BlobRef, Candidate, Manifest, ManifestAsset, ManifestCandidate, PreparedBrief, SourceProvenance, Span, StageTiming } from '../../domain/types';
 import { activitiesFor } from './proxies';
 import type { Picked } from './review';
 import type { BriefRun, Made } from './run';
@@ -12,6 +12,8 @@ export interface Formatted {
   candidate: Made;
   assets: Asset[];
   altText: string;
+  /** The vendor's C2PA manifest on the generated image; absent in histories recorded before C2PA. */
+  source?: SourceProvenance;
 }
 
 /** Enlarges the approved masters when some channel needs more pixels than they have. */
@@ -41,15 +43,17 @@ export async function formatAll(run: BriefRun, plan: PreparedBrief, approved: Ma
   const channels = plan.channels.map((c) => c.id);
   run.status.assets.total = approved.length * plan.channels.reduce((n, c) => n + c.formats.length, 0);
   return Promise.all(approved.map(async (candidate) => {
+    const master = masters.get(candidate.id)!;
     const [f, alt] = await Promise.all([
-      acts.formatCandidate({ workflowId: run.workflowId, candidateId: candidate.id, master: masters.get(candidate.id)!.blob, channels }),
+      // `generated`: an upscaled master has lost the vendor's C2PA manifest; the original has it.
+      acts.formatCandidate({ workflowId: run.workflowId, candidateId: candidate.id, master: master.blob, channels, ...(master.upscaledFrom ? { generated: candidate.blob } : {}) }),
       acts.writeAltText({ brief: plan.brief, blob: candidate.blob }),
     ]);
     run.record('format', f.timing);
     run.record('alt-text', alt.timing);
     run.spend(alt.costUsd);
     run.status.assets.done += f.assets.length;
-    return { candidate, assets: f.assets, altText: alt.text };
+    return { candidate, assets: f.assets, altText: alt.text, ...(f.source ? { source: f.source } : {}) };
   }));
 }
 
@@ -58,13 +62,13 @@ export function manifestDraft(run: BriefRun, plan: PreparedBrief, picked: Picked
   const { gen, prompt, promptOf } = picked;
   const judgementOf = gen.judgementOf;
   const textOf = (c: Candidate) => promptOf.get(c.promptVersion)?.text ?? prompt.text;
-  const selected: ManifestCandidate[] = formatted.map(({ candidate: c, altText }) => {
+  const selected: ManifestCandidate[] = formatted.map(({ candidate: c, altText, source }) => {
     const j = judgementOf.get(c.id)!;
     return {
       id: c.id, model: c.model, seed: c.seed, promptVersion: c.promptVersion, prompt: textOf(c),
       master: masters.get(c.id)!.blob, upscaledFrom: masters.get(c.id)!.upscaledFrom,
       judge: { score: j.score, rank: j.rank, scores: j.scores, reasons: j.reasons, judge: j.judge },
-      altText, costUsd: c.costUsd,
+      altText, costUsd: c.costUsd, ...(source ? { provenance: source } : {}),
     };
   });
   const assets: ManifestAsset[] = formatted.flatMap(({ candidate: c, assets: list, altText }) =>

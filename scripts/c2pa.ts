@@ -1,0 +1,101 @@
+/**
+ * Installs the pinned C2PA SDK (`@contentauth/c2pa-node`) and a Node 22 binary to run it under
+ * into Darkroom's cache, once, and prints the directory.
+ *
+ * They are not npm dependencies of Darkroom: the SDK needs Node >= 22 (Darkroom runs on 20) and
+ * its postinstall downloads a native build unless `SKIP_RUST_BUILD=1` (its npm package already
+ * holds the prebuilt one). Only the npm registry is contacted, by npm itself.
+ *
+ * As a script (`tsx scripts/c2pa.ts`) it prints the directory on stdout and all messages on
+ * stderr, so `.ci/run` can do `DARKROOM_C2PA_DIR=$(npx tsx scripts/c2pa.ts)`.
+ * DARKROOM_C2PA_DIR, when set, is the directory to use (and to install into if it is empty).
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { C2PA_PACKAGES, c2paInstallProblem, c2paLayout, defaultC2paDir } from '../activities/provenance/install';
+
+export interface EnsureC2paOptions {
+  /** Environment to read DARKROOM_C2PA_DIR and PATH from. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Progress messages. @default writes to stderr */
+  log?: (msg: string) => void;
+  /** Install with npm when the directory is not complete. @default true */
+  install?: boolean;
+}
+
+/** The SDK is not installed and installing was not allowed. */
+export class C2paNotInstalledError extends Error {
+  override readonly name = 'C2paNotInstalledError';
+}
+
+/** `npm install` of the pinned packages failed. */
+export class C2paInstallError extends Error {
+  override readonly name = 'C2paInstallError';
+  constructor(
+    message: string,
+    /** The last lines npm printed. */
+    readonly outputTail: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Returns a directory holding the pinned SDK and Node 22, installing them into it first if needed. */
+export async function ensureC2pa(opts: EnsureC2paOptions = {}): Promise<string> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? ((msg: string) => process.stderr.write(`${msg}\n`));
+  const dir = path.resolve(env.DARKROOM_C2PA_DIR || defaultC2paDir(env.HOME || undefined));
+  const problem = await c2paInstallProblem(dir, true);
+  if (!problem) return dir;
+  if (opts.install === false) throw new C2paNotInstalledError(`${problem}; run \`npx tsx scripts/c2pa.ts\` to install it`);
+
+  // Installed beside the target, then renamed into place: a reader never sees half an install.
+  await mkdir(path.dirname(dir), { recursive: true });
+  const tmp = await mkdtemp(path.join(path.dirname(dir), `.${path.basename(dir)}-`));
+  try {
+    log(`installing ${C2PA_PACKAGES.join(' and ')} into ${dir} (first run only, about 80 MB)`);
+    const started = Date.now();
+    await runNpmInstall(tmp, env);
+    const still = await c2paInstallProblem(tmp, true);
+    if (still) throw new C2paInstallError(`npm finished but ${still}`, '');
+    await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir);
+    log(`installed ${c2paLayout(dir).module} in ${Math.round((Date.now() - started) / 1000)}s`);
+    return dir;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function runNpmInstall(prefix: string, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const args = ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', ...C2PA_PACKAGES];
+    // SKIP_RUST_BUILD: the SDK's postinstall would otherwise fetch a native build from GitHub.
+    const child = spawn('npm', args, { env: { ...env, SKIP_RUST_BUILD: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const forward = (chunk: Buffer) => {
+      // stdout stays clean for the script mode's path; npm's output goes to stderr.
+      process.stderr.write(chunk);
+      tail = (tail + chunk.toString()).slice(-4000);
+    };
+    child.stdout.on('data', forward);
+    child.stderr.on('data', forward);
+    child.on('error', (err) => reject(new C2paInstallError(`could not run npm: ${err.message}`, tail)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new C2paInstallError(`\`npm ${args.join(' ')}\` failed (${signal ?? `exit code ${code}`}):\n${tail}`, tail));
+    });
+  });
+}
+
+const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  try {
+    process.stdout.write(`${await ensureC2pa()}\n`);
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
