@@ -98,7 +98,8 @@ const oneLine = (s: string, max: number) => {
 };
 /** Brief text is the user's: markdown's own characters in it are shown, not obeyed. */
 const md = (s: string) => s.replace(/[\\`*_[\]{}()<>#|!~]/g, (c) => `\\${c}`);
-const usd = (n: number) => `$${n.toFixed(2)}`;
+// Not `$`: the Temporal UI's markdown reads two dollar signs on a line as maths, backslash or not.
+const usd = (n: number) => `${n.toFixed(2)} USD`;
 
 /** The Temporal UI's one-line summary of a brief: `Brief: [<sku> · ]<subject> → <channels>`. */
 export function briefSummary(brief: Pick<Brief, 'subject' | 'channels' | 'sku'>): string {
@@ -124,7 +125,7 @@ export function briefCurrentDetails(status: BriefStatus): string {
   const c = status.candidates;
   const lines = [
     `**Stage:** ${status.stage} (round ${status.round})`,
-    `**Candidates:** ${c.generated}/${c.total} generated, ${c.rejected} rejected, ${c.judged} judged, ${c.selected} selected`,
+    `**Candidates:** ${c.generated} of ${c.total} generated, ${c.rejected} rejected, ${c.judged} judged, ${c.selected} selected`,
     `**Spend:** ${usd(status.cost.actualUsd)} of ${usd(status.cost.budgetUsd)} budget (forecast ${usd(status.cost.forecastUsd)})`,
   ];
   if (status.route) lines.push(`**Model:** ${md(status.route.model)}`);

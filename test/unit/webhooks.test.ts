@@ -23,7 +23,7 @@ describe('the Temporal UI summary and details', () => {
   it('keeps the summary on one line and shows markdown in brief text as text', () => {
     const brief = validateBrief({ subject: 'a *bold* [link](http://x)\nmug', channels: ['og-image', 'email-header'], budgetUsd: 2.5, sku: 'MUG_1' });
     expect(briefSummary(brief)).toBe('Brief: MUG\\_1 · a \\*bold\\* \\[link\\]\\(http://x\\) mug → og-image, email-header');
-    expect(briefDetails(brief)).toContain('**Budget:** $2.50');
+    expect(briefDetails(brief)).toContain('**Budget:** 2.50 USD');
     expect(briefDetails(brief)).toContain('**SKU:** MUG\\_1');
     expect(briefSummary(validateBrief({ subject: 'x'.repeat(500), channels: ['og-image'] })).length).toBeLessThanOrEqual(200);
   });

@@ -150,15 +150,15 @@ describe('events and delivery webhooks, and what the Temporal UI shows', () => {
       const details = await desc.staticDetails();
       expect(details).toContain('**Channels:** email-header, og-image');
       expect(details).toContain('**Candidates:** 3 per round, keep 1');
-      expect(details).toContain('**Budget:** $5.00');
+      expect(details).toContain('**Budget:** 5.00 USD');
       expect(details).toContain('**Approval:** human');
       expect(details).toContain('**Model:** auto');
       expect(metadataInReview.currentDetails).toContain('**Stage:** review (round 1)');
-      expect(metadataInReview.currentDetails).toContain('**Candidates:** 3/3 generated, 0 rejected, 3 judged, 1 selected');
+      expect(metadataInReview.currentDetails).toContain('**Candidates:** 3 of 3 generated, 0 rejected, 3 judged, 1 selected');
       expect(metadataInReview.currentDetails).toContain('**Waiting for review** until');
       expect(metadataDone.currentDetails).toContain('**Stage:** done (round 1)');
       expect(metadataDone.currentDetails).toContain('**Delivery:** delivered');
-      expect(metadataDone.currentDetails).toMatch(/\*\*Spend:\*\* \$\d+\.\d\d of \$5\.00 budget/);
+      expect(metadataDone.currentDetails).toMatch(/\*\*Spend:\*\* \d+\.\d\d USD of 5\.00 USD budget/);
       // The real CLI shows the same summary and details.
       expect(describeOut).toContain('a glass bottle of olive oil on a stone table');
       expect(describeOut).toContain('Candidates:** 3 per round');
