@@ -188,6 +188,31 @@ export const ConfigSchema = z.object({
   DARKROOM_DELIVERY_WEBHOOK: z.url({ protocol: /^https?$/ }).optional(),
   /** Key for the `X-Darkroom-Signature: t=…,v1=…` header on events and delivery webhook calls (16+ characters). */
   DARKROOM_WEBHOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /**
+   * Hosts a worker may fetch brief reference images from over https, comma-separated; `*.example.com`
+   * matches any subdomain of example.com. Empty: https references are refused (blob: references
+   * and files the CLI uploads still work). @default none
+   */
+  DARKROOM_REFERENCE_HOSTS: z
+    .string()
+    .transform((v, ctx) => {
+      const hosts = v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+      const bad = hosts.find((h) => !/^(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/.test(h) && !/^\[[0-9a-f:.]+\](?::\d{1,5})?$/.test(h));
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `has ${JSON.stringify(bad.slice(0, 80))}, which is not a host name or *.domain pattern` });
+        return z.NEVER;
+      }
+      return hosts;
+    })
+    .default([]),
+  /**
+   * Let reference fetches reach private, loopback and link-local addresses. For tests and
+   * air-gapped setups whose image hosts are on a private network only: it opens the worker to
+   * requests into its own network. @default false
+   */
+  DARKROOM_REFERENCE_ALLOW_PRIVATE: z.stringbool({ error: 'must be true or false' }).default(false),
+  /** A PEM file of extra certificate authorities to trust for reference fetches (an internal CA). @default the system's */
+  DARKROOM_REFERENCE_CA_FILE: z.string().optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
