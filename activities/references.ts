@@ -68,6 +68,24 @@ export function isPrivateAddress(address: string): boolean {
   return PRIVATE.check(address, 'ipv6');
 }
 
+/** Addresses the configuration lets through despite being private (DARKROOM_REFERENCE_ALLOW_PRIVATE as a list). */
+function allowedPrivate(setting: boolean | readonly string[]): (address: string) => boolean {
+  if (setting === true) return () => true;
+  if (setting === false || setting.length === 0) return () => false;
+  const list = new BlockList();
+  for (const item of setting) {
+    const [net, bits] = item.split('/');
+    const family = isIP(net!) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(net!, family);
+    else list.addSubnet(net!, Number(bits), family);
+  }
+  return (address) => {
+    const mapped = /^::ffff:(?:0:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+    const a = mapped ? mapped[1]! : address;
+    return list.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4');
+  };
+}
+
 /** Whether `url`'s host is on the allow-list: exact names, or `*.domain` for its subdomains; a pattern with a port must match it too. */
 export function hostAllowed(url: URL, patterns: readonly string[]): boolean {
   const host = url.hostname.toLowerCase();
@@ -85,11 +103,11 @@ export function hostAllowed(url: URL, patterns: readonly string[]): boolean {
  * A DNS lookup that refuses when any address a name resolves to is private: the connection is
  * then made to an address this very lookup checked, so a second resolution cannot swap one in.
  */
-function guardedLookup(allowPrivate: boolean): LookupFunction {
+function guardedLookup(allowPrivate: (address: string) => boolean): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { all: true, family: options.family, hints: options.hints }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 0);
-      const bad = allowPrivate ? undefined : addresses.find((a) => isPrivateAddress(a.address));
+      const bad = addresses.find((a) => isPrivateAddress(a.address) && !allowPrivate(a.address));
       if (bad) return callback(new PrivateAddressError(hostname, bad.address), '', 0);
       if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
       const first = addresses[0];
@@ -106,17 +124,15 @@ class PrivateAddressError extends Error {
   }
 }
 
-class TooLargeError extends Error {
-  override readonly name = 'TooLargeError';
-}
-
 /** Fetches reference images over https under the worker's rules; one per worker. */
 export class ReferenceFetcher {
   readonly #config: ReferenceConfig;
+  readonly #allowPrivate: (address: string) => boolean;
   #ca: string | undefined;
 
   constructor(config: ReferenceConfig) {
     this.#config = config;
+    this.#allowPrivate = allowedPrivate(config.DARKROOM_REFERENCE_ALLOW_PRIVATE);
   }
 
   /** The image at `source` (an https URL), checked against every rule; `field` names it in errors. */
@@ -146,7 +162,7 @@ export class ReferenceFetcher {
       throw new ReferenceError(field, `${via ? `${via} is on` : 'is on'} host ${url.host}, which is not in DARKROOM_REFERENCE_HOSTS (${this.#config.DARKROOM_REFERENCE_HOSTS.join(', ')})`);
     }
     const literal = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (isIP(literal) && !this.#config.DARKROOM_REFERENCE_ALLOW_PRIVATE && isPrivateAddress(literal)) {
+    if (isIP(literal) && isPrivateAddress(literal) && !this.#allowPrivate(literal)) {
       throw new ReferenceError(field, `${via ? `${via} is` : 'is'} at ${literal}, a private, loopback or link-local address, which reference fetches never reach`);
     }
   }
@@ -163,7 +179,7 @@ export class ReferenceFetcher {
     const ca = this.#caPem();
     return new Promise((resolve, reject) => {
       const req = https.get(url, {
-        lookup: guardedLookup(this.#config.DARKROOM_REFERENCE_ALLOW_PRIVATE),
+        lookup: guardedLookup(this.#allowPrivate),
         // The system's roots plus the configured CA, not instead of them.
         ...(ca ? { ca: [...rootCertificates, ca] } : {}),
         agent: false,
@@ -192,15 +208,14 @@ export class ReferenceFetcher {
         res.on('data', (chunk: Buffer) => {
           total += chunk.byteLength;
           if (total > limit) {
-            res.destroy(new TooLargeError());
+            // Settled first: the dropped connection's own errors come after and change nothing.
+            reject(new ReferenceError(field, `is over the ${limit}-byte limit (DARKROOM_MAX_DOWNLOAD_BYTES): refused after ${total} bytes, the connection dropped`));
+            res.destroy();
             return;
           }
           chunks.push(chunk);
         });
-        res.on('error', (err) => {
-          if (err instanceof TooLargeError) reject(new ReferenceError(field, `is over the ${limit}-byte limit (DARKROOM_MAX_DOWNLOAD_BYTES): refused after ${total} bytes, the connection dropped`));
-          else reject(new ReferenceFetchError(`reading ${url.host}: ${err.message}`, { cause: err }));
-        });
+        res.on('error', (err) => reject(new ReferenceFetchError(`reading ${url.host}: ${err.message}`, { cause: err })));
         res.on('end', () => resolve({ body: Buffer.concat(chunks, total) }));
       });
       req.on('timeout', () => req.destroy(new ReferenceFetchError(`${url.host} did not answer within ${FETCH_TIMEOUT_MS / 1000}s`)));

@@ -11,6 +11,13 @@ const durationMs = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return ms;
 });
 
+/** 4 or 6 for an IP address literal, 0 otherwise (a light check: the worker parses it again). */
+function ipFamily(s: string): 0 | 4 | 6 {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (v4) return v4.slice(1).every((o) => Number(o) <= 255) ? 4 : 0;
+  return /^[0-9a-f:.]+$/i.test(s) && s.includes(':') && (s.match(/::/g) ?? []).length <= 1 ? 6 : 0;
+}
+
 /** S3's longest presigned URL (SigV4): 7 days. */
 export const MAX_PRESIGN_TTL_MS = 7 * 86_400_000;
 
@@ -206,11 +213,31 @@ export const ConfigSchema = z.object({
     })
     .default([]),
   /**
-   * Let reference fetches reach private, loopback and link-local addresses. For tests and
-   * air-gapped setups whose image hosts are on a private network only: it opens the worker to
-   * requests into its own network. @default false
+   * Let reference fetches reach private, loopback and link-local addresses: `true` for all, or a
+   * comma-separated list of addresses and CIDR ranges (`10.1.2.3,192.168.7.0/24`) for just those.
+   * For tests and air-gapped setups whose image hosts are on a private network: it lets a brief
+   * make the worker send requests into its own network. @default false
    */
-  DARKROOM_REFERENCE_ALLOW_PRIVATE: z.stringbool({ error: 'must be true or false' }).default(false),
+  DARKROOM_REFERENCE_ALLOW_PRIVATE: z
+    .string()
+    .transform((v, ctx): boolean | string[] => {
+      const t = v.trim().toLowerCase();
+      if (t === 'true' || t === '1' || t === 'yes') return true;
+      if (t === 'false' || t === '0' || t === 'no' || t === '') return false;
+      const items = t.split(',').map((x) => x.trim()).filter(Boolean);
+      const bad = items.find((x) => {
+        const m = /^([0-9a-f:.]+)(?:\/(\d{1,3}))?$/.exec(x);
+        const family = m ? ipFamily(m[1]!) : 0;
+        if (family === 0) return true;
+        return m![2] !== undefined && Number(m![2]) > (family === 4 ? 32 : 128);
+      });
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be true, false, or a list of IP addresses and CIDR ranges such as 10.1.2.3,192.168.7.0/24; ${JSON.stringify(bad.slice(0, 60))} is none of these` });
+        return z.NEVER;
+      }
+      return items;
+    })
+    .default(false),
   /** A PEM file of extra certificate authorities to trust for reference fetches (an internal CA). @default the system's */
   DARKROOM_REFERENCE_CA_FILE: z.string().optional(),
 });
