@@ -38,7 +38,7 @@ async function start(ctx: CommandContext, followIt: boolean): Promise<number> {
   if (localReferencePaths(brief).length) {
     const up = await uploadBriefReferences(brief, file, createBlobStore(config));
     brief = up.brief;
-    if (!json) for (const u of up.uploaded) io.err(`uploaded ${u.field}: ${u.file} → blob:${u.key}`);
+    for (const u of up.uploaded) io.err(`uploaded ${u.field}: ${u.file} → blob:${u.key}`);
   }
   const client = await ctx.connect();
   const { handle, workflowId, started } = await startBrief(client, brief, config.DARKROOM_TASK_QUEUE);

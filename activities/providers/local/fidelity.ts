@@ -38,11 +38,15 @@ interface Work {
   lum: Float32Array;
 }
 
-async function workImage(image: Uint8Array): Promise<Work & { scale: number }> {
-  const meta = await sharp(image).metadata();
-  const scale = WORK_SIZE / Math.max(meta.width ?? WORK_SIZE, meta.height ?? WORK_SIZE);
-  const { data, info } = await sharp(image).resize({ width: WORK_SIZE, height: WORK_SIZE, fit: 'inside' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { w: info.width, h: info.height, rgb: data, lum: luminance(data, 3), scale };
+/** The candidate (or a region of it) at `scale`, as RGB and luminance. */
+async function workImage(image: Uint8Array, scale: number, region?: { left: number; top: number; width: number; height: number }): Promise<Work> {
+  let img = sharp(image);
+  if (region) img = img.extract(region);
+  const meta = region ?? (await sharp(image).metadata());
+  const width = Math.max(1, Math.round((meta.width ?? 1) * scale));
+  const height = Math.max(1, Math.round((meta.height ?? 1) * scale));
+  const { data, info } = await img.resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { w: info.width, h: info.height, rgb: data, lum: luminance(data, 3) };
 }
 
 function luminance(data: Uint8Array, channels: number): Float32Array {
@@ -111,61 +115,105 @@ function colourDifference(work: Work, t: Template, base: number): number {
   return sum / (t.offsets.length * 3);
 }
 
+/** Windows correlating less than this are not the product, whatever their colour. */
+const MIN_CORRELATION = 0.3;
+
+/** Structure counts most; colour separates a look-alike shape in another colour. ΔRGB 8 is a faithful copy, 64 another product. */
+function combined(correlation: number, colourDiff: number): number {
+  const colour = Math.max(0, Math.min(1, 1 - (colourDiff - 8) / 56));
+  return Math.max(0, correlation) ** 2 * colour;
+}
+
 /** A decoded reference, reused for every candidate of one judging call. */
 export async function referenceCutout(reference: Uint8Array): Promise<Cutout> {
   return cutOut(reference);
 }
 
-/** Searches `candidate` for the product in `cut` and scores the best match. */
-export async function findProduct(candidate: Uint8Array, cut: Cutout, signal?: AbortSignal): Promise<FidelityMatch> {
-  const work = await workImage(candidate);
-  const aspect = cut.width / cut.height;
-  let best = { r: -2, t: undefined as Template | undefined, x: 0, y: 0 };
-  const tried = new Map<string, Template | undefined>();
-  const templateAt = async (th: number) => {
-    const tw = Math.max(4, Math.round(th * aspect));
-    const key = `${tw}x${th}`;
-    if (!tried.has(key)) tried.set(key, tw <= work.w && th <= work.h ? await template(cut, tw, th, work.w) : undefined);
-    return tried.get(key);
-  };
-  const search = (t: Template, x0: number, x1: number, y0: number, y1: number, step: number) => {
+interface Best {
+  score: number;
+  r: number;
+  diff: number;
+  t?: Template;
+  x: number;
+  y: number;
+}
+
+/** Template search over one work image: each call tries one product height over a range of positions. */
+class Search {
+  best: Best = { score: -1, r: -2, diff: 255, x: 0, y: 0 };
+  readonly #templates = new Map<number, Template | undefined>();
+
+  constructor(readonly work: Work, readonly cut: Cutout) {}
+
+  async at(th: number, x0: number, x1: number, y0: number, y1: number, step: number): Promise<void> {
+    const { work } = this;
+    if (!this.#templates.has(th)) {
+      const tw = Math.max(4, Math.round((th * this.cut.width) / this.cut.height));
+      this.#templates.set(th, th >= 8 && tw <= work.w && th <= work.h ? await template(this.cut, tw, th, work.w) : undefined);
+    }
+    const t = this.#templates.get(th);
+    if (!t) return;
     for (let y = Math.max(0, y0); y <= Math.min(work.h - t.th, y1); y += step) {
       for (let x = Math.max(0, x0); x <= Math.min(work.w - t.tw, x1); x += step) {
-        const r = ncc(work, t, y * work.w + x);
-        if (r > best.r) best = { r, t, x, y };
+        const base = y * work.w + x;
+        const r = ncc(work, t, base);
+        // Shape alone is not enough: a small window correlates with any texture. Colour must agree too.
+        if (r < MIN_CORRELATION || r * r <= this.best.score) continue;
+        const diff = colourDifference(work, t, base);
+        const score = combined(r, diff);
+        if (score > this.best.score) this.best = { score, r, diff, t, x, y };
       }
     }
-  };
+  }
+}
+
+/** Product height, in pixels, the fine pass compares at: label bands and the cap's shape show. */
+const FINE_HEIGHT = 128;
+
+/**
+ * Searches `candidate` for the product in `cut` and scores the best match: a coarse search over
+ * the whole frame at many sizes, then a finer one around the best place found.
+ */
+export async function findProduct(candidate: Uint8Array, cut: Cutout, signal?: AbortSignal): Promise<FidelityMatch> {
+  const meta = await sharp(candidate).metadata();
+  const W = meta.width ?? 0;
+  const H = meta.height ?? 0;
+  const coarseScale = WORK_SIZE / Math.max(W, H, 1);
+  const coarse = new Search(await workImage(candidate, coarseScale), cut);
+  const { work } = coarse;
   for (let i = 0; i < SCALES; i++) {
     signal?.throwIfAborted();
     const share = MIN_SHARE * (MAX_SHARE / MIN_SHARE) ** (i / (SCALES - 1));
-    const t = await templateAt(Math.max(8, Math.round(work.h * share)));
-    if (t) search(t, 0, work.w, 0, work.h, 2);
+    await coarse.at(Math.round(work.h * share), 0, work.w, 0, work.h, 2);
   }
-  // Refine: every position near the best, at its size and the sizes either side.
-  const coarse = best;
-  if (coarse.t) {
-    for (const dh of [-2, -1, 0, 1, 2]) {
-      const t = await templateAt(coarse.t.th + dh);
-      if (t) search(t, coarse.x - 3, coarse.x + 3, coarse.y - 3, coarse.y + 3, 1);
-    }
-  }
-  const t = best.t;
-  if (!t) return { score: 0, x: 0, y: 0, width: 0, height: 0, coverage: 0, correlation: 0, colourDifference: 255 };
-  const base = best.y * work.w + best.x;
-  const diff = colourDifference(work, t, base);
-  // Structure counts most; colour separates a look-alike shape in another colour. ΔRGB 8 is a faithful copy, 64 another product.
-  const structure = Math.max(0, best.r) ** 2;
-  const colour = Math.max(0, Math.min(1, 1 - (diff - 8) / 56));
-  const score = Math.round(100 * structure * colour);
+  const found = coarse.best;
+  if (!found.t) return { score: 0, x: 0, y: 0, width: 0, height: 0, coverage: 0, correlation: Math.max(0, found.r), colourDifference: found.diff };
+  // The coarse box in candidate pixels, widened, and compared again at a resolution where details show.
+  const box = { x: found.x / coarseScale, y: found.y / coarseScale, w: found.t.tw / coarseScale, h: found.t.th / coarseScale };
+  const margin = Math.max(box.w, box.h) * 0.12;
+  const left = Math.max(0, Math.floor(box.x - margin));
+  const top = Math.max(0, Math.floor(box.y - margin));
+  const region = { left, top, width: Math.min(W, Math.ceil(box.x + box.w + margin)) - left, height: Math.min(H, Math.ceil(box.y + box.h + margin)) - top };
+  const fineScale = Math.min(1, FINE_HEIGHT / box.h);
+  signal?.throwIfAborted();
+  const fine = new Search(await workImage(candidate, fineScale, region), cut);
+  const th = Math.round(box.h * fineScale);
+  for (const k of [-0.06, -0.03, 0, 0.03, 0.06]) await fine.at(Math.round(th * (1 + k)), 0, fine.work.w, 0, fine.work.h, 1);
+  const best = fine.best.score >= found.score ? fine.best : undefined;
+  const t = best?.t ?? found.t;
+  const scale = best ? fineScale : coarseScale;
+  const origin = best ? { x: left, y: top } : { x: 0, y: 0 };
+  const b = best ?? found;
+  const width = t.tw / scale;
+  const height = t.th / scale;
   return {
-    score,
-    x: Math.round(best.x / work.scale),
-    y: Math.round(best.y / work.scale),
-    width: Math.round(t.tw / work.scale),
-    height: Math.round(t.th / work.scale),
-    coverage: t.offsets.length / (work.w * work.h),
-    correlation: best.r,
-    colourDifference: diff,
+    score: Math.round(100 * b.score),
+    x: Math.round(origin.x + b.x / scale),
+    y: Math.round(origin.y + b.y / scale),
+    width: Math.round(width),
+    height: Math.round(height),
+    coverage: (t.offsets.length / (t.tw * t.th)) * ((width * height) / Math.max(1, W * H)),
+    correlation: b.r,
+    colourDifference: b.diff,
   };
 }
