@@ -91,6 +91,11 @@ describe('https references', () => {
     expect(Buffer.compare(await blobs.get(refs!.product!.key), png)).toBe(0);
   });
 
+  it('fetches by host name through the checked DNS lookup when its addresses are let through', async () => {
+    const f = fetcher({ DARKROOM_REFERENCE_HOSTS: 'localhost', DARKROOM_REFERENCE_ALLOW_PRIVATE: '127.0.0.0/8,::1' });
+    expect(Buffer.compare(await f.fetch(`https://localhost:${port}/packshot.png`, 'references.product'), png)).toBe(0);
+  });
+
   it('refuses every https fetch, naming DARKROOM_REFERENCE_HOSTS, when no host is allowed', async () => {
     const err = await refusal(fetcher({}).fetch(`${local()}/packshot.png`, 'references.product'));
     expect(err.field).toBe('references.product');
