@@ -1,13 +1,14 @@
 /** One candidate, paid for exactly once: the stored image is the proof of payment, the ledger the record. */
 import { Context } from '@temporalio/activity';
-import { imagePrice } from '../domain/models';
+import { IMAGE_MODELS, imagePrice } from '../domain/models';
+import type { ResolvedReferences } from '../domain/references';
 import { candidateId, candidateKey } from '../domain/naming';
 import type { Candidate } from '../domain/types';
 import type { BlobStore } from './blob-store';
 import { toFailure, withHeartbeat } from './failures';
 import type { ActivityDeps, GenerateCandidateInput } from './index';
 import { ledgerFor, writeLedger } from './ledger';
-import type { ProviderRegistry } from './providers';
+import type { ProviderRegistry, ReferenceImage } from './providers';
 
 /**
  * Makes one candidate, exactly once. The blob key is derived from everything that determines
@@ -36,6 +37,7 @@ export async function generateOnce(
     return { ...base, blob: existing, costUsd: spent.costUsd, generateMs: spent.ms, reused: true };
   }
   const generator = providers.imageGenerator(input.model);
+  const references = await loadReferences(blobs, input.references, IMAGE_MODELS[input.model]?.maxReferenceImages ?? 0);
   const ctx = Context.current();
   const started = Date.now();
   let result;
@@ -52,6 +54,7 @@ export async function generateOnce(
         composition: input.prompt.knobs.composition,
         lighting: input.prompt.knobs.lighting,
         style: input.prompt.knobs.style,
+        ...(references.length ? { references } : {}),
         signal: ctx.cancellationSignal,
       }),
     );
@@ -71,4 +74,11 @@ export async function generateOnce(
   });
   await onPaidCall?.('ledger-written', key);
   return { ...base, blob, costUsd: result.costUsd, generateMs: ms, reused: false };
+}
+
+/** The references a model takes, product first, up to its limit: none for a text-only model. */
+async function loadReferences(blobs: BlobStore, refs: ResolvedReferences | undefined, max: number): Promise<ReferenceImage[]> {
+  if (!refs || max <= 0) return [];
+  const wanted = [...(refs.product ? [{ role: 'product' as const, blob: refs.product }] : []), ...refs.style.map((blob) => ({ role: 'style' as const, blob }))].slice(0, max);
+  return Promise.all(wanted.map(async (r) => ({ role: r.role, image: await blobs.get(r.blob.key), mime: r.blob.mime })));
 }

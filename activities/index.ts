@@ -4,6 +4,7 @@ import { resolveChannel } from '../domain/channels';
 import type { Config } from '../domain/config';
 import { assetKey, manifestKey, upscaledKey } from '../domain/naming';
 import type { BuiltPrompt } from '../domain/prompt';
+import type { ResolvedReferences } from '../domain/references';
 import type { ReviewRecord } from '../domain/review';
 import type { Asset, BlobRef, Candidate, JudgeResult, Manifest, PreparedBrief, SourceProvenance, Span } from '../domain/types';
 import type { BlobStore } from './blob-store';
@@ -12,8 +13,9 @@ import { refusingInputErrors, toFailure, withHeartbeat } from './failures';
 import { generateOnce } from './generate';
 import { formatForChannels } from './images/format';
 import { instrumentActivities, Metrics } from './metrics';
-import { prepareBrief, type PrepareBriefInput } from './prepare';
+import { prepareBrief, resolveBriefReferences, type PrepareBriefInput } from './prepare';
 import { noProvenance, renditionEdits, type Provenance } from './provenance';
+import { ReferenceFetcher } from './references';
 import type { ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
 import { createWebhookActivities } from './events';
@@ -51,12 +53,16 @@ export interface GenerateCandidateInput {
   palette: string[];
   width: number;
   height: number;
+  /** The brief's stored reference images; sent (product first) to models that take them. */
+  references?: ResolvedReferences;
 }
 
 export interface JudgeCandidatesInput {
   workflowId: string;
   brief: Brief;
   candidates: Array<{ id: string; blob: BlobRef }>;
+  /** The product packshot, stored: judges score `fidelity` against it. */
+  reference?: BlobRef;
 }
 
 export interface UpscaleCandidateInput {
@@ -117,6 +123,7 @@ export function createActivities(deps: ActivityDeps) {
   const provenance = deps.provenance ?? noProvenance();
   const clock = deps.clock ?? (() => new Date());
   const now = () => clock().toISOString();
+  const fetcher = new ReferenceFetcher(config);
 
   async function timed<T extends object>(fn: () => Promise<T>): Promise<T & { timing: Span }> {
     const startedAt = now();
@@ -131,7 +138,12 @@ export function createActivities(deps: ActivityDeps) {
      * with every bad field listed.
      */
     async prepareBrief(input: PrepareBriefInput): Promise<PreparedBrief> {
-      return timed(async () => prepareBrief(input, providers, config));
+      return timed(async () => {
+        const prepared = prepareBrief(input, providers, config);
+        // Before any spend: a reference that cannot be used fails the brief now, naming its field.
+        const references = await resolveBriefReferences(prepared.brief, { blobs, fetcher, signal: Context.current().cancellationSignal });
+        return references ? { ...prepared, references } : prepared;
+      });
     },
 
     /**
@@ -149,9 +161,10 @@ export function createActivities(deps: ActivityDeps) {
         const images = await Promise.all(
           input.candidates.map(async (c) => ({ id: c.id, image: await blobs.get(c.blob.key), mime: c.blob.mime })),
         );
+        const reference = input.reference ? { role: 'product' as const, image: await blobs.get(input.reference.key), mime: input.reference.mime } : undefined;
         let out;
         try {
-          out = await withHeartbeat(() => providers.judge.judge({ brief: input.brief, candidates: images, signal: Context.current().cancellationSignal }));
+          out = await withHeartbeat(() => providers.judge.judge({ brief: input.brief, candidates: images, ...(reference ? { reference } : {}), signal: Context.current().cancellationSignal }));
         } catch (err) {
           throw toFailure(err);
         }

@@ -1,6 +1,6 @@
 /** The first activity of a brief: check the id and the brief, route it, build and score its prompt, forecast its cost. */
 import { ApplicationFailure } from '@temporalio/activity';
-import { parseBrief } from '../domain/brief';
+import { parseBrief, type Brief } from '../domain/brief';
 import { resolveChannel } from '../domain/channels';
 import { runSettings, type Config } from '../domain/config';
 import { Failure } from '../domain/failures';
@@ -9,7 +9,10 @@ import { forecastBrief, RoutingError } from '../domain/models';
 import { workflowIdProblem } from '../domain/naming';
 import { buildPrompt, scorePrompt } from '../domain/prompt';
 import { clip, preview } from '../domain/text';
+import type { ResolvedReferences } from '../domain/references';
 import type { PreparedBrief } from '../domain/types';
+import type { BlobStore } from './blob-store';
+import { ReferenceError, resolveReferences, type ReferenceFetcher } from './references';
 import type { ProviderRegistry } from './providers';
 
 const INVALID_BRIEF = Failure.InvalidBrief;
@@ -78,4 +81,24 @@ export function prepareBrief(input: PrepareBriefInput, providers: Pick<ProviderR
       baseSeed: brief.seed ?? hashInt(stableStringify(brief)) % 1_000_000,
       settings: runSettings(config),
     };
+}
+
+/**
+ * Fetches, checks and stores a validated brief's reference images. A reference no retry can fix
+ * (a local path, a host not allowed, a private address, too big, not an image) fails the brief
+ * non-retryably with its field named; a server that is down is retried.
+ */
+export async function resolveBriefReferences(brief: Brief, deps: { blobs: BlobStore; fetcher: ReferenceFetcher; signal?: AbortSignal }): Promise<ResolvedReferences | undefined> {
+  try {
+    return await resolveReferences(brief, deps);
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err;
+    const issue = { field: err.field, message: clip(err.reason, 400) };
+    throw ApplicationFailure.create({
+      message: `invalid brief: ${issue.field} ${issue.message}`,
+      type: INVALID_BRIEF,
+      nonRetryable: true,
+      details: [[issue]],
+    });
+  }
 }

@@ -1,7 +1,10 @@
 /** `darkroom run|start|status|result`: one brief from a file to its published assets. */
 import { statusQuery } from '../workflows/messages';
 import type { BriefStatus } from '../domain/types';
+import { createBlobStore } from '../activities/blob-store';
+import { localReferencePaths } from '../activities/references';
 import { readBriefFile } from './brief-file';
+import { uploadBriefReferences } from './references';
 import { describeFailure, followBrief, startBrief, type BriefHandle } from './briefs';
 import type { Command, CommandContext } from './commands';
 import { uiWorkflow } from './links';
@@ -29,7 +32,14 @@ async function follow(handle: BriefHandle, io: Io, json: boolean): Promise<numbe
 
 async function start(ctx: CommandContext, followIt: boolean): Promise<number> {
   const { config, io, json } = ctx;
-  const brief = await readBriefFile(ctx.need(0, '<brief.json>'));
+  const file = ctx.need(0, '<brief.json>');
+  let brief = await readBriefFile(file);
+  // Packshots on this disk go to the blob store first: the worker reads only blob: keys and https URLs.
+  if (localReferencePaths(brief).length) {
+    const up = await uploadBriefReferences(brief, file, createBlobStore(config));
+    brief = up.brief;
+    for (const u of up.uploaded) io.err(`uploaded ${u.field}: ${u.file} → blob:${u.key}`);
+  }
   const client = await ctx.connect();
   const { handle, workflowId, started } = await startBrief(client, brief, config.DARKROOM_TASK_QUEUE);
   if (!followIt) {

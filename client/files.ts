@@ -49,6 +49,11 @@ function kindOf(stat: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlock
  * stops past the limit even if the file grows after the check.
  */
 export async function readInputFile(file: string, kind: InputFileKind): Promise<string> {
+  return (await readInputBytes(file, kind)).toString('utf8');
+}
+
+/** The bytes of a regular file no larger than `kind.maxBytes`, under the rules of {@link readInputFile}. */
+export async function readInputBytes(file: string, kind: InputFileKind): Promise<Buffer> {
   const { what, maxBytes } = kind;
   const shown = shownPath(file);
   let handle: FileHandle;
@@ -76,7 +81,7 @@ export async function readInputFile(file: string, kind: InputFileKind): Promise<
       total += bytesRead;
       if (total > maxBytes) throw tooLarge(total);
     }
-    return Buffer.concat(chunks, total).toString('utf8');
+    return Buffer.concat(chunks, total);
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(`cannot read ${what} ${shown}: ${clip((err as Error).message)}`, 2, { cause: err });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CHANNEL_IDS, resolveChannel } from './channels';
 import { parseDuration } from './duration';
+import { MAX_STYLE_REFERENCES, referenceSourceProblem } from './references';
 import { DEADLINE_POLICIES } from './review';
 import { clip, CONTROL_CHARS, preview, terminalSafe } from './text';
 
@@ -63,6 +64,24 @@ export const ReviewSettingsSchema = z.strictObject({
   maxRounds: z.number().int().min(1).max(10).default(3),
 });
 
+/** A reference image: `blob:<key>`, an `https://` URL, or (with the darkroom CLI, which uploads it) a local file path. */
+const referenceSource = line()
+  .trim()
+  .min(1, { error: 'must not be empty' })
+  .max(2048)
+  .superRefine((v, ctx) => {
+    const problem = referenceSourceProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** Images the result must stay faithful to: the product's packshot, and looks to follow. */
+export const ReferencesSchema = z.strictObject({
+  /** The product's packshot: placed as it is (same shape, label, colour); judges score fidelity against it. */
+  product: referenceSource.optional(),
+  /** Up to four images whose look (palette, light, mood) the result should follow. */
+  style: z.array(referenceSource).max(MAX_STYLE_REFERENCES).optional(),
+});
+
 /**
  * A creative brief: what to make, for which channels, under which constraints.
  * Everything a brief workflow does follows from it; it never holds secrets.
@@ -123,6 +142,8 @@ export const BriefSchema = z
     sku: line().trim().min(1).max(120).optional(),
     /** The A/B prompt variant id from the catalog template's `variants`, e.g. `warm`; set by catalog jobs. */
     variant: line().trim().min(1).max(60).optional(),
+    /** Reference images (see {@link ReferencesSchema}); absent when the brief has none. */
+    references: ReferencesSchema.optional(),
   })
   .superRefine((b, ctx) => {
     if (b.topK > b.candidates) {

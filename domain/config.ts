@@ -12,6 +12,13 @@ const durationMs = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return ms;
 });
 
+/** 4 or 6 for an IP address literal, 0 otherwise (a light check: the worker parses it again). */
+function ipFamily(s: string): 0 | 4 | 6 {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (v4) return v4.slice(1).every((o) => Number(o) <= 255) ? 4 : 0;
+  return /^[0-9a-f:.]+$/i.test(s) && s.includes(':') && (s.match(/::/g) ?? []).length <= 1 ? 6 : 0;
+}
+
 /** S3's longest presigned URL (SigV4): 7 days. */
 export const MAX_PRESIGN_TTL_MS = 7 * 86_400_000;
 
@@ -255,6 +262,51 @@ export const ConfigSchema = z.object({
   DARKROOM_C2PA_TSA_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   /** PEM file of root certificates a vendor's C2PA signer must chain to for its manifest to count as `Trusted`. @default none */
   DARKROOM_C2PA_TRUST_ANCHORS: z.string().optional(),
+  /**
+   * Hosts a worker may fetch brief reference images from over https, comma-separated; `*.example.com`
+   * matches any subdomain of example.com. Empty: https references are refused (blob: references
+   * and files the CLI uploads still work). @default none
+   */
+  DARKROOM_REFERENCE_HOSTS: z
+    .string()
+    .transform((v, ctx) => {
+      const hosts = v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+      const bad = hosts.find((h) => !/^(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/.test(h) && !/^\[[0-9a-f:.]+\](?::\d{1,5})?$/.test(h));
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `has ${JSON.stringify(bad.slice(0, 80))}, which is not a host name or *.domain pattern` });
+        return z.NEVER;
+      }
+      return hosts;
+    })
+    .default([]),
+  /**
+   * Let reference fetches reach private, loopback and link-local addresses: `true` for all, or a
+   * comma-separated list of addresses and CIDR ranges (`10.1.2.3,192.168.7.0/24`) for just those.
+   * For tests and air-gapped setups whose image hosts are on a private network: it lets a brief
+   * make the worker send requests into its own network. @default false
+   */
+  DARKROOM_REFERENCE_ALLOW_PRIVATE: z
+    .string()
+    .transform((v, ctx): boolean | string[] => {
+      const t = v.trim().toLowerCase();
+      if (t === 'true' || t === '1' || t === 'yes') return true;
+      if (t === 'false' || t === '0' || t === 'no' || t === '') return false;
+      const items = t.split(',').map((x) => x.trim()).filter(Boolean);
+      const bad = items.find((x) => {
+        const m = /^([0-9a-f:.]+)(?:\/(\d{1,3}))?$/.exec(x);
+        const family = m ? ipFamily(m[1]!) : 0;
+        if (family === 0) return true;
+        return m![2] !== undefined && Number(m![2]) > (family === 4 ? 32 : 128);
+      });
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be true, false, or a list of IP addresses and CIDR ranges such as 10.1.2.3,192.168.7.0/24; ${JSON.stringify(bad.slice(0, 60))} is none of these` });
+        return z.NEVER;
+      }
+      return items;
+    })
+    .default(false),
+  /** A PEM file of extra certificate authorities to trust for reference fetches (an internal CA). @default the system's */
+  DARKROOM_REFERENCE_CA_FILE: z.string().optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;

@@ -63,7 +63,7 @@ export const IMAGE_MODELS: Readonly<Record<string, ImageModelSpec>> = {
   local: {
     id: 'local', provider: 'local', vendorModel: 'local', label: 'Darkroom offline generator', tier: 'free',
     sizes: ['1024x1024', '1536x1024', '1024x1536'], maxLongSide: 2048,
-    textRendering: 'none', photorealism: 'low', maxImagesPerCall: 1,
+    textRendering: 'none', photorealism: 'low', maxImagesPerCall: 1, maxReferenceImages: 4,
     priceUsdPerImage: 0, priceDate: '2026-11-21', typicalLatencyMs: 300,
   },
   'gpt-image-1.5': {
@@ -331,7 +331,15 @@ export class RoutingError extends Error {
 
 const PROVIDER_KEY: Record<Provider, string> = { local: '(none)', openai: 'OPENAI_API_KEY', google: 'GEMINI_API_KEY', replicate: 'REPLICATE_API_TOKEN', 'self-hosted': 'DARKROOM_SELF_HOSTED_BASE_URL' };
 
-type RoutableBrief = Pick<Brief, 'model' | 'needs4k' | 'candidates' | 'budgetUsd' | 'styleHints' | 'subject' | 'mustInclude'> & { textInImage?: string };
+type RoutableBrief = Pick<Brief, 'model' | 'needs4k' | 'candidates' | 'budgetUsd' | 'styleHints' | 'subject' | 'mustInclude'> & {
+  textInImage?: string;
+  references?: { product?: string; style?: readonly string[] };
+};
+
+/** Whether a model takes reference images on its edit path. */
+export function takesReferences(modelId: string): boolean {
+  return (IMAGE_MODELS[modelId]?.maxReferenceImages ?? 0) > 0;
+}
 
 /** Text a brief wants rendered in the image: the explicit field, or quoted words in must-include. */
 export function textInImage(brief: RoutableBrief): string | undefined {
@@ -356,6 +364,10 @@ export function routeImageModel(brief: RoutableBrief, available: readonly string
     if (!configured(brief.model)) throw new RoutingError('model', `"${brief.model}" needs ${PROVIDER_KEY[spec.provider]}, which this worker does not have: set it or use model "auto"`);
     if (opts.cheapOnly && (spec.tier === 'standard' || spec.tier === 'premium')) {
       throw new RoutingError('model', `"${brief.model}" is ${spec.tier} tier, and a prompt under minPromptScore only goes to cheap models`);
+    }
+    // A packshot must be placed, not described: a text-only model would silently make another product.
+    if (brief.references?.product && !takesReferences(brief.model)) {
+      throw new RoutingError('model', `"${brief.model}" takes no reference images, and this brief has a product packshot (references.product): use model "auto" or one of ${referenceModels(available).join(', ') || 'local'}`);
     }
     return { model: brief.model, chain: [brief.model], reason: 'chosen in the brief' };
   }
@@ -384,11 +396,25 @@ export function routeImageModel(brief: RoutableBrief, available: readonly string
     chain = ['gemini-2.5-flash-image', 'gpt-image-1.5', 'flux-1.1-pro', 'flux-dev'];
     reason = 'general brief: nano-banana first';
   }
-  const usable = chain.filter(configured);
+  let usable = chain.filter(configured);
+  if (brief.references?.product) {
+    const vendors = usable;
+    usable = usable.filter(takesReferences);
+    if (usable.length === 0 && vendors.length > 0) {
+      // Keys for vendors, none of which can place a packshot: the offline composite would look like a silent downgrade.
+      throw new RoutingError('references.product', `is set, and none of the models this worker can call for this brief (${vendors.join(', ')}) takes reference images: configure a vendor whose model does, or remove references.product`);
+    }
+    if (usable.length > 0) reason = `${reason}; product packshot: reference-capable models only`;
+  }
   if (usable.length === 0) {
     return { model: 'local', chain: ['local'], reason: `${reason}; no vendor model configured, so the offline local generator` };
   }
   return { model: usable[0]!, chain: usable, reason };
+}
+
+/** The models among `available` that take reference images. */
+function referenceModels(available: readonly string[]): string[] {
+  return available.filter((m) => IMAGE_MODELS[m] !== undefined && takesReferences(m));
 }
 
 /** The model routing picks for a brief (see {@link routeImageModel}). */

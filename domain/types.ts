@@ -5,6 +5,7 @@ import type { DeadlinePolicy, IgnoredSignal, ReviewRecord } from './review';
 import type { ChannelPreset } from './channels';
 import type { RunSettings } from './config';
 import type { BatchCost } from './models';
+import type { ResolvedReferences } from './references';
 import type { DeliveryRecord, WebhookFailureRecord } from './webhooks';
 
 /**
@@ -164,6 +165,10 @@ export interface ManifestCandidate {
   costUsd: number;
   /** The generated image's own C2PA manifest, as its vendor signed it. Absent in histories recorded before C2PA. */
   provenance?: SourceProvenance;
+  /** Product fidelity (0–100) against `references.product`, when the brief has one and the judge scored it. */
+  fidelity?: number;
+  /** Blob keys of the reference images this candidate was made with, product first; absent without references. */
+  referenceKeys?: string[];
 }
 
 export interface ManifestAsset extends Asset {
@@ -174,6 +179,10 @@ export interface ManifestAsset extends Asset {
   judgeScore: number;
   judgeReasons: string[];
   altText: string;
+  /** Product fidelity (0–100) of the asset's candidate, when the brief has a product reference. */
+  fidelity?: number;
+  /** Blob keys of the reference images the asset's candidate was made with, product first. */
+  referenceKeys?: string[];
   /** This asset's share of its candidate's generation cost. */
   costUsd: number;
   /**
@@ -196,7 +205,9 @@ export interface Manifest {
   promptScore: PromptScore;
   rounds: number;
   /** Every candidate generated, kept or not, with its judgement. */
-  candidates: Array<Pick<Candidate, 'id' | 'round' | 'seed' | 'model' | 'promptVersion' | 'costUsd' | 'reused'> & { key: string; score?: number; rank?: number }>;
+  candidates: Array<Pick<Candidate, 'id' | 'round' | 'seed' | 'model' | 'promptVersion' | 'costUsd' | 'reused'> & { key: string; score?: number; rank?: number; fidelity?: number; referenceKeys?: string[] }>;
+  /** The brief's reference images as stored (content-addressed keys); absent when it has none. */
+  references?: ResolvedReferences;
   rejectedCandidates: RejectedCandidate[];
   selected: ManifestCandidate[];
   assets: ManifestAsset[];
@@ -327,5 +338,7 @@ export interface PreparedBrief {
   forecast: BatchCost;
   baseSeed: number;
   settings: RunSettings;
+  /** The brief's reference images, fetched, checked and stored; absent when it has none (and in older histories). */
+  references?: ResolvedReferences;
   timing: Span;
 }

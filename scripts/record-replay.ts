@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
@@ -176,6 +176,8 @@ interface Case {
   /** Catalogs: the feed stored before it starts, and which run's history is kept. @default 'first' */
   feed?: { key: string; rows: number };
   keep?: 'first' | 'last';
+  /** Files stored in the blob store before it starts, by key (reference images). */
+  files?: Record<string, string>;
 }
 
 /** A catalog of `rows` product rows on the test template. */
@@ -204,6 +206,12 @@ const cases: Case[] = [
   catalog('catalog-fair', 'replay-fair', 4, { window: 2, fairnessWeight: 2 }),
   // Events and delivery webhooks configured: review_needed, a delivery given up on, completed.
   { name: 'brief-webhooks', input: validateBrief(testBrief({ id: 'replay-webhooks', sku: 'REPLAY-1', approval: 'human', candidates: 2 })), vendors: webhookReceivers, drive: approveFirst },
+  // A product packshot: references resolved, passed to the generator and the judge (the brief-references patch).
+  {
+    name: 'brief-references',
+    input: validateBrief(testBrief({ id: 'replay-references', candidates: 2, references: { product: 'blob:references/serum-bottle.png' } })),
+    files: { 'references/serum-bottle.png': 'examples/catalog/packshots/serum-bottle.png' },
+  },
 ];
 
 /** Runs one case to its end on `taskQueue` and writes its history. */
@@ -244,6 +252,7 @@ async function main(): Promise<void> {
     const client = new Client({ connection });
     for (const c of todo) {
       if (c.feed) await blobs.put(c.feed.key, new TextEncoder().encode(productFeed(c.feed.rows)), { mime: 'text/csv' });
+      for (const [key, file] of Object.entries(c.files ?? {})) await blobs.put(key, await readFile(file), { mime: 'image/png' });
       const vendors = await c.vendors?.();
       try {
         // Vendor cases get their own worker (and task queues), so their providers are theirs alone.

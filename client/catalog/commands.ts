@@ -15,6 +15,7 @@ import type { CatalogInput, catalogWorkflow } from '../../workflows/catalog';
 import { cancelCatalogSignal, pauseSignal, resumeSignal, retryFailedSignal, SA } from '../../workflows/messages';
 import type { Command, CommandContext } from '../commands';
 import { CliError } from '../errors';
+import { uploadFeedReferences } from '../references';
 import { usd } from '../format';
 import { uiQuery, uiWorkflow } from '../links';
 import type { Io } from '../render';
@@ -52,7 +53,10 @@ async function start(ctx: CommandContext, feedFile: string): Promise<number> {
     return 1;
   }
   const blobs = createBlobStore(config);
-  const feedKey = await storeFeed(blobs, catalogId, files.feedText, files.format);
+  // Packshot paths in the feed are files on this disk: upload them, and store the feed with their blob: keys.
+  const refs = await uploadFeedReferences(files, blobs);
+  if (refs.uploaded.length && !json) io.err(`uploaded ${refs.uploaded.length} reference image${refs.uploaded.length === 1 ? '' : 's'} (${new Set(refs.uploaded.map((u) => u.key)).size} distinct) to the blob store`);
+  const feedKey = await storeFeed(blobs, catalogId, refs.feedText, files.format);
   const workflowId = catalogWorkflowId(catalogId);
   const input: CatalogInput = { catalogId, feedKey, template: files.template, ...opts };
   try {

@@ -6,6 +6,7 @@ import type { CatalogInput, catalogWorkflow } from '../../workflows/catalog';
 import { SA } from '../../workflows/messages';
 import type { CommandContext } from '../commands';
 import { CliError } from '../errors';
+import { uploadFeedReferences } from '../references';
 import { temporalUi } from '../links';
 import { readCatalogFiles, readFeedFile, requireTemplate, resolveCatalogId, runOptions } from './inputs';
 import { assertRunnable, feedWideError, previewCatalog, previewJson, previewText } from './plan';
@@ -35,7 +36,7 @@ export async function schedule(ctx: CommandContext, feedFile: string): Promise<n
 
   const client = await ctx.connect();
   const blobs = createBlobStore(config);
-  const feedKey = await storeFeed(blobs, catalogId, files.feedText, files.format);
+  const feedKey = await storeFeed(blobs, catalogId, (await uploadFeedReferences(files, blobs)).feedText, files.format);
   const scheduleId = catalogScheduleId(catalogId);
   const input: CatalogInput = { catalogId, feedKey, template: files.template, ...opts };
   const action: ScheduleOptionsStartWorkflowAction<typeof catalogWorkflow> = {
@@ -112,7 +113,8 @@ export async function upload(ctx: CommandContext, catalogId: string, feedFile: s
   if (!values.json) io.out(previewText(preview));
   assertRunnable(preview);
   const blobs = createBlobStore(config);
-  const feedKey = await storeFeed(blobs, catalogId, feed.feedText, feed.format);
+  const uploaded = await uploadFeedReferences({ feedFile, ...feed, template }, blobs);
+  const feedKey = await storeFeed(blobs, catalogId, uploaded.feedText, feed.format);
   let scheduleUpdated = false;
   if (scheduled && scheduledInput && scheduledInput.feedKey !== feedKey) {
     // A CSV replaced by JSON lines (or back) lives at another key: the schedule must read the new one.

@@ -1,8 +1,9 @@
-import { ApplicationFailure, workflowInfo, type ActivityFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched, workflowInfo, type ActivityFailure } from '@temporalio/workflow';
 import { Failure } from '../../domain/failures';
 import { IMAGE_MODELS, imagePrice } from '../../domain/models';
 import { candidateId, candidateSeed } from '../../domain/naming';
 import type { BuiltPrompt } from '../../domain/prompt';
+import type { ResolvedReferences } from '../../domain/references';
 import { clip } from '../../domain/text';
 import type { Judgement, PreparedBrief, RejectedCandidate } from '../../domain/types';
 import { mapPool } from '../pool';
@@ -33,9 +34,12 @@ export class Generation {
   private readonly generationBudget: number;
   private generationSpent = 0;
   private inFlightUsd = 0;
+  /** The brief's stored reference images, handed to the generator and the judge; none in histories from before references. */
+  private readonly references?: ResolvedReferences;
 
   constructor(private readonly run: BriefRun, private readonly plan: PreparedBrief, private readonly budgetUsd: number) {
     this.acts = activitiesFor(plan.settings);
+    if (plan.references && patched('brief-references')) this.references = plan.references;
     this.chain = plan.route?.chain ?? [plan.model];
     this.generationBudget = budgetUsd - (plan.forecast.judgeUsd + plan.forecast.upscaleUsd);
   }
@@ -76,6 +80,7 @@ export class Generation {
           workflowId: this.run.workflowId, round, index, model,
           seed: candidateSeed(this.plan.baseSeed, round, index),
           prompt, palette: this.plan.brief.brandColors, width: this.plan.master.width, height: this.plan.master.height,
+          ...(this.references ? { references: this.references } : {}),
         });
         this.run.record('generate', c.timing);
         status.candidates.generated++;
@@ -113,7 +118,9 @@ export class Generation {
   async judge(made: Made[]): Promise<string[]> {
     const { brief } = this.plan;
     this.run.enter('judging');
-    const judged = await this.acts.judgeCandidates({ workflowId: this.run.workflowId, brief, candidates: made.map((c) => ({ id: c.id, blob: c.blob })) });
+    const judged = await this.acts.judgeCandidates({ workflowId: this.run.workflowId, brief, candidates: made.map((c) => ({ id: c.id, blob: c.blob })),
+      ...(this.references?.product ? { reference: this.references.product } : {}),
+    });
     this.run.record('judge', judged.timing);
     this.run.spend(judged.costUsd);
     for (const j of judged.judgements) this.judgementOf.set(j.candidateId, j);

@@ -1,6 +1,7 @@
 import type { ManifestDraft } from '../../activities';
 import type { Asset, BlobRef, Candidate, Manifest, ManifestAsset, ManifestCandidate, PreparedBrief, SourceProvenance, Span, StageTiming } from '../../domain/types';
 import { activitiesFor } from './proxies';
+import { referenceKeys } from '../../domain/references';
 import type { Picked } from './review';
 import type { BriefRun, Made } from './run';
 
@@ -62,19 +63,26 @@ export function manifestDraft(run: BriefRun, plan: PreparedBrief, picked: Picked
   const { gen, prompt, promptOf } = picked;
   const judgementOf = gen.judgementOf;
   const textOf = (c: Candidate) => promptOf.get(c.promptVersion)?.text ?? prompt.text;
+  // Only briefs with references get the fields, so manifests of other briefs read as before.
+  const refKeys = referenceKeys(plan.references);
+  const refsOf = (c: Candidate) => {
+    if (!plan.references) return {};
+    const fidelity = judgementOf.get(c.id)?.scores.fidelity;
+    return { ...(fidelity !== undefined ? { fidelity } : {}), referenceKeys: refKeys };
+  };
   const selected: ManifestCandidate[] = formatted.map(({ candidate: c, altText, source }) => {
     const j = judgementOf.get(c.id)!;
     return {
       id: c.id, model: c.model, seed: c.seed, promptVersion: c.promptVersion, prompt: textOf(c),
       master: masters.get(c.id)!.blob, upscaledFrom: masters.get(c.id)!.upscaledFrom,
       judge: { score: j.score, rank: j.rank, scores: j.scores, reasons: j.reasons, judge: j.judge },
-      altText, costUsd: c.costUsd, ...(source ? { provenance: source } : {}),
+      altText, costUsd: c.costUsd, ...(source ? { provenance: source } : {}), ...refsOf(c),
     };
   });
   const assets: ManifestAsset[] = formatted.flatMap(({ candidate: c, assets: list, altText }) =>
     list.map((a) => ({
       ...a, model: c.model, prompt: textOf(c), promptVersion: c.promptVersion, seed: c.seed,
-      judgeScore: judgementOf.get(c.id)!.score, judgeReasons: judgementOf.get(c.id)!.reasons, altText,
+      judgeScore: judgementOf.get(c.id)!.score, judgeReasons: judgementOf.get(c.id)!.reasons, altText, ...refsOf(c),
       costUsd: Math.round((c.costUsd / list.length) * 1e6) / 1e6,
     })),
   );
@@ -84,8 +92,9 @@ export function manifestDraft(run: BriefRun, plan: PreparedBrief, picked: Picked
     brief: plan.brief, prompt, promptScore: plan.promptScore, rounds: status.round,
     candidates: gen.all.map((c) => ({
       id: c.id, round: c.round, seed: c.seed, model: c.model, promptVersion: c.promptVersion, costUsd: c.costUsd,
-      reused: c.reused, key: c.blob.key, score: judgementOf.get(c.id)?.score, rank: judgementOf.get(c.id)?.rank,
+      reused: c.reused, key: c.blob.key, score: judgementOf.get(c.id)?.score, rank: judgementOf.get(c.id)?.rank, ...refsOf(c),
     })),
+    ...(plan.references ? { references: plan.references } : {}),
     rejectedCandidates: gen.rejected,
     selected,
     assets,

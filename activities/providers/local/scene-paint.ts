@@ -92,7 +92,9 @@ export function backgroundSvg(s: Scene): string {
 }
 
 /** The sharp foreground: the lit subject with fine surface detail, props, glow and vignette. */
-export function subjectSvg(s: Scene): string {
+export function subjectSvg(s: Scene, options: { paintSubject?: boolean } = {}): string {
+  // A real product (a packshot) takes the painted subject's place; the props stay around it.
+  const paintSubject = options.paintSubject ?? true;
   const { width: w, height: h, light } = s;
   const short = Math.min(w, h);
   const p = s.placement;
@@ -138,12 +140,12 @@ export function subjectSvg(s: Scene): string {
   };
 
   if (s.flatLay) {
-    s.flatItems.forEach((it, i) => {
+    if (paintSubject) s.flatItems.forEach((it, i) => {
       const id = it.color === s.subject ? 'subj' : `acc${Math.max(0, s.accents.indexOf(it.color))}`;
       parts.push(subjectGroup(it.x, it.y, it.size, it.shape, id, it.rotate + i));
     });
   } else {
-    parts.push(subjectGroup(p.x, p.y, p.size, s.shape, 'subj', s.rotate));
+    if (paintSubject) parts.push(subjectGroup(p.x, p.y, p.size, s.shape, 'subj', s.rotate));
     s.props.forEach((pr, i) => {
       const id = `acc${i % s.accents.length}`;
       parts.push(subjectGroup(pr.x, pr.y, pr.r * 2, pr.shape, id, 0));

@@ -2,6 +2,8 @@ import { hexToRgb } from '../../../domain/colors';
 import type { Judgement } from '../../../domain/types';
 import { imageStats, nearestDominant, type ImageStats } from '../../images/stats';
 import { InvalidRequestError } from '../errors';
+import { findProduct, referenceCutout, type FidelityMatch } from './fidelity';
+import type { Cutout } from './packshot';
 import type { JudgeInput, JudgeOutput, VisionJudge } from '../types';
 
 /** How much each sub-score counts; palette fit drops out (and the rest scale up) without brand colours. */
@@ -11,6 +13,8 @@ export const LOCAL_JUDGE_WEIGHTS = {
   contrast: 0.15,
   colorfulness: 0.1,
   palette: 0.25,
+  /** Only with a product reference: the packshot found in the picture, faithfully. */
+  fidelity: 0.4,
 } as const;
 
 type SubScore = keyof typeof LOCAL_JUDGE_WEIGHTS;
@@ -32,6 +36,15 @@ export class LocalVisionJudge implements VisionJudge {
   async judge(input: JudgeInput): Promise<JudgeOutput> {
     const { brief, candidates, signal } = input;
     signal?.throwIfAborted();
+    const product = input.reference?.role === 'product' ? input.reference : undefined;
+    let cut: Cutout | undefined;
+    if (product) {
+      try {
+        cut = await referenceCutout(product.image);
+      } catch (err) {
+        throw new InvalidRequestError(`the product reference (${product.mime}) could not be decoded: ${(err as Error).message}`, this.name, { cause: err });
+      }
+    }
     const judgements = await Promise.all(
       candidates.map(async (c): Promise<Omit<Judgement, 'rank'>> => {
         let stats: ImageStats;
@@ -41,16 +54,22 @@ export class LocalVisionJudge implements VisionJudge {
           throw new InvalidRequestError(`candidate ${c.id} (${c.mime}) could not be decoded: ${(err as Error).message}`, this.name, { cause: err });
         }
         signal?.throwIfAborted();
-        return { candidateId: c.id, ...scoreStats(stats, brief.brandColors), judge: this.name };
+        const match = cut ? await findProduct(c.image, cut, signal) : undefined;
+        const scored = scoreStats(stats, brief.brandColors, match?.score);
+        if (match) scored.reasons.unshift(fidelityReason(match));
+        return { candidateId: c.id, ...scored, judge: this.name };
       }),
     );
-    return { judgements, unchecked: uncheckedChecks(brief), costUsd: 0 };
+    const unchecked = uncheckedChecks(brief);
+    if (cut) unchecked.push(`product details (label text, small print, fine logo detail): not checked against the packshot (the offline judge compares shape and colour at low resolution; ${NEEDS_VISION})`);
+    return { judgements, unchecked, costUsd: 0 };
   }
 }
 
 /** Sub-scores, the weighted total and one reason per sub-score. Pure, so it can be tested on numbers. */
-export function scoreStats(stats: ImageStats, brandColors: readonly string[]): Pick<Judgement, 'score' | 'scores' | 'reasons'> {
+export function scoreStats(stats: ImageStats, brandColors: readonly string[], fidelity?: number): Pick<Judgement, 'score' | 'scores' | 'reasons'> {
   const scores: Partial<Record<SubScore, number>> = {};
+  if (fidelity !== undefined) scores.fidelity = clamp100(fidelity);
   const reasons: string[] = [];
 
   // Sharpness: log scale, because Laplacian variance spans orders of magnitude between a blur and crisp texture.
@@ -109,6 +128,15 @@ export function scoreStats(stats: ImageStats, brandColors: readonly string[]): P
   }
   const rounded = Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, Math.round(v)]));
   return { score: Math.round((total / weight) * 10) / 10, scores: rounded, reasons };
+}
+
+/** One plain sentence on where the product was found and how well it matches. */
+export function fidelityReason(m: FidelityMatch): string {
+  const where = `at ${m.x},${m.y} (${m.width}x${m.height} px, covering ${pct(m.coverage)} of the frame)`;
+  const numbers = `correlation ${m.correlation.toFixed(2)}, mean colour difference ${one(m.colourDifference)} of 255`;
+  if (m.score >= 70) return `Product packshot found ${where}, closely matching the reference (${numbers}).`;
+  if (m.score >= 40) return `Product packshot only loosely matched ${where} (${numbers}): it may be altered or partly hidden.`;
+  return `Product packshot not found: the best match ${where} is poor (${numbers}).`;
 }
 
 /** Every brief check this judge cannot make, one plain line each. */
