@@ -113,9 +113,11 @@ describe('models and routing', () => {
       'flux-2-pro': 8, 'flux-2-flex': 8, 'flux-2-dev': 4,
       'seedream-4': 10,
       'self-hosted': 4,
+      // The offline generator composites the packshot into its scene.
+      local: 4,
     });
-    // Text to image only: FLUX.1, Ideogram, Imagen, the offline generator.
-    for (const id of ['local', 'flux-1.1-pro', 'flux-schnell', 'ideogram-v3-turbo', 'imagen-4']) expect(IMAGE_MODELS[id]!.maxReferenceImages, id).toBeUndefined();
+    // Text to image only: FLUX.1, Ideogram, Imagen.
+    for (const id of ['flux-1.1-pro', 'flux-schnell', 'ideogram-v3-turbo', 'imagen-4']) expect(IMAGE_MODELS[id]!.maxReferenceImages, id).toBeUndefined();
   });
 
   it('keeps models it cannot call yet out of routing, and says why', () => {
