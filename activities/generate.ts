@@ -52,6 +52,7 @@ export async function generateOnce(
         composition: input.prompt.knobs.composition,
         lighting: input.prompt.knobs.lighting,
         style: input.prompt.knobs.style,
+        ...(input.lora ? { lora: input.lora } : {}),
         signal: ctx.cancellationSignal,
       }),
     );

@@ -1,5 +1,6 @@
 import { Context, log } from '@temporalio/activity';
 import type { Brief } from '../domain/brief';
+import type { LogoBox, Lora } from '../domain/brand';
 import { resolveChannel } from '../domain/channels';
 import type { Config } from '../domain/config';
 import { assetKey, manifestKey, upscaledKey } from '../domain/naming';
@@ -45,6 +46,8 @@ export interface GenerateCandidateInput {
   palette: string[];
   width: number;
   height: number;
+  /** The brand kit's LoRA, for models that take one; absent without a kit or a LoRA. */
+  lora?: Lora;
 }
 
 export interface JudgeCandidatesInput {
@@ -66,6 +69,8 @@ export interface FormatCandidateInput {
   candidateId: string;
   master: BlobRef;
   channels: string[];
+  /** The brand's stored logo and its box on each channel; absent without a brand kit. */
+  logo?: { blob: BlobRef; placements: Record<string, LogoBox> };
 }
 
 export interface NotifyReviewersInput {
@@ -118,7 +123,7 @@ export function createActivities(deps: ActivityDeps) {
      * with every bad field listed.
      */
     async prepareBrief(input: PrepareBriefInput): Promise<PreparedBrief> {
-      return timed(async () => prepareBrief(input, providers, config));
+      return timed(async () => prepareBrief(input, providers, config, blobs));
     },
 
     /**
@@ -177,7 +182,8 @@ export function createActivities(deps: ActivityDeps) {
       return timed(async () => {
         const master = await blobs.get(input.master.key);
         const channels = input.channels.map((c) => resolveChannel(c)!);
-        const outputs = await withHeartbeat(() => formatForChannels(master, channels, { signal: Context.current().cancellationSignal }));
+        const logo = input.logo ? { image: await blobs.get(input.logo.blob.key), placements: input.logo.placements } : undefined;
+        const outputs = await withHeartbeat(() => formatForChannels(master, channels, { signal: Context.current().cancellationSignal, ...(logo ? { logo } : {}) }));
         const assets: Asset[] = [];
         for (const o of outputs) {
           const key = assetKey(input.workflowId, o.channel, input.candidateId, o.format);
@@ -185,6 +191,7 @@ export function createActivities(deps: ActivityDeps) {
           assets.push({
             candidateId: input.candidateId, channel: o.channel, format: o.format, width: o.width, height: o.height,
             density: o.density, key, sha256: ref.sha256, bytes: ref.bytes, mime: o.mime, cropKept: o.cropKept, crop: o.crop,
+            ...(o.logo ? { logo: o.logo } : {}),
           });
         }
         return { assets };

@@ -188,6 +188,12 @@ export const ConfigSchema = z.object({
   DARKROOM_DELIVERY_WEBHOOK: z.url({ protocol: /^https?$/ }).optional(),
   /** Key for the `X-Darkroom-Signature: t=…,v1=…` header on events and delivery webhook calls (16+ characters). */
   DARKROOM_WEBHOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /**
+   * Folder of brand kits (`<name>.json` and their logos). The CLI stores a brief's kit in the blob
+   * store when it starts the brief; a worker reads this folder only for briefs started without the
+   * CLI (`temporal workflow start`, the Temporal UI). @default ./brands
+   */
+  DARKROOM_BRANDS_DIR: z.string().min(1).default('./brands'),
 });
 
 export type Config = z.output<typeof ConfigSchema>;

@@ -6,6 +6,7 @@ import type { ChannelPreset } from './channels';
 import type { RunSettings } from './config';
 import type { BatchCost } from './models';
 import type { DeliveryRecord, WebhookFailureRecord } from './webhooks';
+import type { LogoBox, Lora, PromptBrand } from './brand';
 
 /**
  * A pointer to bytes in the blob store. Images travel between activities as BlobRefs,
@@ -91,6 +92,8 @@ export interface Asset {
   cropKept: number;
   /** Crop box in master pixels. */
   crop: { left: number; top: number; width: number; height: number };
+  /** Where the brand's logo was composited, in this asset's pixels; absent without a brand kit. */
+  logo?: LogoBox;
 }
 
 export interface StageTiming {
@@ -275,5 +278,26 @@ export interface PreparedBrief {
   forecast: BatchCost;
   baseSeed: number;
   settings: RunSettings;
+  /** The brief's brand kit as stored and placed; absent for briefs without `brand`. */
+  brand?: PreparedBrand;
   timing: Span;
+}
+
+/**
+ * A brand kit as the workflow carries it: keys into the blob store and small values only, so a
+ * brief's history stays in kilobytes and every worker uses the same stored kit.
+ */
+export interface PreparedBrand {
+  name: string;
+  /** The stored kit, `brands/<name>/<sha256>.json`. */
+  key: string;
+  /** The logo file as stored (PNG or SVG). */
+  logo: BlobRef;
+  /** Where the logo goes on each of the brief's channels, computed before any spend. */
+  placements: Record<string, LogoBox>;
+  /** What the prompt builder takes from the kit: palette, approved and banned words. */
+  prompt: PromptBrand;
+  lora?: Lora;
+  /** The kit's style reference images, as stored. */
+  styleReferences: BlobRef[];
 }

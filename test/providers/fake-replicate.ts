@@ -38,6 +38,8 @@ const MODELS: Record<string, ModelDef> = {
   'black-forest-labs/flux-1.1-pro-ultra': { official: true, megapixels: 4, formats: ['jpg', 'png'], list: false },
   'black-forest-labs/flux-schnell': { official: true, megapixels: 1, formats: ['webp', 'jpg', 'png'], list: true },
   'black-forest-labs/flux-dev': { official: true, megapixels: 1, formats: ['webp', 'jpg', 'png'], list: true },
+  'black-forest-labs/flux-dev-lora': { official: true, megapixels: 1, formats: ['webp', 'jpg', 'png'], list: true },
+  'black-forest-labs/flux-schnell-lora': { official: true, megapixels: 1, formats: ['webp', 'jpg', 'png'], list: true },
   'recraft-ai/recraft-crisp-upscale': { official: true, megapixels: 0, formats: ['png'], list: false },
   'nightmareai/real-esrgan': { official: false, megapixels: 0, formats: ['png'], list: false },
 };
@@ -176,6 +178,8 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
       const format = (input.output_format as string | undefined) ?? 'webp';
       if (!def.formats.includes(format)) invalid.push({ field: 'input.output_format', message: `output_format must be one of: ${def.formats.join(', ')}` });
       if (input.seed !== undefined && !Number.isInteger(input.seed)) invalid.push({ field: 'input.seed', message: 'seed must be an integer' });
+      if (input.lora_scale !== undefined && !(typeof input.lora_scale === 'number' && input.lora_scale >= -1 && input.lora_scale <= 3)) invalid.push({ field: 'input.lora_scale', message: 'lora_scale must be from -1 to 3' });
+      if (input.lora_weights !== undefined && typeof input.lora_weights !== 'string') invalid.push({ field: 'input.lora_weights', message: 'lora_weights must be a string' });
       if (invalid.length) return { invalid };
       const [width, height] = fluxSize(ratio, def.megapixels);
       const base = sharp({ create: { width, height, channels: 3, background: { r: 30, g: 90, b: 160 } } });

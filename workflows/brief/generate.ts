@@ -1,6 +1,7 @@
 import { ApplicationFailure, workflowInfo, type ActivityFailure } from '@temporalio/workflow';
 import { Failure } from '../../domain/failures';
 import { IMAGE_MODELS, imagePrice } from '../../domain/models';
+import { mergedPalette } from '../../domain/brand';
 import { candidateId, candidateSeed } from '../../domain/naming';
 import type { BuiltPrompt } from '../../domain/prompt';
 import { clip } from '../../domain/text';
@@ -75,7 +76,8 @@ export class Generation {
         const c = await this.generatorFor(model).generateCandidate({
           workflowId: this.run.workflowId, round, index, model,
           seed: candidateSeed(this.plan.baseSeed, round, index),
-          prompt, palette: this.plan.brief.brandColors, width: this.plan.master.width, height: this.plan.master.height,
+          prompt, palette: mergedPalette(this.plan.brief.brandColors, this.run.brand?.prompt), width: this.plan.master.width, height: this.plan.master.height,
+          ...(this.run.brand?.lora ? { lora: this.run.brand.lora } : {}),
         });
         this.run.record('generate', c.timing);
         status.candidates.generated++;

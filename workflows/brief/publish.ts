@@ -42,7 +42,10 @@ export async function formatAll(run: BriefRun, plan: PreparedBrief, approved: Ma
   run.status.assets.total = approved.length * plan.channels.reduce((n, c) => n + c.formats.length, 0);
   return Promise.all(approved.map(async (candidate) => {
     const [f, alt] = await Promise.all([
-      acts.formatCandidate({ workflowId: run.workflowId, candidateId: candidate.id, master: masters.get(candidate.id)!.blob, channels }),
+      acts.formatCandidate({
+        workflowId: run.workflowId, candidateId: candidate.id, master: masters.get(candidate.id)!.blob, channels,
+        ...(run.brand ? { logo: { blob: run.brand.logo, placements: run.brand.placements } } : {}),
+      }),
       acts.writeAltText({ brief: plan.brief, blob: candidate.blob }),
     ]);
     run.record('format', f.timing);

@@ -5,7 +5,7 @@ import { InvalidRequestError } from '../errors';
 import { scrubbedCall } from '../scrub';
 import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
 import { ReplicateCall, outputUrls } from './client';
-import { resolveOptions, type ReplicateClientOptions } from './options';
+import { loraRequest, resolveOptions, type ReplicateClientOptions } from './options';
 
 export interface ReplicateImageGeneratorOptions extends ReplicateClientOptions {
   /** FLUX 1.1 [pro] and Ultra: how permissive the vendor's safety filter is, 1 (strictest) to 6. @default 2 (the vendor's default) */
@@ -78,7 +78,12 @@ export class ReplicateImageGenerator implements ImageGenerator {
       throw new InvalidRequestError(`model ${JSON.stringify(input.model)} is not a Replicate image model in the catalog`, this.name);
     }
     const call = new ReplicateCall(this.#options, { provider: this.name, what: 'image generation', signal: input.signal });
-    const prediction = await call.predict({ model: spec.vendorModel as `${string}/${string}` }, fluxInput(spec, input, this.#flux));
+    const lora = loraRequest(spec.id, input.prompt.trim(), input.lora);
+    const body = fluxInput(spec, input, this.#flux);
+    const prediction = await call.predict(
+      { model: lora?.vendorModel ?? (spec.vendorModel as `${string}/${string}`) },
+      lora ? { ...body, prompt: lora.prompt, ...lora.input } : body,
+    );
     const urls = outputUrls(call, prediction);
     const image = await call.download(urls[0]!);
     const probe = await probeImage(image).catch((err: unknown) => {
