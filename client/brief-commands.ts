@@ -2,6 +2,7 @@
 import { statusQuery } from '../workflows/messages';
 import type { BriefStatus } from '../domain/types';
 import { readBriefFile } from './brief-file';
+import { withStoredBrand } from './brands';
 import { describeFailure, followBrief, startBrief, type BriefHandle } from './briefs';
 import type { Command, CommandContext } from './commands';
 import { uiWorkflow } from './links';
@@ -29,7 +30,8 @@ async function follow(handle: BriefHandle, io: Io, json: boolean): Promise<numbe
 
 async function start(ctx: CommandContext, followIt: boolean): Promise<number> {
   const { config, io, json } = ctx;
-  const brief = await readBriefFile(ctx.need(0, '<brief.json>'));
+  const file = ctx.need(0, '<brief.json>');
+  const brief = await withStoredBrand(config, await readBriefFile(file), file);
   const client = await ctx.connect();
   const { handle, workflowId, started } = await startBrief(client, brief, config.DARKROOM_TASK_QUEUE);
   if (!followIt) {

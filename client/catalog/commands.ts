@@ -15,6 +15,7 @@ import type { CatalogInput, catalogWorkflow } from '../../workflows/catalog';
 import { cancelCatalogSignal, pauseSignal, resumeSignal, retryFailedSignal, SA } from '../../workflows/messages';
 import type { Command, CommandContext } from '../commands';
 import { CliError } from '../errors';
+import { templateWithStoredBrand } from '../brands';
 import { usd } from '../format';
 import { uiQuery, uiWorkflow } from '../links';
 import type { Io } from '../render';
@@ -54,7 +55,9 @@ async function start(ctx: CommandContext, feedFile: string): Promise<number> {
   const blobs = createBlobStore(config);
   const feedKey = await storeFeed(blobs, catalogId, files.feedText, files.format);
   const workflowId = catalogWorkflowId(catalogId);
-  const input: CatalogInput = { catalogId, feedKey, template: files.template, ...opts };
+  // Stored only now (not on a dry run): every row's workers read the kit this start saw.
+  const template = await templateWithStoredBrand(config, files.template, templateFile);
+  const input: CatalogInput = { catalogId, feedKey, template, ...opts };
   try {
     await client.workflow.start<typeof catalogWorkflow>('catalogWorkflow', {
       taskQueue: config.DARKROOM_TASK_QUEUE,
