@@ -111,5 +111,6 @@ export function buildPrompt(brief: Brief, feedback: readonly string[] = [], bran
   const leaked = bannedIn(`${text}\n${negative}`, banned);
   if (leaked) throw new BannedWordError('prompt', leaked);
   const version = `pv-${hash8(stableStringify({ text, negative }))}`;
-  return { version, text, negative, knobs: k, feedback: [...feedback] };
+  // The notes as folded in: with a kit's banned words taken out (the review audit keeps the originals).
+  return { version, text, negative, knobs: k, feedback: [...notes] };
 }

@@ -102,7 +102,7 @@ describe('banned words', () => {
       for (const b of banned) {
         expect(bannedIn(p.text, [b]), `${b} in ${p.text}`).toBeUndefined();
         expect(bannedIn(p.negative, [b])).toBeUndefined();
-        for (const v of Object.values(p.knobs)) expect(bannedIn(v ?? '', [b])).toBeUndefined();
+        for (const v of [...Object.values(p.knobs), ...p.feedback]) expect(bannedIn(v ?? '', [b])).toBeUndefined();
       }
       // Scoring still works on what is left: subject, palette and style are always there.
       expect(scorePrompt(p.knobs).present).toEqual(expect.arrayContaining(['subject', 'palette', 'style']));
