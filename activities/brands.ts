@@ -25,8 +25,9 @@ export class BrandKitError extends Error {
   override readonly name = 'BrandKitError';
   readonly issues: FieldIssue[];
   constructor(readonly brand: string, problems: readonly FieldIssue[] | string) {
-    const issues = typeof problems === 'string' ? [{ field: 'brand', message: problems }] : problems.map((i) => ({ field: `brand (${i.field})`, message: i.message }));
-    super(`brand ${JSON.stringify(brand)}: ${issues.map((i) => (i.field === 'brand' ? i.message : `${i.field} ${i.message}`)).join('; ')}`);
+    // Every problem names the brief's field (`brand`); the kit's own field follows, in the kit's file.
+    const issues = typeof problems === 'string' ? [{ field: 'brand', message: problems }] : problems.map((i) => ({ field: 'brand', message: `${brand}.json: ${i.field} ${i.message}` }));
+    super(`brand ${JSON.stringify(brand)}: ${issues.map((i) => i.message).join('; ')}`);
     this.issues = issues;
   }
 }
