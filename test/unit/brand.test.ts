@@ -169,3 +169,27 @@ describe('logo placement', () => {
     expect(LogoPlacementSchema.parse({}).minWidthPx).toBe(48);
   });
 });
+
+describe('the fernwood examples', () => {
+  const example = (p: string) => readFileSync(new URL(`../../examples/${p}`, import.meta.url), 'utf8');
+  const fw = (parseBrandKit(fernwood) as { kit: BrandKit }).kit;
+  const brand: PromptBrand = { palette: fw.palette, style: fw.style };
+  const check = (brief: ReturnType<typeof validateBrief>) => {
+    expect(brief.brand).toBe('fernwood');
+    expect(bannedWordIssues(brief, fw.style.banned, 'fernwood')).toEqual([]);
+    expect(scorePrompt(buildPrompt(brief, [], brand).knobs).score).toBe(8);
+    for (const id of brief.channels) expect(placeLogo(resolveChannel(id)!, { width: 240, height: 96 }, logoRuleFor(fw.logo, id)).ok, id).toBe(true);
+  };
+
+  it('catalog/template-brand.json gives one valid branded brief per product, the logo fitting every channel', async () => {
+    const { briefsFromFeed } = await import('../../domain/feed');
+    const plan = briefsFromFeed(example('catalog/products.csv'), example('catalog/template-brand.json'));
+    expect(plan.errors).toEqual([]);
+    expect(plan.runs).toHaveLength(12);
+    for (const run of plan.runs) check(run.brief);
+  });
+
+  it('briefs/fernwood-tote.json is a valid branded brief', () => {
+    check(validateBrief(JSON.parse(example('briefs/fernwood-tote.json'))));
+  });
+});
