@@ -17,7 +17,8 @@ import { bannedIn, boxAvoidsSafeZone, DEFAULT_SAFE_ZONES } from '../../domain/br
 import { validateBrief, type BriefInput } from '../../domain/brief';
 import { Failure } from '../../domain/failures';
 import type { Manifest } from '../../domain/types';
-import { withStoredBrand } from '../../client/brands';
+import { templateWithStoredBrand, withStoredBrand } from '../../client/brands';
+import { startCatalog } from '../support/catalog';
 import { startBrief } from '../../client/briefs';
 import { statusQuery } from '../../workflows/messages';
 import { testBrief } from '../support/briefs';
@@ -44,14 +45,15 @@ beforeAll(async () => {
 });
 afterAll(closeTestConnection);
 
-async function expectLogoIn(blobs: FsBlobStore, m: Manifest): Promise<void> {
-  expect(m.assets.length).toBe(4); // story-9x16 jpeg+png, email-header jpeg+png
+async function expectLogoIn(blobs: FsBlobStore, m: Manifest, assets = 4): Promise<void> {
+  expect(m.assets.length).toBe(assets); // e.g. story-9x16 jpeg+png, email-header jpeg+png
   for (const a of m.assets) {
     expect(a.logo, `${a.channel}/${a.format}`).toBeDefined();
     if (a.channel === 'story-9x16') {
       expect(a.logo!.corner).toBe('center-bottom');
       expect(boxAvoidsSafeZone(a.logo!, a.width, a.height, DEFAULT_SAFE_ZONES['story-9x16']!)).toBe(true);
-    } else expect(a.logo).toEqual({ corner: 'top-left', x: 12, y: 12, width: 132, height: 53 });
+    } else if (a.channel === 'email-header') expect(a.logo).toEqual({ corner: 'top-left', x: 12, y: 12, width: 132, height: 53 });
+    else expect(a.logo!.corner).toBe('bottom-right');
     if (a.format !== 'png') continue;
     // Where the logo is opaque, the published PNG shows exactly the logo's pixels.
     const box = a.logo!;
@@ -104,6 +106,32 @@ describe('brand kits on a real worker', () => {
       return (await handle.result()) as Manifest;
     });
     await expectLogoIn(new FsBlobStore(path.join(dataDir, 'blobs')), m);
+  });
+
+  it('the example catalog template: the CLI stores the kit once, every row publishes its assets with the logo', async () => {
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('brand-catalog');
+    const dataDir = testDataDir('brand-catalog');
+    const catalogId = `brand-${taskQueue.slice(-8)}`;
+    const template = await templateWithStoredBrand(
+      testConfig(taskQueue, dataDir, { DARKROOM_BRANDS_DIR: REPO_BRANDS }),
+      JSON.parse(readFileSync(path.resolve(__dirname, '../../examples/catalog/template-brand.json'), 'utf8')),
+      'template-brand.json',
+    ) as Record<string, unknown>;
+    expect(template.brandKey).toMatch(/^brands\/fernwood\//);
+    const feed = readFileSync(path.resolve(__dirname, '../../examples/catalog/products.csv'), 'utf8').split('\n').slice(0, 3).join('\n');
+    const emptyBrands = path.join(dataDir, 'no-brands');
+    mkdirSync(emptyBrands);
+    await withWorker({ taskQueue, dataDir, env: { DARKROOM_BRANDS_DIR: emptyBrands } }, async () => {
+      const handle = await startCatalog(client, { dataDir, taskQueue, catalogId, feed, template: { ...template, candidates: 1 }, window: 2 });
+      await handle.result();
+    });
+    const blobs = new FsBlobStore(path.join(dataDir, 'blobs'));
+    for (const sku of ['TEE-ORG-001', 'TEE-ORG-002']) {
+      const m = JSON.parse((await blobs.get(`catalog-${catalogId}/${sku}/manifest.json`)).toString('utf8')) as Manifest;
+      expect(m.brief.brandKey).toBe(template.brandKey);
+      await expectLogoIn(blobs, m, 6); // instagram-square, story-9x16, og-image: jpeg+png each
+    }
   });
 
   it.each([
