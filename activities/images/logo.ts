@@ -20,7 +20,8 @@ const MAX_SVG_DENSITY = 72 * 8192;
 /**
  * The logo at exactly `width`x`height`, as a lossless PNG with its transparency. An SVG is
  * rasterised by librsvg at the density that gives the target size (so edges are drawn, not
- * scaled); a PNG is resampled with Lanczos-3, on premultiplied alpha as sharp does.
+ * scaled); a PNG is resampled with Lanczos-3, on premultiplied alpha as sharp does. librsvg,
+ * given bytes with no base file, loads nothing an SVG links to (`file://` included).
  */
 export async function renderLogo(logo: Uint8Array, width: number, height: number): Promise<Buffer> {
   const meta = await sharp(logo).metadata();

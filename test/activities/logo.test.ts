@@ -163,4 +163,10 @@ describe('logo compositing', () => {
       expect((await rawAll(preview)).equals(await rawAll(find(branded, id, 'png').data)), id).toBe(true);
     }
   });
+
+  it('an SVG logo that points at files on the worker draws nothing from them', async () => {
+    const sneaky = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" height="40"><image xlink:href="file://${new URL('../../brands/fernwood/logo.svg', import.meta.url).pathname}" width="100" height="40"/></svg>`);
+    const alpha = await sharp(await renderLogo(sneaky, 100, 40)).extractChannel(3).raw().toBuffer();
+    expect(alpha.every((a) => a === 0)).toBe(true);
+  });
 });
