@@ -54,6 +54,8 @@ export interface JudgeCandidatesInput {
   workflowId: string;
   brief: Brief;
   candidates: Array<{ id: string; blob: BlobRef }>;
+  /** The colours the images were made in when a brand kit adds its own to the brief's; judges score palette fit against these. */
+  palette?: string[];
 }
 
 export interface UpscaleCandidateInput {
@@ -143,7 +145,8 @@ export function createActivities(deps: ActivityDeps) {
         );
         let out;
         try {
-          out = await withHeartbeat(() => providers.judge.judge({ brief: input.brief, candidates: images, signal: Context.current().cancellationSignal }));
+          const brief = input.palette ? { ...input.brief, brandColors: input.palette } : input.brief;
+          out = await withHeartbeat(() => providers.judge.judge({ brief, candidates: images, signal: Context.current().cancellationSignal }));
         } catch (err) {
           throw toFailure(err);
         }

@@ -70,6 +70,8 @@ async function expectLogoIn(blobs: FsBlobStore, m: Manifest, assets = 4): Promis
   for (const text of [m.prompt.text, m.prompt.negative, ...m.assets.map((a) => a.prompt)]) expect(bannedIn(text, BANNED), text).toBeUndefined();
   expect(m.prompt.knobs.style).toContain('natural textures');
   expect(m.prompt.knobs.palette).toContain('(#C8643B, accent)');
+  // The judge scored palette fit against the kit's colours too, even for a brief that names none.
+  for (const c of m.selected) expect(c.judge.scores).toHaveProperty('palette');
 }
 
 describe('brand kits on a real worker', () => {
@@ -80,7 +82,8 @@ describe('brand kits on a real worker', () => {
     const emptyBrands = path.join(dataDir, 'no-brands');
     mkdirSync(emptyBrands);
     const cliConfig = testConfig(taskQueue, dataDir, { DARKROOM_BRANDS_DIR: REPO_BRANDS });
-    const brief = await withStoredBrand(cliConfig, validateBrief(branded()), 'brief.json');
+    // No colours of its own: the palette (prompt, generator, judge) is the kit's.
+    const brief = await withStoredBrand(cliConfig, validateBrief(branded({ brandColors: [] })), 'brief.json');
     expect(brief.brandKey).toMatch(/^brands\/fernwood\/[0-9a-f]{64}\.json$/);
     const blobs = new FsBlobStore(path.join(dataDir, 'blobs'));
     const m = await withWorker({ taskQueue, dataDir, env: { DARKROOM_BRANDS_DIR: emptyBrands } }, async () => {

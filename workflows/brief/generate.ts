@@ -115,7 +115,10 @@ export class Generation {
   async judge(made: Made[]): Promise<string[]> {
     const { brief } = this.plan;
     this.run.enter('judging');
-    const judged = await this.acts.judgeCandidates({ workflowId: this.run.workflowId, brief, candidates: made.map((c) => ({ id: c.id, blob: c.blob })) });
+    const judged = await this.acts.judgeCandidates({
+      workflowId: this.run.workflowId, brief, candidates: made.map((c) => ({ id: c.id, blob: c.blob })),
+      ...(this.run.brand ? { palette: mergedPalette(brief.brandColors, this.run.brand.prompt) } : {}),
+    });
     this.run.record('judge', judged.timing);
     this.run.spend(judged.costUsd);
     for (const j of judged.judgements) this.judgementOf.set(j.candidateId, j);
