@@ -55,6 +55,7 @@ export async function generateOnce(
         lighting: input.prompt.knobs.lighting,
         style: input.prompt.knobs.style,
         ...(references.length ? { references } : {}),
+        ...(input.lora ? { lora: input.lora } : {}),
         signal: ctx.cancellationSignal,
       }),
     );

@@ -1,5 +1,6 @@
 import { Context, log } from '@temporalio/activity';
 import type { Brief } from '../domain/brief';
+import type { LogoBox, Lora } from '../domain/brand';
 import { resolveChannel } from '../domain/channels';
 import type { Config } from '../domain/config';
 import { assetKey, manifestKey, upscaledKey } from '../domain/naming';
@@ -55,6 +56,8 @@ export interface GenerateCandidateInput {
   height: number;
   /** The brief's stored reference images; sent (product first) to models that take them. */
   references?: ResolvedReferences;
+  /** The brand kit's LoRA, for models that take one; absent without a kit or a LoRA. */
+  lora?: Lora;
 }
 
 export interface JudgeCandidatesInput {
@@ -63,6 +66,8 @@ export interface JudgeCandidatesInput {
   candidates: Array<{ id: string; blob: BlobRef }>;
   /** The product packshot, stored: judges score `fidelity` against it. */
   reference?: BlobRef;
+  /** The colours the images were made in when a brand kit adds its own to the brief's; judges score palette fit against these. */
+  palette?: string[];
 }
 
 export interface UpscaleCandidateInput {
@@ -84,6 +89,8 @@ export interface FormatCandidateInput {
    * @default master
    */
   generated?: BlobRef;
+  /** The brand's stored logo and its box on each channel; absent without a brand kit. */
+  logo?: { blob: BlobRef; placements: Record<string, LogoBox> };
 }
 
 export interface NotifyReviewersInput {
@@ -139,7 +146,7 @@ export function createActivities(deps: ActivityDeps) {
      */
     async prepareBrief(input: PrepareBriefInput): Promise<PreparedBrief> {
       return timed(async () => {
-        const prepared = prepareBrief(input, providers, config);
+        const prepared = await prepareBrief(input, providers, config, blobs);
         // Before any spend: a reference that cannot be used fails the brief now, naming its field.
         const references = await resolveBriefReferences(prepared.brief, { blobs, fetcher, signal: Context.current().cancellationSignal });
         return references ? { ...prepared, references } : prepared;
@@ -164,7 +171,8 @@ export function createActivities(deps: ActivityDeps) {
         const reference = input.reference ? { role: 'product' as const, image: await blobs.get(input.reference.key), mime: input.reference.mime } : undefined;
         let out;
         try {
-          out = await withHeartbeat(() => providers.judge.judge({ brief: input.brief, candidates: images, ...(reference ? { reference } : {}), signal: Context.current().cancellationSignal }));
+          const brief = input.palette ? { ...input.brief, brandColors: input.palette } : input.brief;
+          out = await withHeartbeat(() => providers.judge.judge({ brief, candidates: images, ...(reference ? { reference } : {}), signal: Context.current().cancellationSignal }));
         } catch (err) {
           throw toFailure(err);
         }
@@ -208,7 +216,8 @@ export function createActivities(deps: ActivityDeps) {
         const generated = generatedRef.key === input.master.key ? master : await blobs.get(generatedRef.key);
         const source = await provenance.inspect(generated, generatedRef.mime);
         const channels = input.channels.map((c) => resolveChannel(c)!);
-        const outputs = await withHeartbeat(() => formatForChannels(master, channels, { signal: Context.current().cancellationSignal }));
+        const logo = input.logo ? { image: await blobs.get(input.logo.blob.key), placements: input.logo.placements } : undefined;
+        const outputs = await withHeartbeat(() => formatForChannels(master, channels, { signal: Context.current().cancellationSignal, ...(logo ? { logo } : {}) }));
         const assets: Asset[] = [];
         for (const o of outputs) {
           const key = assetKey(input.workflowId, o.channel, input.candidateId, o.format);
@@ -222,6 +231,7 @@ export function createActivities(deps: ActivityDeps) {
             candidateId: input.candidateId, channel: o.channel, format: o.format, width: o.width, height: o.height,
             density: o.density, key, sha256: ref.sha256, bytes: ref.bytes, mime: o.mime, cropKept: o.cropKept, crop: o.crop,
             provenance: sealed.provenance,
+            ...(o.logo ? { logo: o.logo } : {}),
           });
         }
         return { assets, source };

@@ -13,6 +13,9 @@ import type { ResolvedReferences } from '../domain/references';
 import type { PreparedBrief } from '../domain/types';
 import type { BlobStore } from './blob-store';
 import { ReferenceError, resolveReferences, type ReferenceFetcher } from './references';
+import { bannedWordIssues, logoRuleFor, placeLogo, type LogoBox } from '../domain/brand';
+import type { PreparedBrand } from '../domain/types';
+import { BrandKitError, resolveBrandKit } from './brands';
 import type { ProviderRegistry } from './providers';
 
 const INVALID_BRIEF = Failure.InvalidBrief;
@@ -30,7 +33,12 @@ export interface PrepareBriefInput {
  * routes it to a model, and builds and scores its prompt. Invalid input fails non-retryably
  * with every bad field listed, in a bounded message.
  */
-export function prepareBrief(input: PrepareBriefInput, providers: Pick<ProviderRegistry, 'imageModels' | 'prices'>, config: Config): Omit<PreparedBrief, 'timing'> {
+export async function prepareBrief(
+  input: PrepareBriefInput,
+  providers: Pick<ProviderRegistry, 'imageModels' | 'prices'>,
+  config: Config,
+  blobs?: BlobStore,
+): Promise<Omit<PreparedBrief, 'timing'>> {
     // The id names the brief's folder in the blob store: check it before anything is stored.
     const idProblem = workflowIdProblem(input.workflowId);
     if (idProblem) {
@@ -53,7 +61,8 @@ export function prepareBrief(input: PrepareBriefInput, providers: Pick<ProviderR
       });
     }
     const brief = parsed.brief;
-    const prompt = buildPrompt(brief);
+    const brand = brief.brand ? await prepareBrand(brief, blobs, config) : undefined;
+    const prompt = buildPrompt(brief, [], brand?.prompt);
     const promptScore = scorePrompt(prompt.knobs);
     const cheapOnly = promptScore.score < brief.minPromptScore && brief.onLowPromptScore === 'cheap';
     let planned;
@@ -80,6 +89,7 @@ export function prepareBrief(input: PrepareBriefInput, providers: Pick<ProviderR
       forecast,
       baseSeed: brief.seed ?? hashInt(stableStringify(brief)) % 1_000_000,
       settings: runSettings(config),
+      ...(brand ? { brand } : {}),
     };
 }
 
@@ -93,12 +103,51 @@ export async function resolveBriefReferences(brief: Brief, deps: { blobs: BlobSt
     return await resolveReferences(brief, deps);
   } catch (err) {
     if (!(err instanceof ReferenceError)) throw err;
-    const issue = { field: err.field, message: clip(err.reason, 400) };
-    throw ApplicationFailure.create({
-      message: `invalid brief: ${issue.field} ${issue.message}`,
-      type: INVALID_BRIEF,
-      nonRetryable: true,
-      details: [[issue]],
-    });
+    throw invalidBrief([{ field: err.field, message: err.reason }]);
   }
+}
+
+/** An invalid brief, as every door reports one: non-retryable, each problem naming its field. */
+function invalidBrief(issues: ReadonlyArray<{ field: string; message: string }>): ApplicationFailure {
+  const shown = issues.slice(0, MAX_ISSUES).map((i) => ({ field: clip(i.field, 120), message: clip(i.message, 300) }));
+  return ApplicationFailure.create({
+    message: `invalid brief: ${shown.map((i) => `${i.field} ${i.message}`).join('; ')}`,
+    type: INVALID_BRIEF,
+    nonRetryable: true,
+    details: [shown],
+  });
+}
+
+/**
+ * Loads the brief's kit (the stored one its brandKey names, else DARKROOM_BRANDS_DIR's), refuses
+ * a subject or must-include that uses a banned word, and places the logo on every channel: a
+ * channel without room for the kit's minimum logo size fails the brief here, before any spend.
+ */
+async function prepareBrand(brief: PreparedBrief['brief'], blobs: BlobStore | undefined, config: Config): Promise<PreparedBrand> {
+  const name = brief.brand!;
+  if (!blobs) throw new Error('prepareBrief: a brief with a brand needs the blob store');
+  let resolved;
+  try {
+    resolved = await resolveBrandKit(blobs, config.DARKROOM_BRANDS_DIR, { name, key: brief.brandKey });
+  } catch (err) {
+    if (err instanceof BrandKitError) throw invalidBrief(err.issues);
+    throw err;
+  }
+  const { key, stored } = resolved;
+  const { kit, logo } = stored;
+  const issues = bannedWordIssues(brief, kit.style.banned, name);
+  const placements: Record<string, LogoBox> = {};
+  for (const id of brief.channels) {
+    const channel = resolveChannel(id)!;
+    const placed = placeLogo(channel, logo, logoRuleFor(kit.logo, id));
+    if (placed.ok) placements[id] = placed.box;
+    else issues.push({ field: 'brand', message: `${name}'s logo does not fit: ${placed.reason}` });
+  }
+  if (issues.length) throw invalidBrief(issues);
+  return {
+    name, key, logo, placements,
+    prompt: { palette: kit.palette, style: { approved: kit.style.approved, banned: kit.style.banned } },
+    ...(kit.lora ? { lora: kit.lora } : {}),
+    styleReferences: stored.styleReferences,
+  };
 }

@@ -5,6 +5,7 @@ import { createBlobStore } from '../activities/blob-store';
 import { localReferencePaths } from '../activities/references';
 import { readBriefFile } from './brief-file';
 import { uploadBriefReferences } from './references';
+import { withStoredBrand } from './brands';
 import { describeFailure, followBrief, startBrief, type BriefHandle } from './briefs';
 import type { Command, CommandContext } from './commands';
 import { uiWorkflow } from './links';
@@ -33,7 +34,7 @@ async function follow(handle: BriefHandle, io: Io, json: boolean): Promise<numbe
 async function start(ctx: CommandContext, followIt: boolean): Promise<number> {
   const { config, io, json } = ctx;
   const file = ctx.need(0, '<brief.json>');
-  let brief = await readBriefFile(file);
+  let brief = await withStoredBrand(config, await readBriefFile(file), file);
   // Packshots on this disk go to the blob store first: the worker reads only blob: keys and https URLs.
   if (localReferencePaths(brief).length) {
     const up = await uploadBriefReferences(brief, file, createBlobStore(config));

@@ -144,6 +144,13 @@ export const BriefSchema = z
     variant: line().trim().min(1).max(60).optional(),
     /** Reference images (see {@link ReferencesSchema}); absent when the brief has none. */
     references: ReferencesSchema.optional(),
+    /** The brand kit this brief is made for: `brands/<brand>.json` (palette, style language, logo). */
+    brand: line().regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, { error: 'must name a brand kit: lowercase kebab-case, at most 40 characters' }).optional(),
+    /**
+     * Where the CLI stored the kit in the blob store (`brands/<brand>/<sha256>.json`), so every
+     * worker reads the same kit whatever its disk holds; set by the CLI, not by people.
+     */
+    brandKey: line().regex(/^brands\/[a-z0-9-]{1,40}\/[0-9a-f]{64}\.json$/, { error: 'must be a stored brand kit key, brands/<name>/<sha256>.json' }).optional(),
   })
   .superRefine((b, ctx) => {
     if (b.topK > b.candidates) {
@@ -151,6 +158,9 @@ export const BriefSchema = z
     }
     const dup = b.channels.find((c, i) => b.channels.indexOf(c) !== i);
     if (dup) ctx.addIssue({ code: 'custom', path: ['channels'], message: `lists ${dup} twice` });
+    if (b.brandKey && (!b.brand || !b.brandKey.startsWith(`brands/${b.brand}/`))) {
+      ctx.addIssue({ code: 'custom', path: ['brandKey'], message: `must be a key under brands/${b.brand ?? '<brand>'}/ (set brand too)` });
+    }
   });
 
 /** A validated brief with every default filled in. */
@@ -211,7 +221,7 @@ function plainMessage(issue: z.core.$ZodIssue): string {
  * {@link MAX_LISTED_ISSUES}, then one `(brief)` line counting the rest, so a brief of thousands
  * of bad keys still makes an error small enough to print, log and send through Temporal.
  */
-export function toFieldIssues(error: z.ZodError): FieldIssue[] {
+export function toFieldIssues(error: z.ZodError, what = 'brief'): FieldIssue[] {
   const out: FieldIssue[] = [];
   let more = 0;
   for (const issue of error.issues) {
@@ -224,7 +234,7 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
       out.push(
         key === undefined
           ? { field: formatPath(issue.path), message: plainMessage(issue) }
-          : { field: formatPath([...issue.path, key]), message: 'is not a brief field (check the spelling)' },
+          : { field: formatPath([...issue.path, key]), message: `is not a ${what} field (check the spelling)` },
       );
     }
   }

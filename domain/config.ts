@@ -307,6 +307,12 @@ export const ConfigSchema = z.object({
     .default(false),
   /** A PEM file of extra certificate authorities to trust for reference fetches (an internal CA). @default the system's */
   DARKROOM_REFERENCE_CA_FILE: z.string().optional(),
+  /**
+   * Folder of brand kits (`<name>.json` and their logos). The CLI stores a brief's kit in the blob
+   * store when it starts the brief; a worker reads this folder only for briefs started without the
+   * CLI (`temporal workflow start`, the Temporal UI). @default ./brands
+   */
+  DARKROOM_BRANDS_DIR: z.string().min(1).default('./brands'),
 });
 
 export type Config = z.output<typeof ConfigSchema>;

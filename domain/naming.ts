@@ -43,6 +43,9 @@ export function ledgerKey(workflowId: string, candidate: string, attemptId: stri
 /** The blob-store folder catalogs keep their files in; no brief may write under it. */
 export const CATALOGS_NAMESPACE = 'catalogs';
 
+/** The blob-store folder brand kits are stored in (content-addressed); no brief may write under it. */
+export const BRANDS_NAMESPACE = 'brands';
+
 /** Longest workflow id a brief accepts: it names the brief's folder in the blob store. */
 export const MAX_WORKFLOW_ID = 200;
 
@@ -60,6 +63,7 @@ export function workflowIdProblem(workflowId: string): string | undefined {
   if (workflowId.length > MAX_WORKFLOW_ID) return `is ${workflowId.length} characters long; at most ${MAX_WORKFLOW_ID}`;
   const first = workflowId.split('/')[0]!;
   if (first === CATALOGS_NAMESPACE) return `may not start with "${CATALOGS_NAMESPACE}/": that is where catalogs keep their files`;
+  if (first === BRANDS_NAMESPACE) return `may not be or start with "${BRANDS_NAMESPACE}": that is where brand kits are stored`;
   if (BRIEF_ID.test(workflowId) || ROW_ID.test(workflowId)) return undefined;
   return 'must be letters, digits, ".", "_" and "-", starting with a letter or digit (or a catalog row\'s "catalog-<id>/<sku>"), since it names the brief\'s folder in the blob store';
 }

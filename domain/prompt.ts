@@ -1,5 +1,5 @@
 import type { Brief } from './brief';
-import { describeColor } from './colors';
+import { bannedIn, describePalette, stripBanned, type PromptBrand } from './brand';
 import { hash8, stableStringify } from './hash';
 
 /** The eight knobs a production image prompt is built from. */
@@ -27,22 +27,39 @@ export interface PromptScore {
   missing: Knob[];
 }
 
-/** Knob values taken from a brief: palette from brand colours, negatives from must-avoid. */
-export function knobsFromBrief(brief: Brief): PromptKnobs {
+/**
+ * Knob values taken from a brief (and its brand kit, when it has one): palette from the brief's
+ * colours then the kit's, style from the brief's hints then the kit's approved words, negatives
+ * from must-avoid. Banned words are taken out of every knob; a list item that uses one is dropped.
+ * The subject is kept as written: a brief whose subject uses a banned word is refused before
+ * this runs (see {@link bannedWordIssues}).
+ */
+export function knobsFromBrief(brief: Brief, brand?: PromptBrand): PromptKnobs {
+  const banned = brand?.style.banned ?? [];
+  const clean = (v: string | undefined) => (v === undefined || !banned.length ? v : stripBanned(v, banned));
+  const items = (list: readonly string[]) => (banned.length ? list.filter((i) => bannedIn(i, banned) === undefined) : [...list]);
+  const style = brand ? [...new Set(items([...brief.styleHints, ...brand.style.approved]))] : brief.styleHints;
+  const negatives = items(brief.mustAvoid);
   const knobs: PromptKnobs = {
     subject: brief.subject,
-    composition: brief.composition,
-    lighting: brief.lighting,
-    style: brief.styleHints.length ? brief.styleHints.join(', ') : undefined,
-    camera: brief.camera,
-    lens: brief.lens,
-    palette: brief.brandColors.length
-      ? brief.brandColors.map((c) => `${describeColor(c)} (${c})`).join(', ')
-      : undefined,
-    negatives: brief.mustAvoid.length ? brief.mustAvoid.join(', ') : undefined,
+    composition: clean(brief.composition),
+    lighting: clean(brief.lighting),
+    style: style.length ? style.join(', ') : undefined,
+    camera: clean(brief.camera),
+    lens: clean(brief.lens),
+    palette: describePalette(brief.brandColors, brand),
+    negatives: negatives.length ? negatives.join(', ') : undefined,
   };
   for (const k of KNOBS) if (!knobs[k]?.trim()) delete knobs[k];
   return knobs;
+}
+
+/** Thrown when a banned word would reach a prompt (the checks before should make this impossible). */
+export class BannedWordError extends Error {
+  override readonly name = 'BannedWordError';
+  constructor(readonly field: string, readonly word: string) {
+    super(`${field} uses the banned ${JSON.stringify(word)}`);
+  }
 }
 
 /** A knob counts when it says something: at least three characters, and two words for the subject. */
@@ -59,9 +76,22 @@ export function scorePrompt(knobs: PromptKnobs): PromptScore {
   return { score: present.length, max: 8, present, missing };
 }
 
-/** Builds the prompt for a brief; `feedback` carries reviewer notes from earlier rounds. */
-export function buildPrompt(brief: Brief, feedback: readonly string[] = []): BuiltPrompt {
-  const k = knobsFromBrief(brief);
+/**
+ * Builds the prompt for a brief; `feedback` carries reviewer notes from earlier rounds, `brand`
+ * the brief's kit. No banned word reaches the text or the negative: softer fields and feedback
+ * have them taken out, and a subject or must-include that uses one throws {@link BannedWordError}.
+ */
+export function buildPrompt(brief: Brief, feedback: readonly string[] = [], brand?: PromptBrand): BuiltPrompt {
+  const banned = brand?.style.banned ?? [];
+  for (const [field, value] of [['subject', brief.subject], ...brief.mustInclude.map((m, i) => [`mustInclude[${i}]`, m])] as const) {
+    const word = bannedIn(value, banned);
+    if (word) throw new BannedWordError(field, word);
+  }
+  const clean = (v: string) => (banned.length ? stripBanned(v, banned) : v);
+  const k = knobsFromBrief(brief, brand);
+  const intent = clean(brief.intent);
+  const audience = clean(brief.audience);
+  const notes = banned.length ? feedback.map(clean).filter(Boolean) : feedback;
   const sentences: string[] = [];
   sentences.push(`${k.subject}.`);
   if (brief.mustInclude.length) sentences.push(`The image must clearly show ${brief.mustInclude.join(', ')}.`);
@@ -70,13 +100,17 @@ export function buildPrompt(brief: Brief, feedback: readonly string[] = []): Bui
   if (k.style) sentences.push(`Style: ${k.style}.`);
   if (k.camera || k.lens) sentences.push(`Shot on ${[k.camera, k.lens].filter(Boolean).join(' with ')}.`);
   if (k.palette) sentences.push(`Colour palette: ${k.palette}.`);
-  if (brief.intent || brief.audience) {
-    sentences.push(`Made for ${[brief.intent, brief.audience && `an audience of ${brief.audience}`].filter(Boolean).join(', ')}.`);
+  if (intent || audience) {
+    sentences.push(`Made for ${[intent, audience && `an audience of ${audience}`].filter(Boolean).join(', ')}.`);
   }
-  if (feedback.length) sentences.push(`Revision notes: ${feedback.join(' ')}`);
+  if (notes.length) sentences.push(`Revision notes: ${notes.join(' ')}`);
   if (k.negatives) sentences.push(`Avoid: ${k.negatives}.`);
   const text = sentences.join(' ');
   const negative = k.negatives ?? '';
+  // The last line of defence: whatever slipped past the rules above does not leave.
+  const leaked = bannedIn(`${text}\n${negative}`, banned);
+  if (leaked) throw new BannedWordError('prompt', leaked);
   const version = `pv-${hash8(stableStringify({ text, negative }))}`;
-  return { version, text, negative, knobs: k, feedback: [...feedback] };
+  // The notes as folded in: with a kit's banned words taken out (the review audit keeps the originals).
+  return { version, text, negative, knobs: k, feedback: [...notes] };
 }

@@ -7,6 +7,7 @@ import type { RunSettings } from './config';
 import type { BatchCost } from './models';
 import type { ResolvedReferences } from './references';
 import type { DeliveryRecord, WebhookFailureRecord } from './webhooks';
+import type { LogoBox, Lora, PromptBrand } from './brand';
 
 /**
  * A pointer to bytes in the blob store. Images travel between activities as BlobRefs,
@@ -94,6 +95,8 @@ export interface Asset {
   crop: { left: number; top: number; width: number; height: number };
   /** Whether this file carries Darkroom's signed C2PA manifest, and what it says. Absent in histories recorded before C2PA. */
   provenance?: AssetProvenance;
+  /** Where the brand's logo was composited, in this asset's pixels; absent without a brand kit. */
+  logo?: LogoBox;
 }
 
 /** IPTC's digital source type for media made by a trained model (what C2PA calls AI-generated). */
@@ -340,5 +343,26 @@ export interface PreparedBrief {
   settings: RunSettings;
   /** The brief's reference images, fetched, checked and stored; absent when it has none (and in older histories). */
   references?: ResolvedReferences;
+  /** The brief's brand kit as stored and placed; absent for briefs without `brand`. */
+  brand?: PreparedBrand;
   timing: Span;
+}
+
+/**
+ * A brand kit as the workflow carries it: keys into the blob store and small values only, so a
+ * brief's history stays in kilobytes and every worker uses the same stored kit.
+ */
+export interface PreparedBrand {
+  name: string;
+  /** The stored kit, `brands/<name>/<sha256>.json`. */
+  key: string;
+  /** The logo file as stored (PNG or SVG). */
+  logo: BlobRef;
+  /** Where the logo goes on each of the brief's channels, computed before any spend. */
+  placements: Record<string, LogoBox>;
+  /** What the prompt builder takes from the kit: palette, approved and banned words. */
+  prompt: PromptBrand;
+  lora?: Lora;
+  /** The kit's style reference images, as stored. */
+  styleReferences: BlobRef[];
 }

@@ -81,6 +81,14 @@ async function reviewWithRevision(handle: Handle): Promise<void> {
   await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: ['r2-c02'], reviewer: 'recorder' }] });
 }
 
+/** A branded brief under review: feedback that uses a banned word (taken out of the next prompt), then approval. */
+async function brandRevision(handle: Handle): Promise<void> {
+  await awaitingRound(handle, 1);
+  await handle.signal(requestChangesSignal, { feedback: 'Warmer light, and make it glossy.', keep: ['r1-c01'], reviewer: 'recorder' });
+  await awaitingRound(handle, 2);
+  await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: ['r2-c01'], reviewer: 'recorder' }] });
+}
+
 /** Human review under a deadline that reminds: two reminders go out, then a person approves. */
 async function approveAfterReminders(handle: Handle): Promise<void> {
   await when(handle, statusQuery, 'two reminders', (x) => (x.review?.remindersSent ?? 0) >= 2);
@@ -205,6 +213,12 @@ const cases: Case[] = [
   // Rows started with the catalog's fairness key and weight (the catalog-fairness patch).
   catalog('catalog-fair', 'replay-fair', 4, { window: 2, fairnessWeight: 2 }),
   // Events and delivery webhooks configured: review_needed, a delivery given up on, completed.
+  // A brand kit read from ./brands (the brand-kit patch): kit prompt, logo on every asset, a revision with a banned word.
+  {
+    name: 'brief-brand',
+    input: validateBrief(testBrief({ id: 'replay-brand', brand: 'fernwood', channels: ['email-header', 'story-9x16'], approval: 'human', candidates: 2 })),
+    drive: brandRevision,
+  },
   { name: 'brief-webhooks', input: validateBrief(testBrief({ id: 'replay-webhooks', sku: 'REPLAY-1', approval: 'human', candidates: 2 })), vendors: webhookReceivers, drive: approveFirst },
   // A product packshot: references resolved, passed to the generator and the judge (the brief-references patch).
   {

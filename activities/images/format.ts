@@ -1,5 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
+import type { LogoBox } from '../../domain/brand';
 import { FORMAT_MIME, type ChannelPreset, type ImageFormat } from '../../domain/channels';
+import { compositeLogoRaw, renderLogo, type RawImage } from './logo';
 
 /** One encoded deliverable for one channel. */
 export interface FormattedImage {
@@ -25,6 +27,16 @@ export interface FormattedImage {
    * each becomes a `c2pa.placed` action. @default none
    */
   placed?: Array<{ description: string }>;
+  /** Where the logo was composited, when one was. */
+  logo?: LogoBox;
+}
+
+/** A brand's logo and where it goes on each channel (channels not listed get none). */
+export interface LogoOverlay {
+  /** The logo file, PNG or SVG. */
+  image: Uint8Array;
+  /** Channel id → box, in that channel's pixels. */
+  placements: Readonly<Record<string, LogoBox>>;
 }
 
 export interface FormatOptions {
@@ -48,6 +60,8 @@ export interface FormatOptions {
   avifEffort?: number;
   /** Stops between channels when aborted. */
   signal?: AbortSignal;
+  /** A logo to composite after each channel's crop, before every format is encoded. @default none */
+  logo?: LogoOverlay;
 }
 
 /** Encoder qualities that look clean at delivery sizes; AVIF's scale runs lower than JPEG's. */
@@ -72,8 +86,18 @@ export async function formatForChannels(master: Uint8Array, channels: readonly C
     pngCompressionLevel: options.pngCompressionLevel ?? 6,
     avifEffort: options.avifEffort ?? 2,
   };
+  // Channels that place the logo at the same size share one rendering.
+  const rendered = new Map<string, Promise<Buffer>>();
+  const logoFor = (box: LogoBox) => {
+    const size = `${box.width}x${box.height}`;
+    if (!rendered.has(size)) rendered.set(size, renderLogo(options.logo!.image, box.width, box.height));
+    return rendered.get(size)!;
+  };
   const perChannel = await Promise.all(
-    channels.map((channel) => formatChannel(source, autoOrient.width, autoOrient.height, channel, settings, options.signal)),
+    channels.map((channel) => {
+      const box = options.logo?.placements[channel.id];
+      return formatChannel(source, autoOrient.width, autoOrient.height, channel, settings, options.signal, box && { box, image: () => logoFor(box) });
+    }),
   );
   return perChannel.flat();
 }
@@ -91,10 +115,11 @@ async function formatChannel(
   channel: ChannelPreset,
   settings: EncoderSettings,
   signal: AbortSignal | undefined,
+  logo?: { box: LogoBox; image: () => Promise<Buffer> },
 ): Promise<FormattedImage[]> {
   signal?.throwIfAborted();
   const { width, height } = channel;
-  const { data, info } = await source
+  const { data: cropped, info } = await source
     .clone()
     .resize(width, height, { fit: 'cover', position: sharp.strategy.attention, kernel: 'lanczos3' })
     .raw()
@@ -111,13 +136,19 @@ async function formatChannel(
   const crop = { left, top, width: cropWidth, height: cropHeight };
   const cropKept = (cropWidth * cropHeight) / (masterWidth * masterHeight);
 
-  const pixels = () => sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
-  const hasAlpha = info.channels === 2 || info.channels === 4;
+  // The logo goes on after the crop, so it is never cropped, and before encoding, so every format carries it.
+  let raw: RawImage = { data: cropped, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+  if (logo) raw = await compositeLogoRaw(raw, await logo.image(), logo.box);
+  const pixels = () => sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
+  const hasAlpha = raw.channels === 2 || raw.channels === 4;
 
   return Promise.all(
     channel.formats.map(async (format): Promise<FormattedImage> => {
       const { bytes, density } = await encode(pixels(), format, channel.density, settings, hasAlpha);
-      return { channel: channel.id, format, data: bytes, width: info.width, height: info.height, density, mime: FORMAT_MIME[format], crop, cropKept };
+      return {
+        channel: channel.id, format, data: bytes, width: raw.width, height: raw.height, density, mime: FORMAT_MIME[format], crop, cropKept,
+        ...(logo ? { logo: logo.box, placed: [{ description: `brand logo, ${logo.box.width}x${logo.box.height} at ${logo.box.x},${logo.box.y}` }] } : {}),
+      };
     }),
   );
 }

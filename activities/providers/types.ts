@@ -30,6 +30,11 @@ export interface GenerateImageInput {
   style?: string;
   /** Reference images, product first; only for models that accept them (their edit path). */
   references?: readonly ReferenceImage[];
+  /**
+   * A brand's LoRA: weights URL (HTTPS), optional trigger word, scale 0–2. Only adapters whose
+   * model takes LoRA weights use it (Replicate's Flux dev/schnell LoRA variants); the rest ignore it.
+   */
+  lora?: { weightsUrl: string; triggerWord?: string; scale: number };
   signal?: AbortSignal;
 }
 

@@ -16,6 +16,7 @@ import { cancelCatalogSignal, pauseSignal, resumeSignal, retryFailedSignal, SA }
 import type { Command, CommandContext } from '../commands';
 import { CliError } from '../errors';
 import { uploadFeedReferences } from '../references';
+import { templateWithStoredBrand } from '../brands';
 import { usd } from '../format';
 import { uiQuery, uiWorkflow } from '../links';
 import type { Io } from '../render';
@@ -58,7 +59,9 @@ async function start(ctx: CommandContext, feedFile: string): Promise<number> {
   if (refs.uploaded.length && !json) io.err(`uploaded ${refs.uploaded.length} reference image${refs.uploaded.length === 1 ? '' : 's'} (${new Set(refs.uploaded.map((u) => u.key)).size} distinct) to the blob store`);
   const feedKey = await storeFeed(blobs, catalogId, refs.feedText, files.format);
   const workflowId = catalogWorkflowId(catalogId);
-  const input: CatalogInput = { catalogId, feedKey, template: files.template, ...opts };
+  // Stored only now (not on a dry run): every row's workers read the kit this start saw.
+  const template = await templateWithStoredBrand(config, files.template, templateFile);
+  const input: CatalogInput = { catalogId, feedKey, template, ...opts };
   try {
     await client.workflow.start<typeof catalogWorkflow>('catalogWorkflow', {
       taskQueue: config.DARKROOM_TASK_QUEUE,

@@ -61,6 +61,8 @@ const MODELS: Record<string, ModelDef> = {
   'ideogram-ai/ideogram-v3-turbo': { official: true, megapixels: 1, formats: [], list: false, ratios: IDEOGRAM_RATIOS },
   'ideogram-ai/ideogram-v3-balanced': { official: true, megapixels: 1, formats: [], list: false, ratios: IDEOGRAM_RATIOS },
   'ideogram-ai/ideogram-v3-quality': { official: true, megapixels: 1, formats: [], list: false, ratios: IDEOGRAM_RATIOS },
+  'black-forest-labs/flux-dev-lora': { official: true, megapixels: 1, formats: ['webp', 'jpg', 'png'], list: true },
+  'black-forest-labs/flux-schnell-lora': { official: true, megapixels: 1, formats: ['webp', 'jpg', 'png'], list: true },
   'recraft-ai/recraft-crisp-upscale': { official: true, megapixels: 0, formats: ['png'], list: false },
   'nightmareai/real-esrgan': { official: false, megapixels: 0, formats: ['png'], list: false },
 };
@@ -240,6 +242,8 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
         if (!(Number(input.safety_tolerance) <= max)) invalid.push({ field: 'input.safety_tolerance', message: `safety_tolerance must be at most ${max}${inputs.length ? ' when input images are used' : ''}` });
       }
       if (ratio === 'match_input_image' && !inputs.length) invalid.push({ field: 'input.aspect_ratio', message: 'match_input_image needs an input image' });
+      if (input.lora_scale !== undefined && !(typeof input.lora_scale === 'number' && input.lora_scale >= -1 && input.lora_scale <= 3)) invalid.push({ field: 'input.lora_scale', message: 'lora_scale must be from -1 to 3' });
+      if (input.lora_weights !== undefined && typeof input.lora_weights !== 'string') invalid.push({ field: 'input.lora_weights', message: 'lora_weights must be a string' });
       if (invalid.length) return { invalid };
       const [width, height] = fluxSize(ratio === 'match_input_image' || ratio === 'custom' ? '1:1' : ratio, def.megapixels);
       const overlay = inputs[0] ? [{ input: await sharp(inputs[0]).resize(Math.round(width / 2), Math.round(height / 2), { fit: 'inside' }).png().toBuffer(), gravity: 'center' }] : [];

@@ -27,6 +27,7 @@ export async function validate(run: BriefRun, input: BriefInput): Promise<Prepar
   }
   run.record('validate', plan.timing);
   run.plan = plan;
+  run.useBrand(plan);
   const { brief, forecast } = plan;
   const channelIds = plan.channels.map((c) => c.id);
   upsertSearchAttributes([{ key: SA.channel, value: channelIds[0]! }]);

@@ -1,6 +1,7 @@
 import { ApplicationFailure, patched, workflowInfo, type ActivityFailure } from '@temporalio/workflow';
 import { Failure } from '../../domain/failures';
 import { IMAGE_MODELS, imagePrice } from '../../domain/models';
+import { mergedPalette } from '../../domain/brand';
 import { candidateId, candidateSeed } from '../../domain/naming';
 import type { BuiltPrompt } from '../../domain/prompt';
 import type { ResolvedReferences } from '../../domain/references';
@@ -79,8 +80,9 @@ export class Generation {
         const c = await this.generatorFor(model).generateCandidate({
           workflowId: this.run.workflowId, round, index, model,
           seed: candidateSeed(this.plan.baseSeed, round, index),
-          prompt, palette: this.plan.brief.brandColors, width: this.plan.master.width, height: this.plan.master.height,
+          prompt, palette: mergedPalette(this.plan.brief.brandColors, this.run.brand?.prompt), width: this.plan.master.width, height: this.plan.master.height,
           ...(this.references ? { references: this.references } : {}),
+          ...(this.run.brand?.lora ? { lora: this.run.brand.lora } : {}),
         });
         this.run.record('generate', c.timing);
         status.candidates.generated++;
@@ -118,8 +120,10 @@ export class Generation {
   async judge(made: Made[]): Promise<string[]> {
     const { brief } = this.plan;
     this.run.enter('judging');
-    const judged = await this.acts.judgeCandidates({ workflowId: this.run.workflowId, brief, candidates: made.map((c) => ({ id: c.id, blob: c.blob })),
+    const judged = await this.acts.judgeCandidates({
+      workflowId: this.run.workflowId, brief, candidates: made.map((c) => ({ id: c.id, blob: c.blob })),
       ...(this.references?.product ? { reference: this.references.product } : {}),
+      ...(this.run.brand ? { palette: mergedPalette(brief.brandColors, this.run.brand.prompt) } : {}),
     });
     this.run.record('judge', judged.timing);
     this.run.spend(judged.costUsd);

@@ -47,7 +47,11 @@ export async function formatAll(run: BriefRun, plan: PreparedBrief, approved: Ma
     const master = masters.get(candidate.id)!;
     const [f, alt] = await Promise.all([
       // `generated`: an upscaled master has lost the vendor's C2PA manifest; the original has it.
-      acts.formatCandidate({ workflowId: run.workflowId, candidateId: candidate.id, master: master.blob, channels, ...(master.upscaledFrom ? { generated: candidate.blob } : {}) }),
+      acts.formatCandidate({
+        workflowId: run.workflowId, candidateId: candidate.id, master: master.blob, channels,
+        ...(master.upscaledFrom ? { generated: candidate.blob } : {}),
+        ...(run.brand ? { logo: { blob: run.brand.logo, placements: run.brand.placements } } : {}),
+      }),
       acts.writeAltText({ brief: plan.brief, blob: candidate.blob }),
     ]);
     run.record('format', f.timing);

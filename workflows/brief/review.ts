@@ -56,7 +56,7 @@ export async function chooseCandidates(run: BriefRun, plan: PreparedBrief, budge
     }
     feedback.push(decision.feedback);
     kept = decision.keep ?? [];
-    prompt = buildPrompt(brief, feedback);
+    prompt = buildPrompt(brief, feedback, run.brand?.prompt);
     promptOf.set(prompt.version, prompt);
     run.status.promptVersion = prompt.version;
     run.enter('prompting');

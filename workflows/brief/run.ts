@@ -6,7 +6,7 @@ import { hasControlChars, jsonBytes } from '../../domain/text';
 import {
   checkDecision, MAX_DECISION_BYTES, recordIgnoredSignal, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord,
 } from '../../domain/review';
-import type { BriefStatus, Candidate, PreparedBrief, ReviewStatus, Span, Stage } from '../../domain/types';
+import type { BriefStatus, Candidate, PreparedBrand, PreparedBrief, ReviewStatus, Span, Stage } from '../../domain/types';
 import { briefCurrentDetails, briefEventId, briefRef, deliveryRecordKey, type BriefEventType, type DeliveryRecord } from '../../domain/webhooks';
 import { webhookActivitiesFor } from './proxies';
 import {
@@ -42,6 +42,8 @@ export class BriefRun {
   raisedBudgetUsd?: number;
   /** The validated brief; set once the first activity has checked it. */
   plan?: PreparedBrief;
+  /** The brief's brand kit (prompt, LoRA, logo), once validated; see {@link useBrand}. */
+  brand?: PreparedBrand;
 
   constructor() {
     const { workflowId, runId } = workflowInfo();
@@ -131,6 +133,14 @@ export class BriefRun {
     this.status.delivery = record;
     this.touch();
     return record;
+  }
+
+  /**
+   * Takes the brand kit the first activity prepared. Behind the `brand-kit` patch: a run
+   * recorded before brand kits never has one, and this keeps that promise visible in history.
+   */
+  useBrand(plan: PreparedBrief): void {
+    if (plan.brand && patched('brand-kit')) this.brand = plan.brand;
   }
 
   record(stage: string, span: Span): void {

@@ -6,7 +6,7 @@ import { checkReferences, prepareReferences, withReferenceInstructions, type Pre
 import { scrubbedCall } from '../scrub';
 import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
 import { ReplicateCall, outputUrls } from './client';
-import { resolveOptions, type ReplicateClientOptions } from './options';
+import { loraRequest, resolveOptions, type ReplicateClientOptions } from './options';
 
 export interface ReplicateImageGeneratorOptions extends ReplicateClientOptions {
   /** FLUX 1.1 [pro] and Ultra: how permissive the vendor's safety filter is, 1 (strictest) to 6. @default 2 (the vendor's default) */
@@ -153,10 +153,15 @@ export class ReplicateImageGenerator implements ImageGenerator {
     let prediction;
     let image: Buffer;
     let urls: string[];
+    // A brand's LoRA runs on the model's -lora variant (text to image only, so never with references).
+    const lora = loraRequest(spec.id, input.prompt.trim(), input.lora);
     try {
       const images = await this.#inputUris(call, refs, uploaded);
       const body = replicateInput(spec, { ...input, prompt: withReferenceInstructions(input.prompt, refs) }, this.#flux, images);
-      prediction = await call.predict({ model: spec.vendorModel as `${string}/${string}` }, body);
+      prediction = await call.predict(
+        { model: lora?.vendorModel ?? (spec.vendorModel as `${string}/${string}`) },
+        lora ? { ...body, prompt: lora.prompt, ...lora.input } : body,
+      );
       urls = outputUrls(call, prediction);
       image = await call.download(urls[0]!);
     } finally {

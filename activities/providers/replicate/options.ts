@@ -99,3 +99,32 @@ export function resolveOptions(options: ReplicateClientOptions): Resolved {
     fetch: options.fetch ?? globalThis.fetch,
   };
 }
+
+/**
+ * The Replicate model that runs a catalog model with a LoRA. Black Forest Labs' dev-family models
+ * on Replicate take `lora_weights` (a Replicate model, a Hugging Face or CivitAI page, or any
+ * .safetensors URL) and `lora_scale` (flux-fill-dev's published input schema lists both); FLUX.1
+ * [dev] and [schnell] take them through their `-lora` variants. FLUX 1.1 [pro] and Ultra take
+ * no LoRA (only Replicate's own fine-tunes), so a brand's LoRA is not sent to them.
+ */
+export const LORA_VENDOR_MODELS: Readonly<Record<string, `${string}/${string}`>> = Object.freeze({
+  'flux-dev': 'black-forest-labs/flux-dev-lora',
+  'flux-schnell': 'black-forest-labs/flux-schnell-lora',
+});
+
+/**
+ * How a LoRA reaches a model: the model to run instead, the input fields to add, and the prompt
+ * with the trigger word in front (LoRAs are trained to answer to it). Undefined when the model
+ * takes no LoRA or none was given: the call goes on as without one.
+ */
+export function loraRequest(
+  modelId: string,
+  prompt: string,
+  lora: { weightsUrl: string; triggerWord?: string; scale: number } | undefined,
+): { vendorModel: `${string}/${string}`; input: { lora_weights: string; lora_scale: number }; prompt: string } | undefined {
+  const vendorModel = LORA_VENDOR_MODELS[modelId];
+  if (!lora || !vendorModel) return undefined;
+  const trigger = lora.triggerWord?.trim();
+  const withTrigger = trigger && !prompt.toLowerCase().includes(trigger.toLowerCase()) ? `${trigger}, ${prompt}` : prompt;
+  return { vendorModel, input: { lora_weights: lora.weightsUrl, lora_scale: lora.scale }, prompt: withTrigger };
+}
