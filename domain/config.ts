@@ -188,6 +188,13 @@ export const ConfigSchema = z.object({
   DARKROOM_DELIVERY_WEBHOOK: z.url({ protocol: /^https?$/ }).optional(),
   /** Key for the `X-Darkroom-Signature: t=…,v1=…` header on events and delivery webhook calls (16+ characters). */
   DARKROOM_WEBHOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /**
+   * A file of extra words and phrases the prompt moderation refuses, one a line, as
+   * `category: phrase` or a bare phrase (category `custom`); `#` starts a comment. Read once when
+   * the worker starts. Checked with or without OPENAI_API_KEY (a team's own terms are not a
+   * moderation model's). @default none: the short built-in list offline, OpenAI's model with a key
+   */
+  DARKROOM_MODERATION_WORDS_FILE: z.string().min(1).optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
