@@ -12,7 +12,7 @@ import type { BuiltPrompt } from './prompt';
  */
 export const DEFAULT_MODERATION_WORDS: Readonly<Record<string, readonly string[]>> = {
   'sexual/minors': ['child porn', 'child pornography', 'csam', 'underage sex', 'sexualized child', 'sexualised child'],
-  sexual: ['porn', 'pornographic', 'pornography', 'hardcore sex', 'xxx'],
+  sexual: ['porn', 'pornographic', 'pornography', 'hardcore sex'],
   'violence/graphic': ['gore', 'beheading', 'decapitated', 'dismembered', 'disembowelled', 'disemboweled'],
   'self-harm': ['self-harm', 'self harm', 'suicide method'],
   hate: ['nazi propaganda', 'white power', 'ethnic cleansing'],

@@ -204,6 +204,10 @@ const cases: Case[] = [
   catalog('catalog-fair', 'replay-fair', 4, { window: 2, fairnessWeight: 2 }),
   // Events and delivery webhooks configured: review_needed, a delivery given up on, completed.
   { name: 'brief-webhooks', input: validateBrief(testBrief({ id: 'replay-webhooks', sku: 'REPLAY-1', approval: 'human', candidates: 2 })), vendors: webhookReceivers, drive: approveFirst },
+  // The moderation gate refuses the prompt (prompt-moderation patch), before any generation.
+  { name: 'brief-prompt-refused', input: validateBrief(testBrief({ id: 'replay-refused', subject: 'a glass bottle of olive oil in a pool of gore' })) },
+  // approval when-unsure with the offline judge (no verdict): moderated, then a person decides (review-when-unsure patch).
+  { name: 'brief-when-unsure', input: validateBrief(testBrief({ id: 'replay-unsure', approval: 'when-unsure', candidates: 2 })), drive: approveFirst },
 ];
 
 /** Runs one case to its end on `taskQueue` and writes its history. */

@@ -22,11 +22,11 @@ describe('the offline word list', () => {
   });
 
   it('flags a listed phrase in the subject, must-include or text, naming category, field and word', () => {
-    const v = check(brief({ subject: 'a teapot covered in GORE', mustInclude: ['a pipe  bomb'], textInImage: 'xxx sale' }));
+    const v = check(brief({ subject: 'a teapot covered in GORE', mustInclude: ['a pipe  bomb'], textInImage: 'porn sale' }));
     expect(v.flagged).toBe(true);
     expect(v.categories).toEqual(['illicit', 'sexual', 'violence/graphic']);
     expect(v.fields).toEqual(['prompt', 'subject', 'mustInclude[0]', 'textInImage']);
-    expect(v.matches).toEqual(['gore', 'pipe bomb', 'xxx']);
+    expect(v.matches).toEqual(['gore', 'pipe bomb', 'porn']);
   });
 
   it('matches whole words only: "gorgeous" and "Gorey Street" are not "gore"', () => {
