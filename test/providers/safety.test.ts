@@ -1,11 +1,12 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toFailure } from '../../activities/failures';
-import { AuthenticationError, ProviderError, ProviderUnavailableError, RateLimitError } from '../../activities/providers';
+import { AuthenticationError, createProviderRegistry, ProviderError, ProviderUnavailableError, RateLimitError } from '../../activities/providers';
 import { GeminiVisionJudge } from '../../activities/providers/gemini';
 import { ChainModerator, LocalVisionJudge, WordListModerator } from '../../activities/providers/local';
 import { OpenAIPromptModerator, OpenAIVisionJudge } from '../../activities/providers/openai';
 import { validateBrief } from '../../domain/brief';
+import { parseConfig } from '../../domain/config';
 import { moderationParts } from '../../domain/moderation';
 import { buildPrompt } from '../../domain/prompt';
 import { expectNoKey, exposed } from './contract/exposure';
@@ -184,5 +185,22 @@ describe('judge verdicts', () => {
     expect(out.judgements[0]!.verdict).toBeUndefined();
     expect(out.unchecked.some((u) => u.startsWith('safety: not checked'))).toBe(true);
     expect(out.unchecked).toContain('must-avoid "gore": not checked (the offline judge cannot see objects; configure a vision model)');
+  });
+});
+
+describe('which moderator a worker gets', () => {
+  const base = { TEMPORAL_ADDRESS: '127.0.0.1:7233' };
+
+  it('offline: the word list, with the team file added; a file that cannot be read names the variable', async () => {
+    expect(createProviderRegistry(parseConfig(base)).moderator.name).toBe('word-list');
+    const withFile = createProviderRegistry(parseConfig({ ...base, DARKROOM_MODERATION_WORDS_FILE: 'examples/moderation-words.txt' })).moderator;
+    const out = await withFile.moderate({ parts: [{ field: 'subject', text: 'Clinically  proven tea' }, { field: 'mustInclude[0]', text: 'gore' }] });
+    expect(out).toEqual({ flagged: true, categories: ['legal', 'violence/graphic'], fields: ['subject', 'mustInclude[0]'], costUsd: 0 });
+    expect(() => createProviderRegistry(parseConfig({ ...base, DARKROOM_MODERATION_WORDS_FILE: 'examples/no-such-file.txt' }))).toThrow(/^DARKROOM_MODERATION_WORDS_FILE examples\/no-such-file\.txt: cannot read it/);
+  });
+
+  it('with an OpenAI key: OpenAI\'s model, then the team file when there is one', () => {
+    expect(createProviderRegistry(parseConfig({ ...base, OPENAI_API_KEY: KEY })).moderator.name).toBe('openai:omni-moderation-latest');
+    expect(createProviderRegistry(parseConfig({ ...base, OPENAI_API_KEY: KEY, DARKROOM_MODERATION_WORDS_FILE: 'examples/moderation-words.txt' })).moderator.name).toBe('openai:omni-moderation-latest+word-list');
   });
 });
