@@ -123,6 +123,24 @@ describe('prompt moderation before any spend', () => {
   });
 });
 
+describe('prompt moderation of a revision', () => {
+  it('a reviewer\'s feedback that makes the prompt disallowed refuses the brief before round 2 is generated', async () => {
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('safety-revision');
+    const gen = countingGenerator();
+    const brief = validateBrief(testBrief({ approval: 'human', candidates: 2, review: { deadline: '10m' } }));
+    await withWorker({ taskQueue, dataDir: testDataDir('safety-revision'), providers: { imageGenerators: { local: gen } } }, async () => {
+      const { handle } = await startBrief(client, brief, taskQueue, { workflowId: uniqueWorkflowId('safety-revision') });
+      await waitForStatus(handle, awaitingRound(1), 'review');
+      await handle.executeUpdate(reviewUpdate, { args: [{ action: 'requestChanges', feedback: 'Make it a beheading scene.', reviewer: 'mallory' }] });
+      const cause = await failureOf(handle.result());
+      expect(cause.type).toBe('PromptRefused');
+      expect(cause.message).toMatch(/^prompt refused by moderation \(word-list\): violence\/graphic in prompt\./);
+    });
+    expect(gen.calls).toBe(2);
+  });
+});
+
 describe('the judge\'s verdict vetoes candidates', () => {
   it('an unsafe candidate is never selected, however it scores, and the manifest says why', async () => {
     const client = await testConnection();

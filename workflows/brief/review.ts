@@ -71,11 +71,11 @@ export async function chooseCandidates(run: BriefRun, plan: PreparedBrief, budge
     feedback.push(decision.feedback);
     kept = decision.keep ?? [];
     prompt = buildPrompt(brief, feedback);
-    // Feedback becomes prompt text the generators receive: checked like the first version.
-    await moderate(run, plan, prompt);
     promptOf.set(prompt.version, prompt);
     run.status.promptVersion = prompt.version;
     run.enter('prompting');
+    // Feedback becomes prompt text the generators receive: checked like the first version.
+    await moderate(run, plan, prompt);
   }
 }
 
