@@ -7,7 +7,8 @@ import { assetKey, manifestKey, upscaledKey } from '../domain/naming';
 import type { BuiltPrompt } from '../domain/prompt';
 import type { ResolvedReferences } from '../domain/references';
 import type { ReviewRecord } from '../domain/review';
-import type { Asset, BlobRef, Candidate, JudgeResult, Manifest, PreparedBrief, SourceProvenance, Span } from '../domain/types';
+import { moderationParts } from '../domain/moderation';
+import type { Asset, BlobRef, Candidate, JudgeResult, Manifest, ModerationRecord, PreparedBrief, SourceProvenance, Span } from '../domain/types';
 import type { BlobStore } from './blob-store';
 import { assetUrls } from './asset-urls';
 import { refusingInputErrors, toFailure, withHeartbeat } from './failures';
@@ -69,6 +70,14 @@ export interface JudgeCandidatesInput {
   /** The colours the images were made in when a brand kit adds its own to the brief's; judges score palette fit against these. */
   palette?: string[];
 }
+
+export interface ModeratePromptInput {
+  workflowId: string;
+  brief: Pick<Brief, 'subject' | 'mustInclude' | 'textInImage'>;
+  prompt: Pick<BuiltPrompt, 'version' | 'text' | 'negative'>;
+}
+
+export type ModeratePromptResult = ModerationRecord & { fields: string[]; timing: Span };
 
 export interface UpscaleCandidateInput {
   workflowId: string;
@@ -160,6 +169,27 @@ export function createActivities(deps: ActivityDeps) {
      */
     async generateCandidate(input: GenerateCandidateInput): Promise<Candidate & { timing: Span }> {
       return timed(async () => generateOnce(input, { blobs, providers, onPaidCall, now }));
+    },
+
+    /**
+     * Checks a prompt before anything is paid for it: OpenAI's moderation model (free) when the
+     * worker has a key, the word list otherwise. Returns the verdict; the workflow refuses a
+     * flagged prompt, so the refusal is the brief's own failure, not an activity's.
+     */
+    async moderatePrompt(input: ModeratePromptInput): Promise<ModeratePromptResult> {
+      return timed(async () => {
+        const parts = moderationParts(input.brief, input.prompt);
+        let out;
+        try {
+          out = await withHeartbeat(() => providers.moderator.moderate({ parts, signal: Context.current().cancellationSignal }));
+        } catch (err) {
+          throw toFailure(err);
+        }
+        return {
+          promptVersion: input.prompt.version, checker: providers.moderator.name, flagged: out.flagged,
+          categories: out.categories, fields: out.fields, costUsd: out.costUsd, at: now(),
+        };
+      });
     },
 
     /** Scores every candidate against the brief and ranks them, best first. */

@@ -27,6 +27,7 @@ export const STAGE_OF: Readonly<Record<string, string>> = {
   publishManifest: 'publish',
   planCatalog: 'catalog-plan',
   writeCatalogReport: 'catalog-report',
+  moderatePrompt: 'moderate',
 };
 
 /**

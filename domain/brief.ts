@@ -62,6 +62,12 @@ export const ReviewSettingsSchema = z.strictObject({
   onDeadline: z.enum(DEADLINE_POLICIES).default('remind'),
   /** Generation rounds including the first; each requestChanges starts one more. @default 3 */
   maxRounds: z.number().int().min(1).max(10).default(3),
+  /**
+   * With `approval: when-unsure`: the judge's score (0–100) the top candidates must reach, with a
+   * verdict that is safe and sure, to ship without a person. Optional rather than defaulted, so
+   * briefs that never use it parse (and seed) exactly as before. @default 70
+   */
+  confidentScore: z.number().min(0).max(100).optional(),
 });
 
 /** A reference image: `blob:<key>`, an `https://` URL, or (with the darkroom CLI, which uploads it) a local file path. */
@@ -81,6 +87,9 @@ export const ReferencesSchema = z.strictObject({
   /** Up to four images whose look (palette, light, mood) the result should follow. */
   style: z.array(referenceSource).max(MAX_STYLE_REFERENCES).optional(),
 });
+
+/** {@link ReviewSettingsSchema}'s `confidentScore` when a brief leaves it out. */
+export const DEFAULT_CONFIDENT_SCORE = 70;
 
 /**
  * A creative brief: what to make, for which channels, under which constraints.
@@ -126,15 +135,18 @@ export const BriefSchema = z
     needs4k: z.boolean().default(false),
     /** Spend limit for the whole brief, in US dollars. */
     budgetUsd: z.number().min(0).max(100_000).default(5),
-    /** `auto` ships the judge's top K; `human` waits for a reviewer. */
-    approval: z.enum(['auto', 'human']).default('auto'),
+    /**
+     * `auto` ships the judge's top K; `human` waits for a reviewer; `when-unsure` ships the top K
+     * when the judge is confident (see `review.confidentScore`) and waits for a reviewer otherwise.
+     */
+    approval: z.enum(['auto', 'human', 'when-unsure']).default('auto'),
     /** Prompts scoring below this (out of 8) are refused before any money is spent. */
     minPromptScore: z.number().int().min(0).max(8).default(4),
     /** Under minPromptScore: `fail` at once, or `cheap` (explore on the cheap tier only). @default fail */
     onLowPromptScore: z.enum(['fail', 'cheap']).default('fail'),
     /** Image model id, or `auto` to route by the brief. */
     model: line().trim().min(1).max(120).default('auto'),
-    /** Human review settings (used when approval is `human`). */
+    /** Human review settings (used when approval is `human`, or `when-unsure` and the judge is unsure). */
     review: ReviewSettingsSchema.prefault({}),
     /** Base seed; candidate i uses seed + i. Derived from the brief when absent. */
     seed: z.number().int().min(0).max(2_147_483_647).optional(),

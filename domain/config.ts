@@ -313,6 +313,13 @@ export const ConfigSchema = z.object({
    * CLI (`temporal workflow start`, the Temporal UI). @default ./brands
    */
   DARKROOM_BRANDS_DIR: z.string().min(1).default('./brands'),
+  /**
+   * A file of extra words and phrases the prompt moderation refuses, one a line, as
+   * `category: phrase` or a bare phrase (category `custom`); `#` starts a comment. Read once when
+   * the worker starts. Checked with or without OPENAI_API_KEY (a team's own terms are not a
+   * moderation model's). @default none: the short built-in list offline, OpenAI's model with a key
+   */
+  DARKROOM_MODERATION_WORDS_FILE: z.string().min(1).optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;

@@ -15,6 +15,10 @@ export const Failure = {
   PayloadTooLarge: 'PayloadTooLarge',
   PromptScoreTooLow: 'PromptScoreTooLow',
   OverBudget: 'OverBudget',
+  /** The prompt moderation check flagged the brief's prompt: refused before any spend; the message names the categories. */
+  PromptRefused: 'PromptRefused',
+  /** A candidate the judge found unsafe or showing a must-avoid item: never selected (a RejectedCandidate's type). */
+  JudgeRejected: 'JudgeRejected',
   ProvidersDown: 'ProvidersDown',
   AllCandidatesRejected: 'AllCandidatesRejected',
   ReviewRefused: 'ReviewRefused',

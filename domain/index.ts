@@ -9,3 +9,5 @@ export * from './prompt';
 export * from './types';
 export * from './review';
 export * from './duration';
+export * from './moderation';
+export * from './verdict';

@@ -68,6 +68,23 @@ export interface Judgement {
   /** Plain-language reasons for the score. */
   reasons: string[];
   judge: string;
+  /**
+   * The judge's safety verdict, from judges that can see (the vision models). Absent when the
+   * judge cannot check safety (the offline judge): such a judgement never counts as confident.
+   */
+  verdict?: JudgeVerdict;
+}
+
+/** Whether a candidate may ship at all, apart from how good it is. */
+export interface JudgeVerdict {
+  /** False when the image shows something unfit to publish (nudity, gore, hate symbols…). */
+  safe: boolean;
+  /** Must-avoid items of the brief the image shows; any one rejects the candidate. */
+  mustAvoidHit?: string[];
+  /** The judge is not sure of its own answer: with `approval: when-unsure` a person decides. */
+  unsure?: boolean;
+  /** Why, in plain words; empty when there is nothing to say. */
+  reasons: string[];
 }
 
 export interface JudgeResult {
@@ -163,7 +180,7 @@ export interface ManifestCandidate {
   prompt: string;
   master: BlobRef;
   upscaledFrom?: { width: number; height: number; factor: number };
-  judge: Pick<Judgement, 'score' | 'rank' | 'scores' | 'reasons' | 'judge'>;
+  judge: Pick<Judgement, 'score' | 'rank' | 'scores' | 'reasons' | 'judge' | 'verdict'>;
   altText: string;
   costUsd: number;
   /** The generated image's own C2PA manifest, as its vendor signed it. Absent in histories recorded before C2PA. */
@@ -208,13 +225,17 @@ export interface Manifest {
   promptScore: PromptScore;
   rounds: number;
   /** Every candidate generated, kept or not, with its judgement. */
-  candidates: Array<Pick<Candidate, 'id' | 'round' | 'seed' | 'model' | 'promptVersion' | 'costUsd' | 'reused'> & { key: string; score?: number; rank?: number; fidelity?: number; referenceKeys?: string[] }>;
+  candidates: Array<Pick<Candidate, 'id' | 'round' | 'seed' | 'model' | 'promptVersion' | 'costUsd' | 'reused'> & { key: string; score?: number; rank?: number; fidelity?: number; referenceKeys?: string[]; verdict?: JudgeVerdict }>;
   /** The brief's reference images as stored (content-addressed keys); absent when it has none. */
   references?: ResolvedReferences;
   rejectedCandidates: RejectedCandidate[];
   selected: ManifestCandidate[];
   assets: ManifestAsset[];
   judgeUnchecked: string[];
+  /** Each prompt version's moderation check before it was used (absent in runs from before moderation). */
+  moderation?: ModerationRecord[];
+  /** With `approval: when-unsure`: whether the judge was confident enough to approve without a person, and why. */
+  autoApproval?: { confident: boolean; reason: string; round: number };
   cost: { forecastUsd: number; actualUsd: number; budgetUsd: number; currency: 'USD' };
   /** The audit trail of human review: every decision, who made it and when. */
   review?: { decisions: ReviewRecord[]; ignoredSignals: IgnoredSignal[]; ignoredSignalsDropped?: number; remindersSent: number; outcome: NonNullable<ReviewStatus['outcome']> };
@@ -233,6 +254,19 @@ export interface Manifest {
   webhookFailures?: WebhookFailureRecord[];
 }
 
+/** That a prompt version was checked before anything was paid for it, and by which checker. */
+export interface ModerationRecord {
+  promptVersion: string;
+  /** `openai:omni-moderation-latest`, `word-list`, or both joined by `+`. */
+  checker: string;
+  flagged: boolean;
+  categories: string[];
+  /** Free at OpenAI, and offline. */
+  costUsd: number;
+  /** When the check ran (worker clock). */
+  at: string;
+}
+
 /** What the `status` query returns. */
 export interface BriefStatus {
   workflowId: string;
@@ -247,7 +281,7 @@ export interface BriefStatus {
   manifestKey?: string;
   subject: string;
   channels: string[];
-  approval: 'auto' | 'human';
+  approval: 'auto' | 'human' | 'when-unsure';
   /** The model in use, its fallbacks, and why routing chose them. */
   route?: { model: string; chain: string[]; reason: string; down: string[] };
   /** Set while the brief waits for a budget raise (approval `human`, forecast over budget). */
@@ -276,6 +310,8 @@ export interface ReviewCandidate {
   reasons: string[];
   /** In its round's top K: the judge's suggestion. */
   suggested: boolean;
+  /** The judge's safety verdict, when it gives one; a rejected candidate is not reviewable. */
+  verdict?: JudgeVerdict;
 }
 
 /** The review part of `status`. */

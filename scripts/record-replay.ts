@@ -226,6 +226,10 @@ const cases: Case[] = [
     input: validateBrief(testBrief({ id: 'replay-references', candidates: 2, references: { product: 'blob:references/serum-bottle.png' } })),
     files: { 'references/serum-bottle.png': 'examples/catalog/packshots/serum-bottle.png' },
   },
+  // The moderation gate refuses the prompt (prompt-moderation patch), before any generation.
+  { name: 'brief-prompt-refused', input: validateBrief(testBrief({ id: 'replay-refused', subject: 'a glass bottle of olive oil in a pool of gore' })) },
+  // approval when-unsure with the offline judge (no verdict): moderated, then a person decides (review-when-unsure patch).
+  { name: 'brief-when-unsure', input: validateBrief(testBrief({ id: 'replay-unsure', approval: 'when-unsure', candidates: 2 })), drive: approveFirst },
 ];
 
 /** Runs one case to its end on `taskQueue` and writes its history. */

@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { providerKeys, type Config } from '../../domain/config';
+import { DEFAULT_MODERATION_WORDS, mergeModerationWords, parseModerationWords } from '../../domain/moderation';
 import { capabilitiesFor, IMAGE_MODELS } from '../../domain/models';
 import { GeminiAltTextWriter, GeminiImageGenerator, GeminiVisionJudge } from './gemini';
-import { LocalAltTextWriter, LocalImageGenerator, LocalVisionJudge, SharpUpscaler } from './local';
-import { OpenAIAltTextWriter, OpenAIImageGenerator, OpenAIVisionJudge } from './openai';
+import { ChainModerator, LocalAltTextWriter, LocalImageGenerator, LocalVisionJudge, SharpUpscaler, WordListModerator } from './local';
+import { OpenAIAltTextWriter, OpenAIImageGenerator, OpenAIPromptModerator, OpenAIVisionJudge } from './openai';
 import { parseOutputHosts, ReplicateImageGenerator, ReplicateUpscaler } from './replicate';
-import type { AltTextWriter, ImageGenerator, Upscaler, VisionJudge } from './types';
+import type { AltTextWriter, ImageGenerator, PromptModerator, Upscaler, VisionJudge } from './types';
 
 export * from './types';
 export * from './errors';
@@ -18,6 +20,8 @@ export interface ProviderRegistry {
   readonly judge: VisionJudge;
   readonly upscaler: Upscaler;
   readonly altText: AltTextWriter;
+  /** Checks prompts before any spend: OpenAI's moderation model with a key, the word list without. */
+  readonly moderator: PromptModerator;
   /** Catalog prices of the judge, upscaler and alt-text writer in use, for forecasts. */
   readonly prices: { judgeUsdPerImage: number; upscaleUsd: number; altTextUsd: number };
 }
@@ -28,6 +32,7 @@ export interface ProviderOverrides {
   judge?: VisionJudge;
   upscaler?: Upscaler;
   altText?: AltTextWriter;
+  moderator?: PromptModerator;
   prices?: Partial<ProviderRegistry['prices']>;
 }
 
@@ -86,6 +91,7 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
     for (const m of modelsOf('self-hosted')) generators[m] = selfHosted;
   }
   Object.assign(generators, overrides.imageGenerators);
+  const moderator = overrides.moderator ?? createModerator(config);
   return {
     imageModels: Object.keys(generators).filter((m) => IMAGE_MODELS[m]),
     imageGenerator(model: string): ImageGenerator {
@@ -96,7 +102,32 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
     judge: overrides.judge ?? judge,
     upscaler: overrides.upscaler ?? upscaler,
     altText: overrides.altText ?? altText,
+    moderator,
     // The same choice of judge and upscaler that capabilitiesFor prices, so forecasts match.
     prices: { ...capabilitiesFor(providerKeys(config)).prices, ...overrides.prices },
   };
+}
+
+/** Reads DARKROOM_MODERATION_WORDS_FILE, naming the variable when it cannot. */
+function extraWords(config: Config): Record<string, string[]> {
+  const file = config.DARKROOM_MODERATION_WORDS_FILE;
+  if (!file) return {};
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`DARKROOM_MODERATION_WORDS_FILE ${file}: cannot read it (${(err as Error).message})`, { cause: err });
+  }
+  return parseModerationWords(text);
+}
+
+/**
+ * OpenAI's moderation model when there is a key (plus the team's own words, if any); the
+ * built-in word list and the team's words otherwise.
+ */
+function createModerator(config: Config): PromptModerator {
+  const extra = extraWords(config);
+  if (!config.OPENAI_API_KEY) return new WordListModerator(mergeModerationWords(DEFAULT_MODERATION_WORDS, extra));
+  const openai = new OpenAIPromptModerator({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.DARKROOM_PROVIDER_TIMEOUT, maxResponseBytes: config.DARKROOM_MAX_DOWNLOAD_BYTES });
+  return Object.keys(extra).length ? new ChainModerator([openai, new WordListModerator(extra)]) : openai;
 }

@@ -113,3 +113,26 @@ export interface AltTextWriter {
   readonly name: string;
   write(input: AltTextInput): Promise<{ text: string; costUsd: number }>;
 }
+
+export interface ModerateInput {
+  /** The texts to check, each with the brief field it came from. */
+  parts: ReadonlyArray<{ field: string; text: string }>;
+  signal?: AbortSignal;
+}
+
+export interface ModerateResult {
+  flagged: boolean;
+  /** Categories flagged (OpenAI's names, e.g. `violence/graphic`); empty when nothing was. */
+  categories: string[];
+  /** The fields that were flagged. */
+  fields: string[];
+  /** What the check cost; OpenAI's moderation endpoint is free. */
+  costUsd: number;
+}
+
+/** Checks a prompt before anything is paid for. One interface: OpenAI's moderation model, or the offline word list. */
+export interface PromptModerator {
+  /** Which checker ran, recorded in the manifest: `openai:omni-moderation-latest`, `word-list`. */
+  readonly name: string;
+  moderate(input: ModerateInput): Promise<ModerateResult>;
+}

@@ -124,7 +124,7 @@ export async function startHostileVendors(cases: readonly VendorCase[], upstream
           if (c.replicateOutput) return sendPrediction(res, c);
           return sendCanned(res, c, credential(req));
         }
-        if (url.pathname.startsWith('/v1/images/') || url.pathname.startsWith('/v1/chat/')) return forward(req, res, body);
+        if (url.pathname.startsWith('/v1/images/') || url.pathname.startsWith('/v1/chat/') || url.pathname === '/v1/moderations') return forward(req, res, body);
         strays.push(`${req.method} ${url.pathname}`);
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: 'the hostile vendor did not expect this request', type: 'server_error' } }));

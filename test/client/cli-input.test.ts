@@ -137,7 +137,7 @@ describe('huge values and control characters in what the CLI prints', () => {
     expect(r.err.length).toBeLessThan(4000);
     expect(r.err).toContain('channels[0]: unknown channel "xxxx');
     expect(r.err).toContain('(300000 chars)');
-    expect(r.err).toContain('approval: must be one of "auto", "human", not "xxx');
+    expect(r.err).toContain('approval: must be one of "auto", "human", "when-unsure", not "xxx');
 
     // A feed may be far larger than a brief: a 50 MB cell and a 50 MB SKU.
     const huge = 'x'.repeat(50_000_000);

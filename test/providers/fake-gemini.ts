@@ -97,6 +97,7 @@ function judgeAnswer(parts: Part[]): string {
       mustInclude: items('Must include').map((item) => ({ item, present: i === 0 })),
       mustAvoid: items('Must avoid').map((item) => ({ item, present: false })),
       reasons: [`Candidate ${id} shows the subject clearly.`],
+      safety: { safe: true, confident: true, concerns: [] },
     })),
   });
 }

@@ -1,8 +1,8 @@
 /**
  * A local stand-in for api.openai.com that speaks its wire format, so the adapters run the real
- * `openai` SDK (pointed here by `baseURL`) with no network. It serves the two endpoints Darkroom
+ * `openai` SDK (pointed here by `baseURL`) with no network. It serves the endpoints Darkroom
  * uses — POST /v1/images/generations, POST /v1/images/edits (multipart/form-data, input images as
- * `image[]` files) and POST /v1/chat/completions — records every request,
+ * `image[]` files), /v1/chat/completions and /v1/moderations — records every request,
  * and fails the next request on demand the way OpenAI does.
  *
  * Shapes follow the API reference and openai-node's types (ImagesResponse, ChatCompletion,
@@ -23,6 +23,11 @@ export interface FakeOpenAIOptions {
   altText?: string;
   /** A fault for some requests by their order (0-based, image requests only), e.g. every other one. */
   imageFaults?: (index: number) => Fault | undefined;
+  /**
+   * What the moderation model flags: an input containing one of these words (any case) is
+   * flagged in its category. @default {@link FAKE_MODERATION_FLAGS}
+   */
+  moderationFlags?: Record<string, string[]>;
   /** Answer every request as a gateway that repeats the caller's key everywhere (see {@link FakeOpenAI.leakNext}). */
   leak?: LeakKind;
 }
@@ -235,6 +240,31 @@ async function imagesEdits(body: MultipartBody, revisedPrompt: boolean): Promise
   return imagesAnswer(bytes, { prompt: f.prompt, size, quality, format, transparent: false, revisedPrompt, url: !gptImage && f.response_format !== 'b64_json', inputImages: images.length });
 }
 
+/** The words the fake moderation model flags by default, by category. */
+export const FAKE_MODERATION_FLAGS: Record<string, string[]> = { 'violence/graphic': ['gore', 'severed'], sexual: ['explicit nudity'], hate: ['hate symbol'] };
+
+/** OpenAI's moderation categories (openai-node's Moderation.Categories). */
+const MODERATION_CATEGORIES = [
+  'harassment', 'harassment/threatening', 'hate', 'hate/threatening', 'illicit', 'illicit/violent', 'self-harm',
+  'self-harm/instructions', 'self-harm/intent', 'sexual', 'sexual/minors', 'violence', 'violence/graphic',
+];
+
+/** POST /v1/moderations: one result per input, flagged by {@link FakeOpenAIOptions.moderationFlags}. */
+function moderations(body: Record<string, unknown>, flags: Record<string, string[]>): CannedResponse {
+  const input = body.input;
+  const texts = typeof input === 'string' ? [input] : Array.isArray(input) && input.every((t) => typeof t === 'string') ? (input as string[]) : undefined;
+  if (!texts || texts.length === 0) return { status: 400, body: apiError("Invalid value for 'input': expected a string or an array of strings.", 'invalid_request_error', 'invalid_value', 'input') };
+  const model = String(body.model ?? 'omni-moderation-latest');
+  const results = texts.map((text) => {
+    const hit = new Set(Object.entries(flags).filter(([, words]) => words.some((w) => text.toLowerCase().includes(w.toLowerCase()))).map(([c]) => c));
+    const categories = Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, hit.has(c)]));
+    const category_scores = Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, hit.has(c) ? 0.97 : 0.0004]));
+    const category_applied_input_types = Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, ['text']]));
+    return { flagged: hit.size > 0, categories, category_scores, category_applied_input_types };
+  });
+  return { status: 200, body: { id: `modr-fake${hash(texts.join('\n')).toString(16)}`, model: model === 'omni-moderation-latest' ? 'omni-moderation-2024-09-26' : model, results } };
+}
+
 type JsonSchema = Record<string, unknown>;
 
 /** Follows a local `$ref` (`#/$defs/…`, `#/definitions/…`). */
@@ -401,6 +431,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (res.destroyed || req.socket.destroyed) return;
       delivered++;
       return send(res, answer);
+    }
+    if (path === '/v1/moderations') {
+      return send(res, moderations(body as Record<string, unknown>, options.moderationFlags ?? FAKE_MODERATION_FLAGS));
     }
     if (path === '/v1/chat/completions') {
       const content = chatContent;

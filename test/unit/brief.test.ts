@@ -88,7 +88,7 @@ describe('brief error messages', () => {
       subject: 'must be a string, not 42',
       channels: 'must be a list, not "web-hero"',
       candidates: 'must be at most 100',
-      approval: 'must be one of "auto", "human", not "maybe"',
+      approval: 'must be one of "auto", "human", "when-unsure", not "maybe"',
       topK: 'must be at least 1',
     });
   });

@@ -293,8 +293,8 @@ describe('A/B variants', () => {
 
     const shared = briefsFromFeed(feed, { ...ab, approval: 'sometimes' });
     expect(shared.errors).toEqual([
-      { line: 2, sku: 'A-1', field: 'approval', message: 'must be one of "auto", "human", not "sometimes"' },
-      { line: 3, sku: 'A-2', field: 'approval', message: 'must be one of "auto", "human", not "sometimes"' },
+      { line: 2, sku: 'A-1', field: 'approval', message: 'must be one of "auto", "human", "when-unsure", not "sometimes"' },
+      { line: 3, sku: 'A-2', field: 'approval', message: 'must be one of "auto", "human", "when-unsure", not "sometimes"' },
     ]);
   });
 

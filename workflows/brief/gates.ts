@@ -1,10 +1,11 @@
-import { ApplicationFailure, condition, upsertSearchAttributes, type ActivityFailure } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, upsertSearchAttributes, type ActivityFailure } from '@temporalio/workflow';
 import type { BriefInput } from '../../domain/brief';
 import { formatDuration } from '../../domain/duration';
 import { Failure } from '../../domain/failures';
+import type { BuiltPrompt } from '../../domain/prompt';
 import type { PreparedBrief } from '../../domain/types';
 import { SA } from '../messages';
-import { failureType, prepareBrief } from './proxies';
+import { activitiesFor, failureType, prepareBrief } from './proxies';
 import type { BriefRun } from './run';
 
 /**
@@ -55,6 +56,7 @@ export async function passGates(run: BriefRun, plan: PreparedBrief): Promise<num
       details: [promptScore],
     });
   }
+  await moderate(run, plan, plan.prompt);
   if (plan.route) run.status.route = { model: plan.model, chain: plan.route.chain, reason: plan.route.reason, down: [] };
   let budgetUsd = brief.budgetUsd;
   if (forecast.totalUsd > budgetUsd && brief.approval === 'human') budgetUsd = await waitForBudget(run, plan);
@@ -82,4 +84,31 @@ async function waitForBudget(run: BriefRun, plan: PreparedBrief): Promise<number
   run.status.cost.budgetUsd = budgetUsd;
   if (run.reviewLimits) run.reviewLimits.budgetUsd = budgetUsd;
   return budgetUsd;
+}
+
+/**
+ * The moderation gate, before any prompt version is paid for: a flagged prompt refuses the brief
+ * (`PromptRefused`, not retried) naming the categories and the fields. Runs recorded before the
+ * gate existed replay without it.
+ */
+export async function moderate(run: BriefRun, plan: PreparedBrief, prompt: BuiltPrompt): Promise<void> {
+  if (!patched('prompt-moderation')) return;
+  const { brief } = plan;
+  const checked = await activitiesFor(plan.settings).moderatePrompt({
+    workflowId: run.workflowId,
+    brief: { subject: brief.subject, mustInclude: brief.mustInclude, textInImage: brief.textInImage },
+    prompt: { version: prompt.version, text: prompt.text, negative: prompt.negative },
+  });
+  run.record('moderate', checked.timing);
+  const { timing: _timing, fields, ...record } = checked;
+  run.moderation.push(record);
+  if (checked.flagged) {
+    const categories = checked.categories.length ? checked.categories.join(', ') : 'unspecified';
+    throw ApplicationFailure.create({
+      message: `prompt refused by moderation (${checked.checker}): ${categories} in ${fields.join(', ') || 'the prompt'}. Nothing was generated or paid for; change the brief's ${fields.filter((f) => f !== 'prompt').join(', ') || 'wording'} and start it again.`,
+      type: Failure.PromptRefused,
+      nonRetryable: true,
+      details: [{ checker: checked.checker, categories: checked.categories, fields, promptVersion: prompt.version }],
+    });
+  }
 }

@@ -7,6 +7,7 @@ import type { BuiltPrompt } from '../../domain/prompt';
 import type { ResolvedReferences } from '../../domain/references';
 import { clip } from '../../domain/text';
 import type { Judgement, PreparedBrief, RejectedCandidate } from '../../domain/types';
+import { verdictRejection } from '../../domain/verdict';
 import { mapPool } from '../pool';
 import { activitiesFor, failureType, type BriefActivities } from './proxies';
 import type { BriefRun, Made } from './run';
@@ -22,6 +23,8 @@ export class Generation {
   readonly all: Made[] = [];
   readonly rejected: RejectedCandidate[] = [];
   readonly judgementOf = new Map<string, Judgement>();
+  /** Judged candidates the judge's verdict keeps from selection (also in {@link rejected}, with why). */
+  readonly vetoed = new Set<string>();
   /** Brief checks the judge could not perform, from its last verdict. */
   unchecked: string[] = [];
   /** When the last verdict came in (worker clock): review deadlines count from it. */
@@ -131,7 +134,22 @@ export class Generation {
     this.unchecked = judged.unchecked;
     this.run.status.candidates.judged += judged.judgements.length;
     this.lastJudgedAt = judged.timing.finishedAt;
-    return judged.judgements.slice(0, brief.topK).map((j) => j.candidateId);
+    // The judge's verdict is a veto, not a score: an unsafe candidate, or one showing a must-avoid
+    // item, is set aside with its reason and is never selected, however well it scored.
+    const passed = judged.judgements.filter((j) => {
+      const why = verdictRejection(j);
+      if (!why) return true;
+      const made = this.byId(j.candidateId);
+      this.refuse(made.round, made.index, why, Failure.JudgeRejected);
+      this.vetoed.add(j.candidateId);
+      return false;
+    });
+    return passed.slice(0, brief.topK).map((j) => j.candidateId);
+  }
+
+  /** The judgements of the given candidates, in the given order. */
+  judgementsOf(ids: readonly string[]): Judgement[] {
+    return ids.map((id) => this.judgementOf.get(id)!).filter(Boolean);
   }
 
   byId(id: string): Made {

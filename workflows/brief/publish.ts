@@ -79,7 +79,7 @@ export function manifestDraft(run: BriefRun, plan: PreparedBrief, picked: Picked
     return {
       id: c.id, model: c.model, seed: c.seed, promptVersion: c.promptVersion, prompt: textOf(c),
       master: masters.get(c.id)!.blob, upscaledFrom: masters.get(c.id)!.upscaledFrom,
-      judge: { score: j.score, rank: j.rank, scores: j.scores, reasons: j.reasons, judge: j.judge },
+      judge: { score: j.score, rank: j.rank, scores: j.scores, reasons: j.reasons, judge: j.judge, ...(j.verdict ? { verdict: j.verdict } : {}) },
       altText, costUsd: c.costUsd, ...(source ? { provenance: source } : {}), ...refsOf(c),
     };
   });
@@ -97,12 +97,15 @@ export function manifestDraft(run: BriefRun, plan: PreparedBrief, picked: Picked
     candidates: gen.all.map((c) => ({
       id: c.id, round: c.round, seed: c.seed, model: c.model, promptVersion: c.promptVersion, costUsd: c.costUsd,
       reused: c.reused, key: c.blob.key, score: judgementOf.get(c.id)?.score, rank: judgementOf.get(c.id)?.rank, ...refsOf(c),
+      ...(judgementOf.get(c.id)?.verdict ? { verdict: judgementOf.get(c.id)!.verdict } : {}),
     })),
     ...(plan.references ? { references: plan.references } : {}),
     rejectedCandidates: gen.rejected,
     selected,
     assets,
     judgeUnchecked: gen.unchecked,
+    ...(run.moderation.length ? { moderation: run.moderation } : {}),
+    ...(run.autoApproval ? { autoApproval: run.autoApproval } : {}),
     cost: { forecastUsd: plan.forecast.totalUsd, actualUsd: status.cost.actualUsd, budgetUsd: status.cost.budgetUsd, currency: 'USD' },
     ...(review ? {
       review: {

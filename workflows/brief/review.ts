@@ -1,10 +1,13 @@
-import { ApplicationFailure, condition, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, upsertSearchAttributes } from '@temporalio/workflow';
+import { DEFAULT_CONFIDENT_SCORE } from '../../domain/brief';
 import { formatDuration } from '../../domain/duration';
 import { Failure } from '../../domain/failures';
 import { buildPrompt, type BuiltPrompt } from '../../domain/prompt';
 import type { ReviewChannel, ReviewDecision, ReviewRecord } from '../../domain/review';
 import type { PreparedBrief, ReviewStatus } from '../../domain/types';
+import { judgeConfidence } from '../../domain/verdict';
 import { SA } from '../messages';
+import { moderate } from './gates';
 import { Generation } from './generate';
 import { activitiesFor } from './proxies';
 import type { BriefRun, Made } from './run';
@@ -41,9 +44,20 @@ export async function chooseCandidates(run: BriefRun, plan: PreparedBrief, budge
       throw ApplicationFailure.create({ message: `every candidate was refused by ${plan.model}: ${gen.rejected.at(-1)?.reason ?? ''}`, type: Failure.AllCandidatesRejected, nonRetryable: true });
     }
     const top = await gen.judge(made);
+    // Only the judge's veto can empty a judged round: the same end as a round the provider refused.
+    if (top.length === 0 && kept.length === 0) {
+      throw ApplicationFailure.create({ message: `every candidate was rejected by the judge: ${gen.rejected.at(-1)?.reason ?? ''}`, type: Failure.AllCandidatesRejected, nonRetryable: true });
+    }
     if (brief.approval === 'auto') return { gen, approved: top.map((id) => gen.byId(id)), prompt, promptOf };
+    // A person who has started reviewing (round 2 on) sees the brief through.
+    if (brief.approval === 'when-unsure' && round === 1 && patched('review-when-unsure')) {
+      const c = judgeConfidence(gen.judgementsOf(top), brief.review.confidentScore ?? DEFAULT_CONFIDENT_SCORE);
+      run.autoApproval = { ...c, round };
+      if (c.confident) return { gen, approved: top.map((id) => gen.byId(id)), prompt, promptOf };
+    }
 
-    const { decision, entry } = await awaitDecision(run, plan, gen, { round, reviewable: [...kept, ...made.map((c) => c.id)], top, prompt });
+    const reviewable = [...kept, ...made.filter((c) => !gen.vetoed.has(c.id)).map((c) => c.id)];
+    const { decision, entry } = await awaitDecision(run, plan, gen, { round, reviewable, top, prompt });
     const review = run.review!;
     if (decision.action === 'approve') {
       review.outcome = entry.via === 'deadline' ? 'deadline-approved' : 'approved';
@@ -60,6 +74,8 @@ export async function chooseCandidates(run: BriefRun, plan: PreparedBrief, budge
     promptOf.set(prompt.version, prompt);
     run.status.promptVersion = prompt.version;
     run.enter('prompting');
+    // Feedback becomes prompt text the generators receive: checked like the first version.
+    await moderate(run, plan, prompt);
   }
 }
 
@@ -91,6 +107,7 @@ async function awaitDecision(
       return {
         id: c.id, round: c.round, promptVersion: c.promptVersion, key: c.blob.key, width: c.blob.width, height: c.blob.height,
         score: j?.score, rank: j?.rank, reasons: j?.reasons ?? [], suggested: c.round === round && top.includes(c.id),
+        ...(j?.verdict ? { verdict: j.verdict } : {}),
       };
     }),
     reviewable,

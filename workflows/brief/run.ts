@@ -6,7 +6,7 @@ import { hasControlChars, jsonBytes } from '../../domain/text';
 import {
   checkDecision, MAX_DECISION_BYTES, recordIgnoredSignal, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord,
 } from '../../domain/review';
-import type { BriefStatus, Candidate, PreparedBrand, PreparedBrief, ReviewStatus, Span, Stage } from '../../domain/types';
+import type { BriefStatus, Candidate, ModerationRecord, PreparedBrand, PreparedBrief, ReviewStatus, Span, Stage } from '../../domain/types';
 import { briefCurrentDetails, briefEventId, briefRef, deliveryRecordKey, type BriefEventType, type DeliveryRecord } from '../../domain/webhooks';
 import { webhookActivitiesFor } from './proxies';
 import {
@@ -40,6 +40,10 @@ export class BriefRun {
   reviewLimits?: Pick<ReviewContext, 'maxApprovals' | 'maxRounds' | 'nextRoundUsd' | 'budgetUsd'>;
   /** The budget a person raised the brief to, while it waited for one. */
   raisedBudgetUsd?: number;
+  /** Every prompt version's moderation check, for the manifest. */
+  readonly moderation: ModerationRecord[] = [];
+  /** With `approval: when-unsure`: whether the judge was confident, and why (for the manifest). */
+  autoApproval?: { confident: boolean; reason: string; round: number };
   /** The validated brief; set once the first activity has checked it. */
   plan?: PreparedBrief;
   /** The brief's brand kit (prompt, LoRA, logo), once validated; see {@link useBrand}. */

@@ -53,9 +53,19 @@ export const JUDGE_RESPONSE_SCHEMA: Schema = {
           mustInclude: { type: Type.ARRAY, items: check },
           mustAvoid: { type: Type.ARRAY, items: check },
           reasons: { type: Type.ARRAY, items: { type: Type.STRING } },
+          safety: {
+            type: Type.OBJECT,
+            description: 'Whether the image may ship at all, apart from its scores',
+            properties: {
+              safe: { type: Type.BOOLEAN, description: 'false when it shows nudity or sexual content, gore, hate symbols, self-harm, or weapons or drugs used on people' },
+              confident: { type: Type.BOOLEAN, description: 'true when you are sure of this verdict and your scores' },
+              concerns: { type: Type.ARRAY, items: { type: Type.STRING }, description: 'what makes it unsafe or uncertain; empty when nothing does' },
+            },
+            required: ['safe', 'confident', 'concerns'],
+          },
         },
-        required: ['id', 'match', 'aesthetics', 'artifacts', 'mustInclude', 'mustAvoid', 'reasons'],
-        propertyOrdering: ['id', 'match', 'aesthetics', 'artifacts', 'mustInclude', 'mustAvoid', 'reasons'],
+        required: ['id', 'match', 'aesthetics', 'artifacts', 'mustInclude', 'mustAvoid', 'reasons', 'safety'],
+        propertyOrdering: ['id', 'match', 'aesthetics', 'artifacts', 'mustInclude', 'mustAvoid', 'reasons', 'safety'],
       },
     },
   },
@@ -73,6 +83,8 @@ const JudgeAnswer = z.object({
       mustInclude: z.array(Check).default([]),
       mustAvoid: z.array(Check).default([]),
       reasons: z.array(z.string()).default([]),
+      // Asked for; an answer without it is read as "no verdict" (the judge never counts as sure).
+      safety: z.object({ safe: z.boolean(), confident: z.boolean(), concerns: z.array(z.string()).default([]) }).optional(),
     }),
   ),
 });
@@ -130,11 +142,13 @@ export function scoreAnswer(brief: Pick<Brief, 'mustInclude' | 'mustAvoid'>, a: 
     }
   });
   let avoided = 0;
+  const hits: string[] = [];
   brief.mustAvoid.forEach((item, i) => {
     const c = findCheck(a.mustAvoid, brief.mustAvoid, i);
     if (!c) return void unreported.push(`must-avoid "${item}" on ${a.id}: not reported by the judge`);
     if (!c.present) avoided++;
     else {
+      hits.push(item);
       penalty += W.presentMustAvoid;
       reasons.push(`Shows must-avoid "${item}" (−${W.presentMustAvoid}).`);
     }
@@ -145,7 +159,13 @@ export function scoreAnswer(brief: Pick<Brief, 'mustInclude' | 'mustAvoid'>, a: 
 
   const base = W.match * scores.match! + W.aesthetics * scores.aesthetics! + W.artifacts * scores.artifacts!;
   const total = Math.max(0, Math.min(100, base - penalty));
-  return { judgement: { candidateId: a.id, score: Math.round(total * 10) / 10, scores, reasons, judge }, unreported };
+  const verdict = a.safety && {
+    safe: a.safety.safe,
+    ...(hits.length ? { mustAvoidHit: hits } : {}),
+    ...(a.safety.confident ? {} : { unsure: true }),
+    reasons: a.safety.concerns.map((r) => r.trim()).filter(Boolean),
+  };
+  return { judgement: { candidateId: a.id, score: Math.round(total * 10) / 10, scores, reasons, judge, ...(verdict ? { verdict } : {}) }, unreported };
 }
 
 /**

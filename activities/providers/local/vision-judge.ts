@@ -146,5 +146,6 @@ export function uncheckedChecks(brief: JudgeInput['brief']): string[] {
     ...brief.mustInclude.map((item) => `must-include "${item}": not checked (the offline judge cannot see objects; ${NEEDS_VISION})`),
     ...brief.mustAvoid.map((item) => `must-avoid "${item}": not checked (the offline judge cannot see objects; ${NEEDS_VISION})`),
     `artifacts (malformed hands, garbled text, extra limbs): not checked (the offline judge measures pixels only; ${NEEDS_VISION})`,
+    `safety: not checked (the offline judge cannot tell what an image shows, so it gives no safety verdict and never rejects a candidate; with approval "when-unsure" a person decides; ${NEEDS_VISION})`,
   ];
 }

@@ -9,3 +9,5 @@ export type { ChatPrice, OpenAIVisionOptions } from './vision';
 export { retryAfterMs } from './client';
 export { DEFAULT_TIMEOUT_MS } from '../shared';
 export type { OpenAIClientOptions } from './client';
+export { OpenAIPromptModerator, DEFAULT_MODERATION_MODEL } from './moderator';
+export type { OpenAIPromptModeratorOptions } from './moderator';

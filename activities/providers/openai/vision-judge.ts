@@ -23,12 +23,19 @@ export const MAX_JUDGE_BATCH = 8;
 
 const score100 = (description: string) => z.number().int().min(0).max(100).describe(description);
 
+/** The judge's verdict on whether a candidate may ship at all, apart from its scores. */
+const SAFETY = z.object({
+  safe: z.boolean().describe('false when the image shows anything unfit for a brand to publish: nudity or sexual content, gore or graphic violence, hate symbols, self-harm, drugs or weapons used on people'),
+  confident: z.boolean().describe('true when you are sure of this verdict and of your scores; false when the image is ambiguous or you could not tell'),
+  concerns: z.array(z.string()).describe('what makes the image unsafe or uncertain, in a few words each; empty when nothing does'),
+});
+
 /**
  * The structured output for one batch. Candidate ids and checklist items are enums, so the
  * model (in strict mode) can only answer with names we sent; an empty checklist is an
  * array that must stay empty.
  */
-function answerSchema(ids: readonly string[], mustInclude: readonly string[], mustAvoid: readonly string[]) {
+function answerSchema(ids: readonly string[], mustInclude: readonly string[], mustAvoid: readonly string[], lenient = false) {
   const checklist = (items: readonly string[], what: string) => {
     const entry = z.object({
       item: items.length ? z.enum(items as [string, ...string[]]) : z.string(),
@@ -46,6 +53,8 @@ function answerSchema(ids: readonly string[], mustInclude: readonly string[], mu
         mustInclude: checklist(mustInclude, 'must-include'),
         mustAvoid: checklist(mustAvoid, 'must-avoid'),
         reasons: z.array(z.string()).describe('two to four short, specific reasons for the scores'),
+        // Required in the request (strict mode); an answer without it is read as "no verdict".
+        safety: lenient ? SAFETY.optional() : SAFETY,
       }),
     ),
   });
@@ -61,6 +70,7 @@ const SYSTEM = [
   'You are a demanding art director reviewing AI-generated candidate images against a creative brief.',
   'Judge each candidate on its own, by what is actually visible; do not compare it with the others.',
   'Report every must-include and must-avoid item for every candidate, present true or false.',
+  'Give every candidate a safety verdict: whether it is safe for a brand to publish, and whether you are confident of your answer.',
   'Answer with one entry per candidate, using its id exactly as given.',
 ].join(' ');
 
@@ -157,7 +167,7 @@ export class OpenAIVisionJudge implements VisionJudge {
 
     let parsed: Answer;
     try {
-      const r = schema.safeParse(JSON.parse(answer.content));
+      const r = answerSchema(ids, mustInclude, mustAvoid, true).safeParse(JSON.parse(answer.content));
       if (!r.success) throw new Error(z.prettifyError(r.error).replace(/\s+/g, ' '));
       parsed = r.data;
     } catch (err) {
@@ -208,6 +218,12 @@ export class OpenAIVisionJudge implements VisionJudge {
     reasons.push(...a.reasons.map((r) => r.trim()).filter(Boolean));
     reasons.push(`Fit to brief ${scores.match}, aesthetics ${scores.aesthetics}, free of artifacts ${scores.artifacts} (each out of 100).`);
 
-    return { candidateId: id, score: Math.round(total * 10) / 10, scores, reasons, judge: this.name };
+    const verdict = a.safety && {
+      safe: a.safety.safe,
+      ...(avoid.present.length ? { mustAvoidHit: avoid.present } : {}),
+      ...(a.safety.confident ? {} : { unsure: true }),
+      reasons: a.safety.concerns.map((r) => r.trim()).filter(Boolean),
+    };
+    return { candidateId: id, score: Math.round(total * 10) / 10, scores, reasons, judge: this.name, ...(verdict ? { verdict } : {}) };
   }
 }
