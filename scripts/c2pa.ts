@@ -10,11 +10,10 @@
  * stderr, so `.ci/run` can do `DARKROOM_C2PA_DIR=$(npx tsx scripts/c2pa.ts)`.
  * DARKROOM_C2PA_DIR, when set, is the directory to use (and to install into if it is empty).
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { C2PA_PACKAGES, c2paInstallProblem, c2paLayout, defaultC2paDir } from '../activities/provenance/install';
+import { logToStderr, runAsScript, runBuild } from './pinned-tool';
 
 export interface EnsureC2paOptions {
   /** Environment to read DARKROOM_C2PA_DIR and PATH from. @default process.env */
@@ -45,7 +44,7 @@ export class C2paInstallError extends Error {
 /** Returns a directory holding the pinned SDK and Node 22, installing them into it first if needed. */
 export async function ensureC2pa(opts: EnsureC2paOptions = {}): Promise<string> {
   const env = opts.env ?? process.env;
-  const log = opts.log ?? ((msg: string) => process.stderr.write(`${msg}\n`));
+  const log = opts.log ?? logToStderr;
   const dir = path.resolve(env.DARKROOM_C2PA_DIR || defaultC2paDir(env.HOME || undefined));
   const problem = await c2paInstallProblem(dir, true);
   if (!problem) return dir;
@@ -70,32 +69,9 @@ export async function ensureC2pa(opts: EnsureC2paOptions = {}): Promise<string> 
 }
 
 function runNpmInstall(prefix: string, env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const args = ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', ...C2PA_PACKAGES];
-    // SKIP_RUST_BUILD: the SDK's postinstall would otherwise fetch a native build from GitHub.
-    const child = spawn('npm', args, { env: { ...env, SKIP_RUST_BUILD: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let tail = '';
-    const forward = (chunk: Buffer) => {
-      // stdout stays clean for the script mode's path; npm's output goes to stderr.
-      process.stderr.write(chunk);
-      tail = (tail + chunk.toString()).slice(-4000);
-    };
-    child.stdout.on('data', forward);
-    child.stderr.on('data', forward);
-    child.on('error', (err) => reject(new C2paInstallError(`could not run npm: ${err.message}`, tail)));
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new C2paInstallError(`\`npm ${args.join(' ')}\` failed (${signal ?? `exit code ${code}`}):\n${tail}`, tail));
-    });
-  });
+  const args = ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', ...C2PA_PACKAGES];
+  // SKIP_RUST_BUILD: the SDK's postinstall would otherwise fetch a native build from GitHub.
+  return runBuild('npm', args, { ...env, SKIP_RUST_BUILD: '1' }, (message, tail) => new C2paInstallError(message, tail));
 }
 
-const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isMain) {
-  try {
-    process.stdout.write(`${await ensureC2pa()}\n`);
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  }
-}
+await runAsScript(import.meta.url, () => ensureC2pa());

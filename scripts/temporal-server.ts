@@ -10,13 +10,11 @@
  * As a script (`tsx scripts/temporal-server.ts`) it prints the server binary's path on stdout
  * and all messages on stderr, so `.ci/run` can do `TEMPORAL_SERVER=$(npx tsx scripts/temporal-server.ts)`.
  */
-import { spawn, execFile } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
-import { access, chmod, copyFile, mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { execFile } from 'node:child_process';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { acquireBuildLock, darkroomCacheDir, findGo, isDir, isExecutableFile, logToStderr, runAsScript, runBuild } from './pinned-tool';
 
 const execFileAsync = promisify(execFile);
 
@@ -68,8 +66,7 @@ export class TemporalServerBuildError extends Error {
 
 /** `${XDG_CACHE_HOME:-~/.cache}/darkroom/temporal-server-v1.29.1`. */
 export function temporalServerCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const cacheHome = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
-  return path.join(cacheHome, 'darkroom', `temporal-server-${TEMPORAL_SERVER_VERSION}`);
+  return darkroomCacheDir(`temporal-server-${TEMPORAL_SERVER_VERSION}`, env);
 }
 
 /** The layout the cache dir has, and that TEMPORAL_SERVER's directory must have. */
@@ -92,7 +89,7 @@ async function isComplete(b: TemporalServerBinaries): Promise<boolean> {
  */
 export async function ensureTemporalServer(opts: EnsureTemporalServerOptions = {}): Promise<TemporalServerBinaries> {
   const env = opts.env ?? process.env;
-  const log = opts.log ?? ((msg: string) => process.stderr.write(`${msg}\n`));
+  const log = opts.log ?? logToStderr;
 
   if (env.TEMPORAL_SERVER) {
     const found = layout(path.dirname(path.resolve(env.TEMPORAL_SERVER)));
@@ -125,39 +122,6 @@ export async function ensureTemporalServer(opts: EnsureTemporalServerOptions = {
       `    (like: GOBIN=${cacheDir} go install ${BINARIES.map((b) => `${b.pkg}@${TEMPORAL_SERVER_VERSION}`).join(' ')})` +
       (opts.build === false ? '\n(building was turned off for this call)' : ''),
   );
-}
-
-async function isExecutableFile(file: string): Promise<boolean> {
-  try {
-    if (!(await stat(file)).isFile()) return false;
-    await access(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function isDir(dir: string): Promise<boolean> {
-  return stat(dir).then((s) => s.isDirectory(), () => false);
-}
-
-async function findOnPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    if (await isExecutableFile(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-async function findGo(env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const onPath = await findOnPath('go', env);
-  if (onPath) return onPath;
-  // The official tarball installs here and is often not on a non-login shell's PATH.
-  for (const candidate of [env.GOROOT && path.join(env.GOROOT, 'bin', 'go'), '/usr/local/go/bin/go']) {
-    if (candidate && (await isExecutableFile(candidate))) return candidate;
-  }
-  return undefined;
 }
 
 /** The lines of a go.mod that start a replace directive (`replace x => y` or a `replace (` block). */
@@ -205,7 +169,7 @@ async function buildTemporalServer(args: { go: string; cacheDir: string; env: No
   const target = layout(cacheDir);
   await mkdir(cacheDir, { recursive: true });
 
-  const lock = await acquireLock(path.join(cacheDir, '.build.lock'), target.server, log);
+  const lock = await acquireBuildLock(path.join(cacheDir, '.build.lock'), target.server, 'temporal-server', log);
   if (lock === 'built-by-other') return;
   let tmpDir: string | undefined;
   try {
@@ -242,73 +206,7 @@ async function copyTree(from: string, to: string): Promise<void> {
 
 function runGoInstall(go: string, env: NodeJS.ProcessEnv): Promise<void> {
   const refs = BINARIES.map((b) => `${b.pkg}@${TEMPORAL_SERVER_VERSION}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(go, ['install', ...refs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let tail = '';
-    const forward = (chunk: Buffer) => {
-      // stdout stays clean for the script mode's path; go's progress goes to stderr.
-      process.stderr.write(chunk);
-      tail = (tail + chunk.toString()).slice(-4000);
-    };
-    child.stdout.on('data', forward);
-    child.stderr.on('data', forward);
-    child.on('error', (err) => reject(new TemporalServerBuildError(`could not run ${go}: ${err.message}`, tail)));
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new TemporalServerBuildError(`\`go install ${refs.join(' ')}\` failed (${signal ?? `exit code ${code}`}):\n${tail}`, tail));
-    });
-  });
+  return runBuild(go, ['install', ...refs], env, (message, tail) => new TemporalServerBuildError(message, tail));
 }
 
-type Lock = { release(): Promise<void> };
-
-async function acquireLock(lockFile: string, target: string, log: (msg: string) => void): Promise<Lock | 'built-by-other'> {
-  let announced = false;
-  for (;;) {
-    try {
-      const handle = await open(lockFile, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return { release: () => rm(lockFile, { force: true }) };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number.parseInt(await readFile(lockFile, 'utf8').catch(() => ''), 10);
-    if (!Number.isFinite(holder) || !isAlive(holder)) {
-      // A killed builder left its lock behind (or wrote nothing yet: give it a moment).
-      await delay(500);
-      const again = Number.parseInt(await readFile(lockFile, 'utf8').catch(() => ''), 10);
-      if (again === holder || !Number.isFinite(again)) await rm(lockFile, { force: true });
-      continue;
-    }
-    if (!announced) {
-      log(`waiting for process ${holder}, which is building temporal-server into ${path.dirname(target)}`);
-      announced = true;
-    }
-    await delay(1000);
-    if (await isExecutableFile(target)) return 'built-by-other';
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isMain) {
-  try {
-    process.stdout.write(`${(await ensureTemporalServer()).server}\n`);
-  } catch (err) {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  }
-}
+await runAsScript(import.meta.url, async () => (await ensureTemporalServer()).server);

@@ -9,26 +9,22 @@
  * (.ci/run); elsewhere the error says which command provides it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand, ListBucketsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLedger } from '../../activities';
-import { S3BlobStore } from '../../activities/blob-store';
 import { catalogStatusQuery } from '../../workflows/messages';
 import type { catalogWorkflow } from '../../workflows/catalog';
 import { startPostgres, type Postgres } from '../../scripts/postgres';
 import { startTemporalOnPostgres, type TemporalOnPostgres } from '../../scripts/temporal-on-postgres';
 import { ensureTemporalServer, TEMPORAL_SERVER_VERSION } from '../../scripts/temporal-server';
-import { versitygwCacheDir } from '../../scripts/versitygw';
 import { parseReport, productFeed, testTemplate } from '../support/catalog';
+import { startVersitygw, type Versitygw } from '../support/versitygw';
 
-const ACCESS = 'darkroomdeployaccess';
-const SECRET = 'darkroomdeploysecret0123456789';
 const BUCKET = 'darkroom-deploy';
 const ROWS = 16;
 
@@ -37,67 +33,14 @@ const log = (msg: string) => console.log(`[deployment] ${msg}`);
 let dir = '';
 let pg: Postgres | undefined;
 let server: TemporalOnPostgres | undefined;
-let gw: ChildProcess | undefined;
-let gwOutput = '';
-let endpoint = '';
+let s3: Versitygw | undefined;
 let connection: Connection | undefined;
-
-/** VERSITYGW, or the binary scripts/versitygw.ts caches. No skipping: CI builds it. */
-function versitygwBinary(): string {
-  const bin = process.env.VERSITYGW || path.join(versitygwCacheDir(), 'versitygw');
-  if (!existsSync(bin)) {
-    throw new Error(`no versitygw at ${bin}: the deployment test stores blobs in it. Run \`npx tsx scripts/versitygw.ts\` (it builds the pinned version with Go once) and set VERSITYGW to the path it prints.`);
-  }
-  return bin;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startVersitygw(): Promise<void> {
-  const bin = versitygwBinary();
-  await mkdir(path.join(dir, 's3', 'root'), { recursive: true });
-  await mkdir(path.join(dir, 's3', 'meta'), { recursive: true });
-  const port = await freePort();
-  endpoint = `http://127.0.0.1:${port}`;
-  gw = spawn(bin, ['--port', `127.0.0.1:${port}`, '--access', ACCESS, '--secret', SECRET, '--quiet', 'posix', '--sidecar', path.join(dir, 's3', 'meta'), path.join(dir, 's3', 'root')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const keep = (c: Buffer) => (gwOutput = (gwOutput + c.toString()).slice(-4000));
-  gw.stdout!.on('data', keep);
-  gw.stderr!.on('data', keep);
-  const admin = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: ACCESS, secretAccessKey: SECRET }, maxAttempts: 1 });
-  try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (gw.exitCode !== null) throw new Error(`versitygw exited (${gw.exitCode}): ${gwOutput}`);
-      try {
-        await admin.send(new ListBucketsCommand({}));
-        break;
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`versitygw did not answer on ${endpoint} within 30s: ${String(err)}\n${gwOutput}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    await admin.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  } finally {
-    admin.destroy();
-  }
-}
 
 beforeAll(async () => {
   // Fail fast, before starting anything, when a part is missing.
   const binaries = await ensureTemporalServer({ build: false });
   dir = await mkdtemp(path.join(os.tmpdir(), 'darkroom-deploy-'));
-  await startVersitygw();
+  s3 = await startVersitygw({ bucket: BUCKET });
   pg = await startPostgres({ log });
   server = await startTemporalOnPostgres({ binaries, postgres: pg, dir: path.join(dir, 'temporal'), log });
   log(`temporal-server ${TEMPORAL_SERVER_VERSION} on PostgreSQL ${pg.version}: schema ${server.timings.schemaMs}ms, start and registration ${server.timings.startMs}ms`);
@@ -108,11 +51,7 @@ afterAll(async () => {
   await connection?.close().catch(() => {});
   await server?.stop();
   await pg?.stop();
-  if (gw && gw.exitCode === null) {
-    const gone = new Promise((r) => gw!.once('exit', r));
-    gw.kill('SIGTERM');
-    await gone;
-  }
+  await s3?.stop();
   if (dir && !process.env.DARKROOM_KEEP_TEST_DIR) await rm(dir, { recursive: true, force: true });
   else if (dir) log(`kept ${dir}`);
 });
@@ -134,23 +73,14 @@ describe('deployment: Temporal on PostgreSQL, two workers, one S3 bucket', () =>
     const catalogId = `deploy-${taskQueue.slice(-6)}`;
     const gate = path.join(dir, 'gate');
     mkdirSync(gate, { recursive: true });
-    const s3Env = {
-      DARKROOM_BLOB_STORE: 's3',
-      DARKROOM_S3_BUCKET: BUCKET,
-      DARKROOM_S3_PREFIX: 'darkroom/',
-      DARKROOM_S3_REGION: 'us-east-1',
-      DARKROOM_S3_ENDPOINT: endpoint,
-      DARKROOM_S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: ACCESS,
-      AWS_SECRET_ACCESS_KEY: SECRET,
-    };
+    const s3Env = { ...s3!.config('darkroom/'), AWS_ACCESS_KEY_ID: s3!.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3!.credentials.secretAccessKey };
     // Each worker gets its own data dir: with S3, nothing the rows need may live on a worker's disk.
     const workerEnv = (name: string) => {
       const dataDir = path.join(dir, `worker-${name}`);
       mkdirSync(dataDir, { recursive: true });
       return { ...s3Env, TEMPORAL_ADDRESS: server!.address, DARKROOM_TASK_QUEUE: taskQueue, DARKROOM_DATA_DIR: dataDir, DARKROOM_TEST_GATE_DIR: gate };
     };
-    const blobs = new S3BlobStore({ bucket: BUCKET, prefix: 'darkroom/', region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: ACCESS, secretAccessKey: SECRET } });
+    const blobs = s3!.store({ prefix: 'darkroom/' });
     const workerA = spawnWorker(workerEnv('a'));
     const workerB = spawnWorker(workerEnv('b'));
     try {
@@ -233,13 +163,8 @@ describe('deployment: Temporal on PostgreSQL, two workers, one S3 bucket', () =>
 });
 
 async function listKeys(prefix: string): Promise<string[]> {
-  const s3 = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: ACCESS, secretAccessKey: SECRET } });
-  try {
-    const out = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
-    return (out.Contents ?? []).map((o) => o.Key!);
-  } finally {
-    s3.destroy();
-  }
+  const out = await s3!.admin.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key!);
 }
 
 /**

@@ -4,13 +4,9 @@
  * dev server is headless, so this file starts its own with the UI, and drives it with the Chromium
  * at /usr/bin/chromium (.ci/run installs it). The screenshot is kept in test-output/screenshots/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateBrief } from '../../domain/brief';
 import { parseConfig } from '../../domain/config';
 import { briefSummary } from '../../domain/webhooks';
@@ -18,60 +14,29 @@ import { startBrief } from '../../client/briefs';
 import { connectClient } from '../../client/connect';
 import { approveSignal } from '../../workflows/messages';
 import { createDarkroomWorker } from '../../workers/worker';
-import { searchAttributeArgs } from '../../scripts/dev-server';
 import { awaitingRound, testBrief, waitForStatus } from '../support/briefs';
 import { testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
+import { startUiServer, type UiServer } from '../support/ui-server';
 import { testConfig, testWorkflowBundle } from '../support/worker';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.resolve('test-output/screenshots/ui-summary.png');
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-let browser: Browser;
-let server: ChildProcess | undefined;
-let address = '';
-let uiUrl = '';
-
+let ui: UiServer | undefined;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with "apt-get install -y chromium" (.ci/run does)`);
-  const [port, uiPort] = [await freePort(), await freePort()];
-  address = `127.0.0.1:${port}`;
-  uiUrl = `http://localhost:${uiPort}`;
-  server = spawn(inject('temporalCli'), [
-    'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort),
-    '--db-filename', path.join(testDataDir('ui-summary-server'), 'temporal.sqlite'), '--log-level', 'error', ...searchAttributeArgs(),
-  ], { stdio: 'ignore' });
-  await testWorkflowBundle();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
+  ui = await startUiServer('ui-summary');
 });
-
 afterAll(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await ui?.stop();
 });
 
 describe('a brief in the Temporal Web UI', () => {
   it('shows its summary on its page, with its details and its live stage', async () => {
     const brief = validateBrief(testBrief({ subject: 'a ceramic teapot on a linen cloth', sku: 'TEA-42', channels: ['instagram-square', 'web-hero'], approval: 'human', candidates: 2 }));
     const taskQueue = uniqueTaskQueue('ui-summary');
-    const env = { TEMPORAL_ADDRESS: address };
+    const env = { TEMPORAL_ADDRESS: ui!.address };
     const client = await connectClient(parseConfig(env), 60_000);
     const workflowId = uniqueWorkflowId('brief-ui-summary');
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    const page = await ui!.browser.newPage({ viewport: { width: 1400, height: 1100 } });
     try {
       const { worker, connection } = await createDarkroomWorker({ config: testConfig(taskQueue, testDataDir('ui-summary'), env), workflowBundle: await testWorkflowBundle(), worker: { shutdownGraceTime: '1s' } });
       try {
@@ -81,7 +46,7 @@ describe('a brief in the Temporal Web UI', () => {
           const status = await waitForStatus(handle, awaitingRound(1), 'review');
 
           await mkdir(path.dirname(SCREENSHOT), { recursive: true });
-          await page.goto(`${uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`);
+          await page.goto(`${ui!.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`);
           // On a failure, the page as it was is the quickest way to see why.
           // The UI renders each markdown block in its own frame, so look in every frame.
           const shown = async (text: string | RegExp) => {
