@@ -66,3 +66,20 @@ export function makeDevCa({ name, dir, days = 30 }: DevCaOptions): DevCa {
   writeFileSync(file('chain.pem'), readFileSync(file('signer.pem'), 'utf8') + rootPem);
   return { rootPem, certFile: file('chain.pem'), keyFile: file('signer.key'), rootFile: file('root.pem') };
 }
+
+/** What to tell a person who made a dev CA: that it is not for production, and the lines that turn signing on. */
+export function devCaInstructions(ca: DevCa, dir: string, days: number): { notice: string; env: string } {
+  return {
+    notice: [
+      `Made a throwaway C2PA signing certificate in ${dir} (valid ${days} days).`,
+      'It is for trying Darkroom out on this machine, NOT for production: nobody else trusts its root.',
+      'Real provenance needs a signing certificate from a C2PA-conformant CA.',
+      'Export these where the worker runs (it then signs every published file):',
+    ].join('\n'),
+    env: [
+      `DARKROOM_C2PA_CERT=${ca.certFile}`,
+      `DARKROOM_C2PA_KEY=${ca.keyFile}`,
+      `DARKROOM_C2PA_TRUST_ANCHORS=${ca.rootFile}`,
+    ].join('\n'),
+  };
+}

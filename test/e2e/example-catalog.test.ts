@@ -1,7 +1,8 @@
 /**
  * The whole example, as a newcomer runs it: `darkroom catalog start` (the real CLI, its own
  * process) on examples/catalog/products-packshots.csv with template-launch.json (packshots and
- * the fernwood brand kit), offline, with a worker that signs with a CA made here. Every published
+ * the fernwood brand kit), offline, with a worker that signs with the certificate
+ * `darkroom c2pa dev-cert` made. Every published
  * asset of every row must show the row's real packshot, the exact logo where the manifest says,
  * carry a C2PA manifest that verifies as trusted under that CA, and the manifest must score
  * product fidelity.
@@ -19,7 +20,7 @@ import { renderLogo } from '../../activities/images/logo';
 import { openC2paEngine, type C2paEngine } from '../../activities/provenance';
 import { findProduct, referenceCutout } from '../../activities/providers/local/fidelity';
 import type { Cutout } from '../../activities/providers/local/packshot';
-import { makeTestCa, signingEnv, testC2paDir, type TestCa } from '../support/c2pa';
+import { testC2paDir } from '../support/c2pa';
 import { closeTestConnection, testAddress, testDataDir, uniqueTaskQueue } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
 
@@ -57,13 +58,19 @@ function darkroom(argv: string[], env: Record<string, string>): Promise<{ code: 
 
 let dataDir: string;
 let c2paDir: string;
-let ca: TestCa;
+/** What `darkroom c2pa dev-cert` printed: DARKROOM_C2PA_CERT, _KEY and _TRUST_ANCHORS. */
+let signing: Record<string, string>;
 let verifier: C2paEngine;
 
 beforeAll(async () => {
   c2paDir = await testC2paDir();
-  ca = makeTestCa('Darkroom Example', mkdtempSync(path.join(os.tmpdir(), 'darkroom-example-ca-')));
-  verifier = await openC2paEngine(c2paDir, { trustAnchorsPem: ca.rootPem });
+  // The signing certificate a newcomer makes: `darkroom c2pa dev-cert`, its lines used as they are.
+  const made = await darkroom(['c2pa', 'dev-cert', mkdtempSync(path.join(os.tmpdir(), 'darkroom-dev-cert-'))], {});
+  expect(made.code, made.err).toBe(0);
+  expect(made.err).toContain('NOT for production');
+  signing = Object.fromEntries(made.out.trim().split('\n').map((l) => l.split('=') as [string, string]));
+  expect(Object.keys(signing).sort()).toEqual(['DARKROOM_C2PA_CERT', 'DARKROOM_C2PA_KEY', 'DARKROOM_C2PA_TRUST_ANCHORS']);
+  verifier = await openC2paEngine(c2paDir, { trustAnchorsPem: readFileSync(signing.DARKROOM_C2PA_TRUST_ANCHORS!, 'utf8') });
   await testWorkflowBundle();
 });
 afterAll(async () => {
@@ -133,7 +140,7 @@ describe('the example catalog, end to end', () => {
     expect(feed).toHaveLength(3);
 
     const t0 = performance.now();
-    await withWorker({ taskQueue, dataDir, env: signingEnv(ca, c2paDir) }, async () => {
+    await withWorker({ taskQueue, dataDir, env: { DARKROOM_C2PA_DIR: c2paDir, ...signing } }, async () => {
       const started = await darkroom(['catalog', 'start', FEED, '--template', TEMPLATE, '--id', catalogId], env);
       expect(started.code, started.err).toBe(0);
       expect(started.err).toContain('uploaded 3 reference images (3 distinct)');
@@ -191,7 +198,7 @@ describe('the example catalog, end to end', () => {
         // (c) signed by Darkroom, and trusted under the CA the worker's certificate chains to.
         expect(asset.provenance, what).toMatchObject({ signed: true, claimGenerator: 'Darkroom/0.1.0' });
         const read = await verifier.read(bytes, asset.mime);
-        expect(read, what).toMatchObject({ state: 'read', validation: 'Trusted', issuer: 'Darkroom Example', signer: 'Darkroom Example Signer' });
+        expect(read, what).toMatchObject({ state: 'read', validation: 'Trusted', issuer: 'Darkroom Dev', signer: 'Darkroom Dev Signer' });
         if (read.state !== 'read') throw new Error('unreachable');
         expect(read.errors, what).toBeUndefined();
         expect(read.actions, what).toContain('c2pa.edited');
