@@ -5,6 +5,7 @@ import { clip } from '../domain/text';
 import { BRIEF_COMMANDS } from './brief-commands';
 import { describeUnexpected } from './briefs';
 import { CATALOG_COMMANDS } from './catalog/commands';
+import { C2PA_COMMANDS } from './c2pa-commands';
 import { CODEC_COMMANDS } from './codec-commands';
 import { argumentChecks, checkOptions, helpText, OPTIONS, resolveCommand, type Command } from './commands';
 import { connectClient } from './connect';
@@ -21,6 +22,7 @@ const SECTIONS = [
   { title: 'Review (briefs with "approval": "human")', commands: REVIEW_COMMANDS },
   { title: "Catalogs (one brief per product row; ID defaults to the feed's file name, e.g. products.csv → products)", commands: CATALOG_COMMANDS },
   { title: 'Encrypted payloads (DARKROOM_CODEC_KEYS)', commands: CODEC_COMMANDS },
+  { title: 'Content credentials (C2PA signing)', commands: C2PA_COMMANDS },
 ];
 
 /** Every command, from the sections: the one table that makes the help text, the option checks and the dispatch. */

@@ -24,7 +24,7 @@ export interface FormattedImage {
   cropKept: number;
   /**
    * What was composited onto the image after the crop (a brand's logo…), for its C2PA manifest:
-   * each becomes a `c2pa.placed` action. @default none
+   * each becomes a `c2pa.edited` action saying what was placed where. @default none
    */
   placed?: Array<{ description: string }>;
   /** Where the logo was composited, when one was. */

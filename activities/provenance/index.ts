@@ -65,7 +65,9 @@ export function renditionEdits(r: {
     edits.push({ action: 'c2pa.cropped', description: `${crop.width}x${crop.height} at ${crop.left},${crop.top}`, parameters: { ...crop } });
   }
   if (r.width !== crop.width || r.height !== crop.height) edits.push({ action: 'c2pa.resized', description: `to ${r.width}x${r.height}` });
-  for (const p of r.placed ?? []) edits.push({ action: 'c2pa.placed', description: p.description });
+  // Not `c2pa.placed`: C2PA requires that action to name the placed ingredient, and without the
+  // logo embedded as one the whole manifest fails validation (assertion.action.ingredientMismatch).
+  for (const p of r.placed ?? []) edits.push({ action: 'c2pa.edited', description: `placed ${p.description}` });
   edits.push(r.mime === source.mime ? { action: 'c2pa.transcoded', description: `encoded as ${r.mime}` } : { action: 'c2pa.converted', description: `${source.mime} to ${r.mime}` });
   return edits;
 }
