@@ -24,6 +24,12 @@ export function previewHref(key: string, channel: string, brandKey?: string): st
   return `/previews/${encodeURIComponent(channel)}/${key}${brandKey ? `?brand=${encodeURIComponent(brandKey)}` : ''}`;
 }
 
+/** Shown size of a crop preview: its shape fitted into a small box, set as attributes so the overlay fits the image exactly. */
+function shownSize(width: number, height: number): SafeHtml {
+  const k = Math.min(240 / width, 150 / height);
+  return html` width="${Math.max(1, Math.round(width * k))}" height="${Math.max(1, Math.round(height * k))}"`;
+}
+
 /**
  * Each channel's crop of the candidate (with logo) and the packshot beside them. Safe zones are
  * an SVG drawn over the image in % of it, so they are seen but never in the pixels.
@@ -44,11 +50,11 @@ export function cropPreviews(c: ReviewCandidate, p: PreviewContext | undefined):
     const overlay = bands.length
       ? html`<svg class="zones" viewBox="0 0 100 100" preserveAspectRatio="none" aria-label="safe zones" data-safe-top="${z.top}" data-safe-bottom="${z.bottom}" data-safe-left="${z.left}" data-safe-right="${z.right}">${bands}</svg>`
       : null;
-    const size = ch ? html` width="${ch.width}" height="${ch.height}"` : null;
+    const size = ch ? shownSize(ch.width, ch.height) : null;
     return html`<figure class="crop" data-channel="${id}"><div class="crop-frame"><img src="${previewHref(c.key, id, p.brand?.key)}" alt="${c.id} cropped for ${id}" loading="lazy"${size}>${overlay}</div><figcaption>${id}${ch ? ` · ${ch.width}×${ch.height}` : ''}</figcaption></figure>`;
   });
   const packshot = p.product
-    ? html`<figure class="crop packshot"><div class="crop-frame"><img src="${blobHref(p.product.key, THUMB_WIDTH)}" alt="Reference packshot" loading="lazy" width="${p.product.width}" height="${p.product.height}"></div><figcaption>packshot (reference)</figcaption></figure>`
+    ? html`<figure class="crop packshot"><div class="crop-frame"><img src="${blobHref(p.product.key, THUMB_WIDTH)}" alt="Reference packshot" loading="lazy"${p.product.width && p.product.height ? shownSize(p.product.width, p.product.height) : null}></div><figcaption>packshot (reference)</figcaption></figure>`
     : null;
   return html`<div class="crops" data-crops="${c.id}">${figures}${packshot}</div>`;
 }
