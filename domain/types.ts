@@ -288,6 +288,10 @@ export interface BriefStatus {
   awaitingBudget?: { forecastUsd: number; budgetUsd: number };
   /** Present once judging is done on a brief with human approval. */
   review?: ReviewStatus;
+  /** The brief's stored brand kit, once prepared: the reviewer previews each channel's crop with its logo. Absent without a brand. */
+  brand?: { name: string; key: string };
+  /** The brief's stored product packshot (`references.product`), once prepared, shown beside the crop previews. */
+  product?: BlobRef;
   error?: string;
   /** Set once the delivery webhook (DARKROOM_DELIVERY_WEBHOOK) was called or given up on. */
   delivery?: DeliveryRecord;

@@ -118,26 +118,11 @@ async function formatChannel(
   logo?: { box: LogoBox; image: () => Promise<Buffer> },
 ): Promise<FormattedImage[]> {
   signal?.throwIfAborted();
-  const { width, height } = channel;
-  const { data: cropped, info } = await source
-    .clone()
-    .resize(width, height, { fit: 'cover', position: sharp.strategy.attention, kernel: 'lanczos3' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  const { raw: cut, crop, cropKept } = await channelCrop(source, { width: masterWidth, height: masterHeight }, channel);
   signal?.throwIfAborted();
 
-  // Cover scales the master until it covers the channel, then crops: offsets are in that
-  // scaled image, so divide by the scale to get master pixels. sharp reports them negated.
-  const scale = Math.max(width / masterWidth, height / masterHeight);
-  const cropWidth = Math.min(masterWidth, Math.round(width / scale));
-  const cropHeight = Math.min(masterHeight, Math.round(height / scale));
-  const left = clamp(Math.round(Math.abs(info.cropOffsetLeft ?? 0) / scale), 0, masterWidth - cropWidth);
-  const top = clamp(Math.round(Math.abs(info.cropOffsetTop ?? 0) / scale), 0, masterHeight - cropHeight);
-  const crop = { left, top, width: cropWidth, height: cropHeight };
-  const cropKept = (cropWidth * cropHeight) / (masterWidth * masterHeight);
-
   // The logo goes on after the crop, so it is never cropped, and before encoding, so every format carries it.
-  let raw: RawImage = { data: cropped, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+  let raw: RawImage = cut;
   if (logo) raw = await compositeLogoRaw(raw, await logo.image(), logo.box);
   const pixels = () => sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
   const hasAlpha = raw.channels === 2 || raw.channels === 4;
@@ -151,6 +136,44 @@ async function formatChannel(
       };
     }),
   );
+}
+
+/** One channel's cut of a master: its pixels at exactly the channel's size, and where in the master they come from. */
+export interface ChannelCrop {
+  /** Raw pixels, exactly the channel's width and height. */
+  raw: RawImage;
+  /** The part of the master shown, in master pixels (after EXIF orientation). */
+  crop: { left: number; top: number; width: number; height: number };
+  /** Crop area divided by master area, in (0, 1]. */
+  cropKept: number;
+}
+
+/**
+ * The smart crop of one channel: attention-based, cover-scaled to exactly the channel's size.
+ * The one place the crop is decided, so the formatting stage and the reviewer's preview of it
+ * (client/review/previews.ts) cut the same pixels.
+ * @param source the master, decoded and auto-oriented (it is cloned, not consumed)
+ * @param master its size after EXIF orientation
+ */
+export async function channelCrop(source: Sharp, master: { width: number; height: number }, channel: Pick<ChannelPreset, 'width' | 'height'>): Promise<ChannelCrop> {
+  const { width, height } = channel;
+  const { data, info } = await source
+    .clone()
+    .resize(width, height, { fit: 'cover', position: sharp.strategy.attention, kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  // Cover scales the master until it covers the channel, then crops: offsets are in that
+  // scaled image, so divide by the scale to get master pixels. sharp reports them negated.
+  const scale = Math.max(width / master.width, height / master.height);
+  const cropWidth = Math.min(master.width, Math.round(width / scale));
+  const cropHeight = Math.min(master.height, Math.round(height / scale));
+  const left = clamp(Math.round(Math.abs(info.cropOffsetLeft ?? 0) / scale), 0, master.width - cropWidth);
+  const top = clamp(Math.round(Math.abs(info.cropOffsetTop ?? 0) / scale), 0, master.height - cropHeight);
+  return {
+    raw: { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] },
+    crop: { left, top, width: cropWidth, height: cropHeight },
+    cropKept: (cropWidth * cropHeight) / (master.width * master.height),
+  };
 }
 
 async function encode(

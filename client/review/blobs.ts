@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { assertSafeKey, InvalidBlobKeyError, type BlobReadStream, type BlobStore } from '../../activities/blob-store/types';
 
 /** Image types the tool serves. SVG is left out on purpose: it can carry script. */
-const SERVABLE_MIME = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/avif', 'image/tiff', 'image/gif']);
+export const SERVABLE_MIME = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/avif', 'image/tiff', 'image/gif']);
 const SERVABLE_EXT = /\.(png|jpe?g|webp|avif|tiff?|gif)$/i;
 
 export const MIN_THUMB_WIDTH = 16;
@@ -67,7 +67,7 @@ export function parseThumbWidth(w: string | null): number | undefined {
 }
 
 /** A small LRU of finished thumbnails, bounded by total bytes. */
-class ThumbCache {
+export class ThumbCache {
   private readonly entries = new Map<string, ServedImage>();
   private bytes = 0;
   constructor(private readonly maxBytes: number) {}
@@ -107,7 +107,7 @@ class ThumbCache {
  * At most `max` jobs at once and `maxWaiting` in line; past that a job is refused with 503 at
  * once, so a burst of requests queues a bounded amount of work instead of all of it.
  */
-class Gate {
+export class Gate {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   constructor(private readonly max: number, private readonly maxWaiting: number) {}

@@ -6,7 +6,7 @@
 import type { ReviewRecord } from '../../domain/review';
 import type { ReviewCandidate } from '../../domain/types';
 import type { BriefView } from './actions';
-import { candidateCard, describeDecision, facts, outcomeBanner } from './brief-sections';
+import { candidateCard, describeDecision, facts, outcomeBanner, type PreviewContext } from './brief-sections';
 import { briefState, type BriefState } from './brief-state';
 import { html, joinHtml, jsonForScript, time, type SafeHtml } from './html';
 import { layout } from './layout';
@@ -36,7 +36,7 @@ function approvedIds(view: BriefView): Set<string> {
 const GHOST_CARD = html`<div class="cand ghost"><div class="thumb"></div><div class="cbody"><div class="bar"></div><div class="bar short"></div></div></div>`;
 
 /** One section per round, latest first; only the candidates a decision may name now get a checkbox. */
-function roundSections(view: BriefView, state: BriefState): SafeHtml[] {
+function roundSections(view: BriefView, state: BriefState, previews?: PreviewContext): SafeHtml[] {
   const review = view.status?.review;
   const all = candidatesOf(view);
   const approved = approvedIds(view);
@@ -48,7 +48,7 @@ function roundSections(view: BriefView, state: BriefState): SafeHtml[] {
     const current = review && round === review.round;
     const asked = decisions.filter((d) => d.action === 'requestChanges' && d.round === round - 1).at(-1);
     const version = list[0]?.promptVersion;
-    const cards = list.map((c) => candidateCard(c, { selectable: reviewable.has(c.id), approved: approved.has(c.id), roundSize: list.length }));
+    const cards = list.map((c) => candidateCard(c, { selectable: reviewable.has(c.id), approved: approved.has(c.id), roundSize: list.length, previews }));
     return html`<section class="round${current ? ' current' : ''}" data-round="${round}">
   <h2>Round ${round}${version ? html` <span class="muted">· prompt ${version}</span>` : null}${current && state.awaiting ? html` <span class="badge now">for review now</span>` : null}</h2>
   ${asked ? html`<p class="asked">Asked for by ${asked.reviewer}: “${asked.feedback ?? ''}”</p>` : null}
@@ -69,12 +69,12 @@ function auditTrail(view: BriefView): SafeHtml {
   return html`<section class="card decisions"><h2>Decisions</h2>${audit}${ignoredList}</section>`;
 }
 
-function fragment(view: BriefView, state: BriefState): SafeHtml {
+function fragment(view: BriefView, state: BriefState, previews?: PreviewContext): SafeHtml {
   const s = view.status;
   const review = s?.review;
   const subject = s?.subject ?? view.manifest?.brief.subject ?? view.workflowId;
   const channels = s?.channels ?? view.manifest?.brief.channels ?? [];
-  const rounds = roundSections(view, state);
+  const rounds = roundSections(view, state, previews);
   const pending = review && !state.awaiting && state.kind === 'working' && s && s.round > review.round
     ? html`<section class="round pending"><h2>Round ${s.round} <span class="muted">· on its way</span></h2><div class="grid">${Array.from({ length: Math.max(1, s.candidates.total) }, () => GHOST_CARD)}</div></section>`
     : null;
@@ -97,8 +97,8 @@ ${auditTrail(view)}`;
 }
 
 /** Everything on the brief page that changes as the workflow moves on. */
-export function briefFragment(view: BriefView): string {
-  return fragment(view, briefState(view)).toString();
+export function briefFragment(view: BriefView, previews?: PreviewContext): string {
+  return fragment(view, briefState(view), previews).toString();
 }
 
 /** The JSON the brief page polls. */
@@ -107,16 +107,17 @@ export interface BriefFragment {
   state: BriefState;
 }
 
-export function briefFragmentData(view: BriefView): BriefFragment {
-  return { html: briefFragment(view), state: briefState(view) };
+export function briefFragmentData(view: BriefView, previews?: PreviewContext): BriefFragment {
+  return { html: briefFragment(view, previews), state: briefState(view) };
 }
 
-export function briefPage(view: BriefView, nonce: string): string {
+/** @param previews what the cards need to show each channel's crop; without it they show the candidate only */
+export function briefPage(view: BriefView, nonce: string, previews?: PreviewContext): string {
   const state = briefState(view);
   const body = html`<main class="brief-layout">
   <div class="brief-main">
     <a class="back" href="/">← Queue</a>
-    <div id="brief" aria-live="polite">${fragment(view, state)}</div>
+    <div id="brief" aria-live="polite">${fragment(view, state, previews)}</div>
   </div>
   <aside class="panel card" id="panel" aria-label="Decision">
     <h2>Decision</h2>

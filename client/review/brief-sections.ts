@@ -1,13 +1,67 @@
 /** Pieces of the brief page: a candidate's card, a decision in the audit trail, the outcome banner, the facts line. */
+import type { SafeZone } from '../../domain/brand';
+import { resolveChannel } from '../../domain/channels';
 import type { ReviewRecord } from '../../domain/review';
-import type { BriefStatus, Manifest, ReviewCandidate, ReviewStatus } from '../../domain/types';
+import type { BlobRef, BriefStatus, Manifest, ReviewCandidate, ReviewStatus } from '../../domain/types';
 import type { BriefView } from './actions';
 import type { BriefState } from './brief-state';
 import { blobHref, html, joinHtml, kib, plural, scoreClass, time, usd, type HtmlValue, type SafeHtml } from './html';
 
 export const THUMB_WIDTH = 320;
 
+/** What a card needs to show a candidate's crops as they will ship. */
+export interface PreviewContext {
+  /** The brief's stored kit: previews carry its logo. */
+  brand?: { name: string; key: string };
+  /** The brief's stored product packshot, shown beside the crops. */
+  product?: BlobRef;
+  /** Channel id → safe zones in % (the keys are the brief's channels, in order). */
+  safeZones: Readonly<Record<string, SafeZone>>;
+}
+
+/** Where a candidate's preview for a channel is served: the same crop and logo as the formatting stage. */
+export function previewHref(key: string, channel: string, brandKey?: string): string {
+  return `/previews/${encodeURIComponent(channel)}/${key}${brandKey ? `?brand=${encodeURIComponent(brandKey)}` : ''}`;
+}
+
+/** Shown size of a crop preview: its shape fitted into a small box, set as attributes so the overlay fits the image exactly. */
+function shownSize(width: number, height: number): SafeHtml {
+  const k = Math.min(240 / width, 150 / height);
+  return html` width="${Math.max(1, Math.round(width * k))}" height="${Math.max(1, Math.round(height * k))}"`;
+}
+
+/**
+ * Each channel's crop of the candidate (with logo) and the packshot beside them. Safe zones are
+ * an SVG drawn over the image in % of it, so they are seen but never in the pixels.
+ */
+export function cropPreviews(c: ReviewCandidate, p: PreviewContext | undefined): SafeHtml | null {
+  if (!p) return null;
+  const channels = Object.keys(p.safeZones);
+  if (!channels.length) return null;
+  const figures = channels.map((id) => {
+    const ch = resolveChannel(id);
+    const z = p.safeZones[id]!;
+    const bands = [
+      z.top ? html`<rect x="0" y="0" width="100" height="${z.top}"/>` : null,
+      z.bottom ? html`<rect x="0" y="${100 - z.bottom}" width="100" height="${z.bottom}"/>` : null,
+      z.left ? html`<rect x="0" y="0" width="${z.left}" height="100"/>` : null,
+      z.right ? html`<rect x="${100 - z.right}" y="0" width="${z.right}" height="100"/>` : null,
+    ].filter((b) => b !== null);
+    const overlay = bands.length
+      ? html`<svg class="zones" viewBox="0 0 100 100" preserveAspectRatio="none" aria-label="safe zones" data-safe-top="${z.top}" data-safe-bottom="${z.bottom}" data-safe-left="${z.left}" data-safe-right="${z.right}">${bands}</svg>`
+      : null;
+    const size = ch ? shownSize(ch.width, ch.height) : null;
+    return html`<figure class="crop" data-channel="${id}"><div class="crop-frame"><img src="${previewHref(c.key, id, p.brand?.key)}" alt="${c.id} cropped for ${id}" loading="lazy"${size}>${overlay}</div><figcaption>${id}${ch ? ` · ${ch.width}×${ch.height}` : ''}</figcaption></figure>`;
+  });
+  const packshot = p.product
+    ? html`<figure class="crop packshot"><div class="crop-frame"><img src="${blobHref(p.product.key, THUMB_WIDTH)}" alt="Reference packshot" loading="lazy"${p.product.width && p.product.height ? shownSize(p.product.width, p.product.height) : null}></div><figcaption>packshot (reference)</figcaption></figure>`
+    : null;
+  return html`<div class="crops" data-crops="${c.id}">${figures}${packshot}</div>`;
+}
+
 export interface CardContext {
+  /** Each channel's crop preview, when the page has what it needs. */
+  previews?: PreviewContext;
   /** It gets a checkbox: the reviewer may name it in a decision now. */
   selectable: boolean;
   approved: boolean;
@@ -37,6 +91,7 @@ export function candidateCard(c: ReviewCandidate, ctx: CardContext): SafeHtml {
     <div class="cmeta">${c.rank ? `rank ${c.rank} of ${ctx.roundSize}` : 'not ranked'}${c.width ? ` · ${c.width}×${c.height}` : ''} · <a href="${blobHref(c.key)}" target="_blank" rel="noopener">full size ↗</a></div>
     ${badges.length ? html`<div class="badges">${badges}</div>` : null}
     ${reasons}
+    ${cropPreviews(c, ctx.previews)}
   </div>
 </${tag}>`;
 }

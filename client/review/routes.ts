@@ -12,6 +12,9 @@ import { keyFromRawPath, parseThumbWidth, type ImageServer } from './blobs';
 import { HttpError, readJson, sendHtml, sendJson } from './http';
 import { briefFragmentData, briefPage, errorPage, loginNeededPage, queueFragment, queuePage, type QueueData } from './pages';
 import { BulkApproveBody, parseBody, parseDecision } from './requests';
+import { parseBrandKey, parseChannel, type CropPreviews } from './previews';
+import type { BriefView } from './actions';
+import type { PreviewContext } from './brief-sections';
 import { route, type HttpRoute } from './router';
 
 /** One request, as a handler sees it. */
@@ -28,6 +31,8 @@ export interface RouteDeps {
   client: Client;
   auth: Auth;
   images: ImageServer;
+  /** Each candidate's crop per channel, as it will ship. */
+  previews: CropPreviews;
   /** Only list briefs on this task queue. */
   taskQueue?: string;
 }
@@ -52,7 +57,7 @@ function filterProblem(err: unknown): string | undefined {
   return undefined;
 }
 
-export function reviewRoutes({ client, auth, images, taskQueue }: RouteDeps): HttpRoute<Exchange>[] {
+export function reviewRoutes({ client, auth, images, previews, taskQueue }: RouteDeps): HttpRoute<Exchange>[] {
   async function queueData(filter: string | undefined): Promise<{ data: QueueData; status: number }> {
     try {
       return { data: { filter, briefs: await listAwaiting(client, filter, { taskQueue }) }, status: 200 };
@@ -61,6 +66,16 @@ export function reviewRoutes({ client, auth, images, taskQueue }: RouteDeps): Ht
       if (problem === undefined) throw err;
       return { data: { filter, error: problem }, status: 400 };
     }
+  }
+
+  /** What the page needs to draw crop previews: the brief's brand, packshot and channels' safe zones. */
+  async function previewContext(view: BriefView): Promise<PreviewContext> {
+    const s = view.status;
+    const brief = view.manifest?.brief;
+    const brand = s?.brand ?? (brief?.brand && brief.brandKey ? { name: brief.brand, key: brief.brandKey } : undefined);
+    const channels = s?.channels ?? brief?.channels ?? [];
+    const product = s?.product ?? view.manifest?.references?.product;
+    return { brand, product, safeZones: await previews.safeZones(channels, brand) };
   }
 
   /** Runs `fn` on one brief, answering its refusals with their statuses. */
@@ -89,7 +104,8 @@ export function reviewRoutes({ client, auth, images, taskQueue }: RouteDeps): Ht
   async function brief({ res, nonce }: Exchange, params: { id: string }): Promise<void> {
     const id = decodeId(params.id);
     try {
-      sendHtml(res, 200, briefPage(await getBrief(client, id), nonce));
+      const view = await getBrief(client, id);
+      sendHtml(res, 200, briefPage(view, nonce, await previewContext(view)));
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
       sendHtml(res, 404, errorPage(nonce, 'No such brief', `There is no workflow ${id} in this namespace.`));
@@ -109,6 +125,14 @@ export function reviewRoutes({ client, auth, images, taskQueue }: RouteDeps): Ht
     res.writeHead(200, { 'Content-Length': String(bytes), ...headers });
     // A reader who goes away ends the stream (and closes the file); nothing to report.
     await pipeline(stream, res).catch(() => res.destroy());
+  }
+
+  async function preview({ req, res, query }: Exchange, { channel, rest }: { channel: string; rest: string }): Promise<void> {
+    const img = await previews.render(keyFromRawPath(rest), parseChannel(channel), parseBrandKey(query.get('brand')));
+    const headers = { ETag: img.etag, 'Cache-Control': 'private, max-age=300', 'Content-Disposition': 'inline', 'Content-Type': img.mime };
+    if (req.headers['if-none-match'] === img.etag) return void res.writeHead(304, headers).end();
+    res.writeHead(200, { 'Content-Length': String(img.body!.byteLength), ...headers });
+    res.end(img.body);
   }
 
   async function apiQueue({ res, query }: Exchange): Promise<void> {
@@ -131,7 +155,7 @@ export function reviewRoutes({ client, auth, images, taskQueue }: RouteDeps): Ht
   async function apiBrief({ res, query }: Exchange, params: { id: string }): Promise<void> {
     const id = decodeId(params.id);
     const view = await onBrief(id, () => getBrief(client, id));
-    sendJson(res, 200, query.get('view') === '1' ? briefFragmentData(view) : view);
+    sendJson(res, 200, query.get('view') === '1' ? briefFragmentData(view, await previewContext(view)) : view);
   }
 
   async function apiReview({ req, res }: Exchange, params: { id: string }): Promise<void> {
@@ -152,6 +176,7 @@ export function reviewRoutes({ client, auth, images, taskQueue }: RouteDeps): Ht
     // images
     route('GET', '/blobs/*', blob),
     route('HEAD', '/blobs/*', blob),
+    route('GET', '/previews/:channel/*', preview),
     // JSON API
     route('GET', '/api/queue', apiQueue),
     route('POST', '/api/bulk-approve', apiBulkApprove),

@@ -12,6 +12,7 @@ import { BlobNotFoundError, BlobTooLargeError, InvalidBlobKeyError, UnsafeBlobEr
 import { clip, preview } from '../../domain/text';
 import { Auth } from './auth';
 import { BlobRequestError, ImageServer, type ImageServerOptions } from './blobs';
+import { CropPreviews } from './previews';
 import { HttpError, securityHeaders, sendHtml, sendJson, sendText } from './http';
 import { errorPage, loginNeededPage } from './pages';
 import { BodyError } from './requests';
@@ -124,7 +125,7 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
     return external === undefined && origin === `http://${req.headers.host}`;
   }
 
-  const router = new Router(reviewRoutes({ client, auth, images, taskQueue: opts.taskQueue }));
+  const router = new Router(reviewRoutes({ client, auth, images, previews: new CropPreviews(opts.blobs), taskQueue: opts.taskQueue }));
 
   /** True with a live login; otherwise answers 401 (the login page, for a browser) and returns false. */
   function loggedIn(req: IncomingMessage, res: ServerResponse, path: string, nonce: string): boolean {
@@ -132,7 +133,7 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
     if (session === 'valid') return true;
     const why = session === 'expired' ? 'your login has expired: open the login link that `darkroom review` printed again' : 'login needed: open the login link that `darkroom review` printed, or send Authorization: Bearer <token>';
     if (path.startsWith('/api/') || req.method !== 'GET') sendJson(res, 401, { error: why });
-    else if (path.startsWith('/blobs/')) sendText(res, 401, 'login needed');
+    else if (path.startsWith('/blobs/') || path.startsWith('/previews/')) sendText(res, 401, 'login needed');
     else sendHtml(res, 401, loginNeededPage(nonce));
     return false;
   }
@@ -177,7 +178,7 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
       if (!req.complete) res.setHeader('Connection', 'close');
       if (err instanceof HttpError) for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
       const url = req.url ?? '';
-      if (url.startsWith('/blobs/')) sendText(res, status, message);
+      if (url.startsWith('/blobs/') || url.startsWith('/previews/')) sendText(res, status, message);
       else if (req.method === 'GET' && !url.startsWith('/api/')) sendHtml(res, status, errorPage(nonce, status === 404 ? 'Not found' : 'Something went wrong', message));
       else sendJson(res, status, { error: message });
     });

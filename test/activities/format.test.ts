@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CHANNEL_PRESETS, FORMAT_MIME, resolveChannel, type ChannelPreset, type ImageFormat } from '../../domain/channels';
-import { formatForChannels, probeImage, withJfifDensity, withPngDensity, type FormattedImage } from '../../activities/images/format';
+import { channelCrop, formatForChannels, probeImage, withJfifDensity, withPngDensity, type FormattedImage } from '../../activities/images/format';
 import { imageStats } from '../../activities/images/stats';
 
 const MASTER_WIDTH = 800;
@@ -158,6 +158,20 @@ describe('formatForChannels: smart crop, orientation and options', () => {
       const centre = await sharp(master).extract({ left: 450, top: 0, width: 300, height: 400 }).resize(150, 200).png().toBuffer();
       const [kept, centred] = await Promise.all([imageStats(out!.data), imageStats(centre)]);
       expect(kept.laplacianVariance).toBeGreaterThan(10 * centred.laplacianVariance + 100);
+    }
+  });
+
+  it('cuts with channelCrop, the one crop the reviewer\'s preview also calls: same box, same pixels as the PNG it ships', async () => {
+    const master = await sharp(scene(1200, 400, 950, 150)).jpeg().withMetadata({ orientation: 1 }).toBuffer();
+    for (const id of ['custom-150x200', 'story-9x16', 'web-hero']) {
+      const channel = resolveChannel(id)!;
+      const [out] = await formatForChannels(master, [{ ...channel, formats: ['png'] }]);
+      const source = sharp(master, { failOn: 'error' }).autoOrient();
+      const cut = await channelCrop(source, (await source.metadata()).autoOrient, channel);
+      expect({ id, crop: cut.crop, kept: cut.cropKept }).toEqual({ id, crop: out!.crop, kept: out!.cropKept });
+      expect([cut.raw.width, cut.raw.height]).toEqual([channel.width, channel.height]);
+      const shipped = await sharp(out!.data).raw().toBuffer();
+      expect(shipped.equals(cut.raw.data)).toBe(true);
     }
   });
 

@@ -3,7 +3,7 @@
  * real Chromium clicking through it. Chromium must be at /usr/bin/chromium (.ci/run installs it).
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { validateBrief, type BriefInput } from '../../domain/brief';
 import type { Manifest } from '../../domain/types';
 import { FsBlobStore } from '../../activities/blob-store';
+import { storeReference } from '../../activities/references';
+import { resolveChannel } from '../../domain/channels';
 import { startBrief } from '../../client/briefs';
 import { decide } from '../../client/review/actions';
 import { startReviewServer, type ReviewServer } from '../../client/review/server';
@@ -231,6 +233,60 @@ describe('reviewer tool in a real browser', () => {
         // The queue empties on its own.
         await page.locator('.empty-state').waitFor({ timeout: 30_000 });
         await page.context().close();
+      }),
+    );
+  });
+
+  it('shows each candidate\'s crop per channel with the brand\'s logo and safe zones, and the packshot beside it', async () => {
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('reviewer-crops');
+    const dataDir = testDataDir('reviewer-crops');
+    const channels = ['email-header', 'story-9x16'];
+    await withWorker({ taskQueue, dataDir, env: { DARKROOM_BRANDS_DIR: path.resolve('brands') } }, () =>
+      withReviewer(taskQueue, dataDir, async (server, blobs) => {
+        const packshot = await storeReference(blobs, await readFile(path.resolve('examples/catalog/packshots/serum-bottle.png')), 'references.product');
+        const input = testBrief({ approval: 'human', subject: 'a glass serum bottle on a stone table', channels, candidates: 2, brand: 'fernwood', references: { product: `blob:${packshot.key}` } });
+        const { handle, workflowId } = await startBrief(client, validateBrief(input), taskQueue, { workflowId: uniqueWorkflowId('brief-serum-crops') });
+        const s = await waitForStatus(handle, awaiting(1), 'review of round 1');
+        expect(s.brand?.name).toBe('fernwood');
+        expect(s.product?.key).toBe(packshot.key);
+        const page = await loggedInPage(server, 'Ana Reviewer');
+        await page.goto(new URL(`/briefs/${encodeURIComponent(workflowId)}`, server.url).href);
+
+        // Runs in the page (no DOM types in this project, hence the small structural type).
+        type Img = { complete: boolean; naturalWidth: number; naturalHeight: number; getAttribute(n: string): string | null; closest(s: string): { getAttribute(n: string): string | null } | null };
+        type Doc = { querySelectorAll(selector: string): ArrayLike<Img> };
+        await page.waitForFunction(
+          (n) => {
+            const imgs = Array.from((globalThis as unknown as { document: Doc }).document.querySelectorAll('.cand .crops img'));
+            return imgs.length >= n && imgs.every((i) => i.complete && i.naturalWidth > 0);
+          },
+          2 * (channels.length + 1),
+          { timeout: 60_000 },
+        );
+        const shown = await page.evaluate(() => Array.from((globalThis as unknown as { document: Doc }).document.querySelectorAll('.cand .crops img')).map((i) => ({
+          channel: i.closest('figure')?.getAttribute('data-channel') ?? 'packshot', src: i.getAttribute('src')!, w: i.naturalWidth, h: i.naturalHeight,
+        })));
+        for (const c of s.review!.candidates) {
+          for (const id of channels) {
+            const img = shown.find((x) => x.channel === id && x.src.startsWith(`/previews/${id}/${c.key}?brand=`));
+            const ch = resolveChannel(id)!;
+            // Decoded in the browser at exactly the channel's aspect ratio, with the stored kit named.
+            expect({ id, ratio: img && img.w * ch.height === img.h * ch.width, brand: img?.src.endsWith(encodeURIComponent(s.brand!.key)) }).toEqual({ id, ratio: true, brand: true });
+          }
+        }
+        expect(shown.filter((x) => x.channel === 'packshot').map((x) => x.src)).toEqual(s.review!.candidates.map(() => `/blobs/${packshot.key}?w=320`));
+        // The story's safe zones are drawn over its previews (Meta's bands), the email header has none.
+        await expect(page.locator('figure.crop[data-channel="story-9x16"] svg.zones rect').count()).resolves.toBe(3 * 2);
+        await expect(page.locator('figure.crop[data-channel="email-header"] svg.zones').count()).resolves.toBe(0);
+        // The overlay lies exactly over the image, so a band marks the pixels it names.
+        const story = page.locator('figure.crop[data-channel="story-9x16"]').first();
+        const [imgBox, zoneBox] = await Promise.all([story.locator('img').boundingBox(), story.locator('svg.zones').boundingBox()]);
+        expect(zoneBox).toEqual(imgBox);
+        await mkdir(path.dirname(SCREENSHOT), { recursive: true });
+        await page.locator('.round[data-round="1"]').screenshot({ path: SCREENSHOT.replace('review-page', 'review-crops') });
+        await page.context().close();
+        await handle.terminate('test done');
       }),
     );
   });

@@ -43,7 +43,10 @@ export class Generation {
 
   constructor(private readonly run: BriefRun, private readonly plan: PreparedBrief, private readonly budgetUsd: number) {
     this.acts = activitiesFor(plan.settings);
-    if (plan.references && patched('brief-references')) this.references = plan.references;
+    if (plan.references && patched('brief-references')) {
+      this.references = plan.references;
+      if (plan.references.product) run.status.product = plan.references.product;
+    }
     this.chain = plan.route?.chain ?? [plan.model];
     this.generationBudget = budgetUsd - (plan.forecast.judgeUsd + plan.forecast.upscaleUsd);
   }

@@ -144,7 +144,11 @@ export class BriefRun {
    * recorded before brand kits never has one, and this keeps that promise visible in history.
    */
   useBrand(plan: PreparedBrief): void {
-    if (plan.brand && patched('brand-kit')) this.brand = plan.brand;
+    if (plan.brand && patched('brand-kit')) {
+      this.brand = plan.brand;
+      // Status only (a query's answer, not history), for the reviewer's crop previews.
+      this.status.brand = { name: plan.brand.name, key: plan.brand.key };
+    }
   }
 
   record(stage: string, span: Span): void {
