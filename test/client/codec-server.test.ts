@@ -182,15 +182,17 @@ describe('a brief with encrypted payloads on the real server', () => {
   }
 
   /** Where in the history a payload is not encrypted, as paths like `events.3.workflowExecutionStartedEventAttributes.searchAttributes…`. */
-  async function plainPayloadPaths(workflowId: string): Promise<string[]> {
+  /** Every payload in the history that is not encrypted: where it is, and what it holds. */
+  async function plainPayloads(workflowId: string): Promise<Array<{ at: string; data: string }>> {
     const plainClient = await testConnection();
     const res = await plainClient.workflowService.getWorkflowExecutionHistory({ namespace: testNamespace, execution: { workflowId } });
-    const found: string[] = [];
+    const found: Array<{ at: string; data: string }> = [];
     const walk = (v: unknown, at: string) => {
       if (!v || typeof v !== 'object' || ArrayBuffer.isView(v)) return;
-      const enc = (v as { metadata?: Record<string, Uint8Array> }).metadata?.encoding;
+      const { metadata, data } = v as { metadata?: Record<string, Uint8Array>; data?: Uint8Array };
+      const enc = metadata?.encoding;
       if (enc && ArrayBuffer.isView(enc)) {
-        if (Buffer.from(enc).toString() !== 'binary/encrypted') found.push(at);
+        if (Buffer.from(enc).toString() !== 'binary/encrypted') found.push({ at, data: data ? Buffer.from(data).toString() : '' });
         return;
       }
       for (const [k, child] of Object.entries(v)) walk(child, `${at}.${k}`);
@@ -234,10 +236,19 @@ describe('a brief with encrypted payloads on the real server', () => {
     expect(history.includes(subject)).toBe(false);
     expect(history.includes('teapot')).toBe(false);
     expect(history.includes('binary/encrypted')).toBe(true);
-    // Search attributes are indexed by the server, so they never go through a codec; they hold no brief text.
-    const plainPayloads = await plainPayloadPaths(workflowId);
-    expect(plainPayloads.length).toBeGreaterThan(0);
-    expect(plainPayloads.filter((p) => !/\.searchAttributes\.indexedFields\.Darkroom(Stage|Channel|AwaitingReview)$/.test(p))).toEqual([]);
+    // Two kinds of payload never go through a codec, and neither holds brief text: search
+    // attributes (the server indexes them; TemporalChangeVersion lists the patches a run took) and
+    // the SDK's own patch markers (a patch's name, written when a workflow meets a patched() branch).
+    const plain = await plainPayloads(workflowId);
+    expect(plain.length).toBeGreaterThan(0);
+    const searchAttribute = /\.searchAttributes\.indexedFields\.(Darkroom(Stage|Channel|AwaitingReview)|TemporalChangeVersion)$/;
+    const patchMarker = /\.markerRecordedEventAttributes\.details\.patch-data\.payloads\.\d+$/;
+    expect(plain.filter((p) => !searchAttribute.test(p.at) && !patchMarker.test(p.at)).map((p) => p.at)).toEqual([]);
+    for (const p of plain.filter((x) => patchMarker.test(x.at))) expect(Object.keys(JSON.parse(p.data) as object).sort()).toEqual(['deprecated', 'id']);
+    for (const p of plain.filter((x) => x.at.endsWith('TemporalChangeVersion'))) {
+      const patches = JSON.parse(p.data) as string[];
+      for (const id of patches) expect(id).toMatch(/^[a-z0-9-]+$/);
+    }
 
     // A client without the keys cannot read the result.
     const plainClient = await testConnection();
