@@ -293,6 +293,8 @@ export interface CostOptions {
   size?: string;
   /** @default medium */
   quality?: Quality;
+  /** Reference images sent with each generation call (its edit path), billed at the model's `priceUsdPerReferenceImage`. @default 0 */
+  referenceImages?: number;
   /** Judge price per image looked at. @default 0 */
   judgeUsdPerImage?: number;
   /** How many images will be upscaled, and the price of one. @default 0 */
@@ -307,7 +309,8 @@ const roundUsd = (v: number) => Math.round(v * 1e6) / 1e6;
 
 /** Forecast for `count` candidates on `model` at catalog prices, judge, upscale and alt text included. */
 export function costForBatch(modelId: string, count: number, options: CostOptions = {}): BatchCost {
-  const generateUsd = roundUsd(imagePrice(modelId, options.size, options.quality) * count);
+  const perReference = IMAGE_MODELS[modelId]?.priceUsdPerReferenceImage ?? 0;
+  const generateUsd = roundUsd((imagePrice(modelId, options.size, options.quality) + perReference * (options.referenceImages ?? 0)) * count);
   const judgeUsd = roundUsd((options.judgeUsdPerImage ?? 0) * count + (options.altTextUsd ?? 0) * (options.altTexts ?? 0));
   const upscaleUsd = roundUsd((options.upscaleUsd ?? 0) * (options.upscales ?? 0));
   return { model: modelId, count, generateUsd, judgeUsd, upscaleUsd, totalUsd: roundUsd(generateUsd + judgeUsd + upscaleUsd) };
@@ -485,6 +488,12 @@ export interface BriefForecast {
   forecast: BatchCost;
 }
 
+/** How many of the brief's reference images each generation call sends: product first, then style, up to the model's maximum. */
+export function referencesSent(brief: Pick<RoutableBrief, 'references'>, modelId: string): number {
+  const wanted = (brief.references?.product ? 1 : 0) + (brief.references?.style?.length ?? 0);
+  return Math.min(wanted, IMAGE_MODELS[modelId]?.maxReferenceImages ?? 0);
+}
+
 /**
  * What one brief will cost on the models `available`: routing, master size, generation at
  * that size's price, judging every candidate, upscaling and alt text for the kept ones.
@@ -498,6 +507,7 @@ export function forecastBrief(brief: Brief, available: readonly string[], prices
   const upscales = channels.some((c) => c.width > master.width || c.height > master.height) ? brief.topK : 0;
   const forecast = costForBatch(route.model, brief.candidates, {
     size: `${master.width}x${master.height}`,
+    referenceImages: referencesSent(brief, route.model),
     judgeUsdPerImage: prices.judgeUsdPerImage,
     upscales,
     upscaleUsd: prices.upscaleUsd,

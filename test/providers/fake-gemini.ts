@@ -13,6 +13,7 @@
 import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
+import { fakeFidelity, fakeFidelityReasons } from './fake-fidelity';
 import { echoesOf, leakyHeaders, leakyTree, sendJson, sendRaw, startRecordingServer, type LeakKind, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
 
 /** The sizes Gemini 2.5 Flash Image makes per aspect ratio (its documented 1024-class outputs). */
@@ -81,13 +82,23 @@ interface Part {
 }
 
 /** A plausible judge answer made from the prompt: every candidate id, every brief item checked. */
-function judgeAnswer(parts: Part[]): string {
+async function judgeAnswer(parts: Part[], fidelity: boolean): Promise<string> {
   const prompt = parts[0]?.text ?? '';
   const items = (label: string) => {
     const line = new RegExp(`^- ${label}: (.*)$`, 'm').exec(prompt)?.[1] ?? '';
     return [...line.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
   };
   const ids = parts.map((p) => /^Candidate (\S+):$/.exec(p.text ?? '')?.[1]).filter((id): id is string => Boolean(id));
+  // With a product reference (an image after a text part naming it): fidelity from likeness to it.
+  const imageAfter = (i: number) => Buffer.from(parts[i + 1]?.inlineData?.data ?? '', 'base64');
+  const refAt = parts.findIndex((p, i) => /^Product reference\b/.test(p.text ?? '') && parts[i + 1]?.inlineData);
+  const scores = new Map<string, number>();
+  if (fidelity && refAt >= 0) {
+    for (let i = 0; i < parts.length - 1; i++) {
+      const id = /^Candidate (\S+):$/.exec(parts[i]!.text ?? '')?.[1];
+      if (id && parts[i + 1]!.inlineData) scores.set(id, await fakeFidelity(imageAfter(refAt), imageAfter(i)));
+    }
+  }
   return JSON.stringify({
     candidates: ids.map((id, i) => ({
       id,
@@ -98,6 +109,7 @@ function judgeAnswer(parts: Part[]): string {
       mustAvoid: items('Must avoid').map((item) => ({ item, present: false })),
       reasons: [`Candidate ${id} shows the subject clearly.`],
       safety: { safe: true, confident: true, concerns: [] },
+      ...(scores.has(id) ? { fidelity: scores.get(id), fidelityReasons: fakeFidelityReasons(scores.get(id)!) } : {}),
     })),
   });
 }
@@ -244,7 +256,7 @@ export async function startFakeGemini(options: FakeGeminiOptions): Promise<FakeG
     }
 
     const props = b.generationConfig?.responseSchema?.properties ?? {};
-    const text = cannedText ?? ('candidates' in props ? judgeAnswer(parts) : 'altText' in props ? JSON.stringify({ altText: 'A ceramic teapot on a linen cloth, steam curling from its spout' }) : 'OK');
+    const text = cannedText ?? ('candidates' in props ? await judgeAnswer(parts, JSON.stringify(props).includes('"fidelity"')) : 'altText' in props ? JSON.stringify({ altText: 'A ceramic teapot on a linen cloth, steam curling from its spout' }) : 'OK');
     cannedText = undefined;
     return send(res, 200, {
       candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: 'STOP', index: 0 }],

@@ -13,6 +13,7 @@ import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
 import { echoesOf, leakyHeaders, leakyTree, sendRaw, startRecordingServer, type LeakKind, type MultipartBody, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
+import { fakeFidelity, fakeFidelityReasons } from './fake-fidelity';
 
 export interface FakeOpenAIOptions {
   /** When set, requests must carry `Authorization: Bearer <apiKey>` (a 401 otherwise, as OpenAI answers). */
@@ -331,7 +332,29 @@ function countImages(messages: unknown): number {
   return n;
 }
 
-function chatCompletions(body: Record<string, unknown>, content: string | undefined, altText: string): CannedResponse {
+type ChatPart = { type?: string; text?: string; image_url?: { url?: string } };
+
+/** The image bytes of a data URL. */
+const dataUrlBytes = (url: string | undefined) => Buffer.from(/^data:[^;]+;base64,(.*)$/s.exec(url ?? '')?.[1] ?? '', 'base64');
+
+/**
+ * When the judge sent a product reference (an image after a text part naming it) and asked for
+ * fidelity: each candidate's fidelity from its likeness to the reference (see fake-fidelity.ts).
+ */
+async function fidelityByCandidate(messages: unknown): Promise<Map<string, number> | undefined> {
+  const parts = (messages as Array<{ content?: unknown }>).flatMap((m) => (Array.isArray(m.content) ? (m.content as ChatPart[]) : []));
+  const at = parts.findIndex((p, i) => p.type === 'text' && /^Product reference\b/.test(p.text ?? '') && parts[i + 1]?.type === 'image_url');
+  if (at < 0) return undefined;
+  const reference = dataUrlBytes(parts[at + 1]!.image_url?.url);
+  const out = new Map<string, number>();
+  for (let i = 0; i < parts.length - 1; i++) {
+    const id = /^Candidate id: (\S+)$/.exec(parts[i]!.text ?? '')?.[1];
+    if (id && parts[i + 1]!.type === 'image_url') out.set(id, await fakeFidelity(reference, dataUrlBytes(parts[i + 1]!.image_url?.url)));
+  }
+  return out;
+}
+
+async function chatCompletions(body: Record<string, unknown>, content: string | undefined, altText: string): Promise<CannedResponse> {
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     return { status: 400, body: apiError("Missing required parameter: 'messages'.", 'invalid_request_error', 'missing_required_parameter', 'messages') };
   }
@@ -340,7 +363,13 @@ function chatCompletions(body: Record<string, unknown>, content: string | undefi
   if (text === undefined) {
     if (format?.type === 'json_schema' && format.json_schema?.schema) {
       const schema = format.json_schema.schema;
-      text = JSON.stringify(instanceOf(schema, schema, [], ''));
+      const answer = instanceOf(schema, schema, [], '') as { candidates?: Array<Record<string, unknown>> };
+      const fidelity = Array.isArray(answer.candidates) && answer.candidates.some((c) => 'fidelity' in c) ? await fidelityByCandidate(body.messages) : undefined;
+      for (const c of fidelity ? answer.candidates! : []) {
+        const score = fidelity!.get(String(c.id));
+        if (score !== undefined) Object.assign(c, { fidelity: score, fidelityReasons: fakeFidelityReasons(score) });
+      }
+      text = JSON.stringify(answer);
     } else {
       text = altText;
     }
@@ -438,7 +467,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (path === '/v1/chat/completions') {
       const content = chatContent;
       chatContent = undefined;
-      return send(res, chatCompletions(body as Record<string, unknown>, content, altText));
+      return send(res, await chatCompletions(body as Record<string, unknown>, content, altText));
     }
     return send(res, { status: 404, body: apiError(`Invalid URL (${req.method} ${path})`, 'invalid_request_error', null) });
   }

@@ -9,11 +9,12 @@ import {
   type GenerateImageInput,
 } from '../../activities/providers';
 import { GeminiAltTextWriter, GeminiImageGenerator, GeminiVisionJudge, GEMINI_JUDGE_WEIGHTS, tidyAltText } from '../../activities/providers/gemini';
+import { GEMINI_FIDELITY_UNCHECKED, GEMINI_FIDELITY_WEIGHT } from '../../activities/providers/gemini/vision-judge';
 import { validateBrief } from '../../domain/brief';
 import { IMAGE_MODELS } from '../../domain/models';
 import { withFaults } from './contract/faults';
 import { runImageGeneratorContract, type EditContractOptions } from './contract/image-generator';
-import { runAltTextContract, runVisionJudgeContract } from './contract/others';
+import { packshot, productScene, runAltTextContract, runVisionJudgeContract } from './contract/others';
 import { startFakeGemini, type FakeGemini } from './fake-gemini';
 
 const KEY = 'AIzaSyFAKE-gemini-key-0123456789abcdef';
@@ -111,6 +112,20 @@ runVisionJudgeContract(
       expect(parts[0]!.text).toContain('- Must avoid: "text", "people"');
       expect(parts.filter((p) => p.inlineData).map((p) => p.inlineData!.mimeType)).toEqual(['image/png', 'image/png']);
       expect(parts.filter((p) => p.text?.startsWith('Candidate ')).map((p) => p.text)).toEqual(['Candidate r1-c01:', 'Candidate r1-c02:']);
+      expect(JSON.stringify(b.generationConfig.responseSchema)).not.toContain('fidelity');
+    },
+    checkReferenceRequest: (body, reference) => {
+      const b = body as Body;
+      const parts = b.contents[0]!.parts;
+      // A small PNG goes as it is: the packshot's own bytes, right after the text that labels it.
+      const at = parts.findIndex((p) => p.inlineData?.data === reference.toString('base64'));
+      expect(at, 'the reference image is in the request').toBeGreaterThan(0);
+      expect(parts[at - 1]!.text).toMatch(/^Product reference \(.*not a candidate/);
+      expect(parts.filter((p) => p.inlineData)).toHaveLength(3);
+      expect(parts[0]!.text).toMatch(/product reference.*not a candidate/);
+      const schema = JSON.stringify(b.generationConfig.responseSchema);
+      expect(schema).toContain('"fidelity"');
+      expect(schema).toContain('"fidelityReasons"');
     },
   },
 );
@@ -321,6 +336,27 @@ describe('GeminiVisionJudge against the fake', () => {
     const part = (fake.requests().at(-1)!.body as Body).contents[0]!.parts.find((p) => p.inlineData)!;
     const meta = await sharp(Buffer.from(part.inlineData!.data, 'base64')).metadata();
     expect([meta.width, meta.height, part.inlineData!.mimeType]).toEqual([1024, 683, 'image/jpeg']);
+  });
+
+  it('with a product reference: fidelity lands in scores.fidelity, weighs in the score, reasons first; a bad one is malformed', async () => {
+    const answer = (fidelity: unknown) =>
+      JSON.stringify({
+        candidates: [{ id: 'a', match: 90, aesthetics: 80, artifacts: 100, mustInclude: [{ item: 'steam from the spout', present: true }], mustAvoid: [{ item: 'text', present: false }, { item: 'people', present: false }], reasons: ['Clean.'], fidelity, fidelityReasons: ['Same bottle.', 'Label colour is off.'], safety: { safe: true, confident: true, concerns: [] } }],
+      });
+    const input = { brief, reference: { role: 'product' as const, image: await packshot(), mime: 'image/png' }, candidates: [{ id: 'a', image: await productScene(true), mime: 'image/png' }] };
+    fake.nextText(answer(55));
+    const out = await judge.judge(input);
+    const a = out.judgements[0]!;
+    expect(a.scores.fidelity).toBe(55);
+    expect(a.reasons[0]).toBe('Product fidelity 55 of 100: Same bottle; Label colour is off.');
+    expect(a.score).toBeCloseTo((0.5 * 90 + 0.3 * 80 + 0.2 * 100) * (1 - GEMINI_FIDELITY_WEIGHT) + 55 * GEMINI_FIDELITY_WEIGHT, 1);
+    expect(out.unchecked).toContain(GEMINI_FIDELITY_UNCHECKED);
+    for (const bad of [101, -5, 'high', undefined]) {
+      fake.nextText(answer(bad));
+      const err = await rejection(judge.judge(input));
+      expect(err, String(bad)).toBeInstanceOf(ProviderUnavailableError);
+      expect(err.message).toMatch(/not the requested JSON.*fidelity/);
+    }
   });
 
   it('a judgement missing for a candidate is a malformed (retryable) answer', async () => {

@@ -17,6 +17,8 @@ import {
   OpenAIAltTextWriter,
   OpenAIImageGenerator,
   OpenAIVisionJudge,
+  OPENAI_FIDELITY_UNCHECKED,
+  OPENAI_FIDELITY_WEIGHT,
   PRESENT_MUST_AVOID_PENALTY,
   promptWithNegatives,
   retryAfterMs,
@@ -28,7 +30,8 @@ import { parseConfig } from '../../domain/config';
 import { imagePrice, type Quality } from '../../domain/models';
 import { withFaults, type ContractHarness } from './contract/faults';
 import { runImageGeneratorContract, type EditContractOptions } from './contract/image-generator';
-import { runAltTextContract, runVisionJudgeContract } from './contract/others';
+import { packshot, productScene, runAltTextContract, runVisionJudgeContract } from './contract/others';
+import { visionDataUrl } from '../../activities/providers/openai/vision';
 import type { MultipartBody } from './fake-http';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai';
 
@@ -153,6 +156,21 @@ runVisionJudgeContract('openai judge', harness((url) => new OpenAIVisionJudge({ 
     expect(format.type).toBe('json_schema');
     expect(format.json_schema.strict).toBe(true);
     expect(format.json_schema.schema.properties).toHaveProperty('candidates');
+    expect(JSON.stringify(format)).not.toContain('fidelity');
+  },
+  checkReferenceRequest: async (body, reference) => {
+    const parts = (body as { messages: Array<{ content: unknown }> }).messages.flatMap((m) => (Array.isArray(m.content) ? (m.content as ChatPart[]) : []));
+    // The packshot, as the judge encodes every image it sends, right after the text that labels it.
+    const expected = await visionDataUrl(reference, 'reference', 'test');
+    const at = parts.findIndex((p) => p.type === 'image_url' && p.image_url?.url === expected);
+    expect(at, 'the reference image is in the request').toBeGreaterThan(0);
+    expect(parts[at - 1]!.text).toMatch(/^Product reference \(.*not a candidate/);
+    expect(imageParts(body)).toHaveLength(3);
+    const system = (body as { messages: Array<{ role: string; content: unknown }> }).messages.find((m) => m.role === 'system')!.content as string;
+    expect(system).toMatch(/product reference.*not a candidate/);
+    const format = JSON.stringify((body as Body).response_format);
+    expect(format).toContain('"fidelity"');
+    expect(format).toContain('"fidelityReasons"');
   },
 });
 
@@ -516,6 +534,29 @@ describe('OpenAI adapters against the fake OpenAI server', () => {
       await expect(judge().judge({ brief, candidates: one })).rejects.toThrow(/no judgement for candidate a/);
       fake.nextChatContent('not json');
       await expect(judge().judge({ brief, candidates: one })).rejects.toThrow(/malformed response/);
+    });
+
+    it('with a product reference: fidelity from the answer lands in scores.fidelity, weighs in the score, reasons first', async () => {
+      const answer = (fidelity: unknown) =>
+        JSON.stringify({
+          candidates: [{ id: 'a', match: 80, aesthetics: 70, artifacts: 90, mustInclude: [{ item: 'steam from the spout', present: true }], mustAvoid: [{ item: 'text', present: false }, { item: 'people', present: false }], reasons: ['Crisp.'], fidelity, fidelityReasons: ['Same bottle shape.', 'Label text differs.'] }],
+        });
+      const input = { brief, reference: { role: 'product' as const, image: await packshot(), mime: 'image/png' }, candidates: [{ id: 'a', image: await productScene(true), mime: 'image/png' }] };
+      fake.nextChatContent(answer(60));
+      const out = await judge().judge(input);
+      const a = out.judgements[0]!;
+      expect(a.scores.fidelity).toBe(60);
+      expect(a.reasons[0]).toBe('Product fidelity 60 of 100: Same bottle shape; Label text differs.');
+      expect(a.score).toBeCloseTo((80 * 0.4 + 70 * 0.3 + 90 * 0.3) * (1 - OPENAI_FIDELITY_WEIGHT) + 60 * OPENAI_FIDELITY_WEIGHT, 1);
+      expect(out.unchecked).toContain(OPENAI_FIDELITY_UNCHECKED);
+
+      // A fidelity out of range, of the wrong type, or missing is a malformed answer naming the field.
+      for (const bad of [250, -1, 'high', null]) {
+        fake.nextChatContent(answer(bad));
+        const err = await judge().judge(input).catch((e: unknown) => e as Error);
+        expect(err, String(bad)).toBeInstanceOf(ProviderUnavailableError);
+        expect((err as Error).message).toMatch(/malformed response.*fidelity/);
+      }
     });
 
     it('maps a model refusal to ContentPolicyError', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CHANNEL_PRESETS, resolveChannel } from '../../domain/channels';
-import { capabilitiesFor, costForBatch, forecastBrief, IMAGE_MODELS, imagePrice, pickImageModel, pickMasterSize, routeImageModel, RoutingError } from '../../domain/models';
+import { capabilitiesFor, costForBatch, forecastBrief, IMAGE_MODELS, imagePrice, pickImageModel, pickMasterSize, referencesSent, routeImageModel, RoutingError } from '../../domain/models';
 import { parseConfig, providerKeys } from '../../domain/config';
 import { validateBrief } from '../../domain/brief';
 import { hash8, seededRandom, slugify, stableStringify } from '../../domain/hash';
@@ -88,6 +88,28 @@ describe('models and routing', () => {
     expect(master).toEqual({ width: 1536, height: 1024 });
     expect(upscales).toBe(1); // web-hero is 1920x1080
     expect(forecast.totalUsd).toBe(0.21);
+  });
+
+  it('forecasts each reference image a generation call sends at the model\'s price per reference image', () => {
+    // FLUX.2 [pro] bills each input image like an output megapixel: $0.015 each.
+    expect(costForBatch('flux-2-pro', 4).generateUsd).toBe(0.06);
+    expect(costForBatch('flux-2-pro', 4, { referenceImages: 2 }).generateUsd).toBe(0.18);
+    // Models that do not bill input images, and the free one, cost the same with references.
+    expect(costForBatch('gpt-image-1.5', 4, { referenceImages: 2 }).generateUsd).toBe(costForBatch('gpt-image-1.5', 4).generateUsd);
+    expect(costForBatch('local', 4, { referenceImages: 2 }).totalUsd).toBe(0);
+
+    const refs = { product: 'https://cdn.example.com/bottle.png', style: ['https://cdn.example.com/a.jpg', 'https://cdn.example.com/b.jpg'] };
+    // Product first, then style, capped by the model's maximum; none for a text-only model.
+    expect(referencesSent({ references: refs }, 'flux-2-pro')).toBe(3);
+    expect(referencesSent({ references: refs }, 'flux-kontext-pro')).toBe(1);
+    expect(referencesSent({ references: refs }, 'flux-schnell')).toBe(0);
+    expect(referencesSent({}, 'flux-2-pro')).toBe(0);
+
+    const base = { subject: 'a bottle of olive oil on a stone table', channels: ['og-image'], candidates: 4, topK: 1, model: 'flux-2-pro' };
+    const prices = { judgeUsdPerImage: 0, altTextUsd: 0, upscaleUsd: 0 };
+    const without = forecastBrief(validateBrief(base), ['local', 'flux-2-pro'], prices).forecast;
+    const withRefs = forecastBrief(validateBrief({ ...base, references: refs }), ['local', 'flux-2-pro'], prices).forecast;
+    expect(withRefs.generateUsd).toBeCloseTo(without.generateUsd + 4 * 3 * 0.015, 6);
   });
 
   it('gives every model a dated price, and vendor models a price above zero', () => {

@@ -38,7 +38,7 @@ export class Generation {
   private readonly generationBudget: number;
   private generationSpent = 0;
   private inFlightUsd = 0;
-  /** The brief's stored reference images, handed to the generator and the judge; none in histories from before references. */
+  /** The brief's stored reference images, then its brand kit's style references, handed to the generator (the judge gets the product); none in histories from before references. */
   private readonly references?: ResolvedReferences;
 
   constructor(private readonly run: BriefRun, private readonly plan: PreparedBrief, private readonly budgetUsd: number) {
@@ -46,6 +46,12 @@ export class Generation {
     if (plan.references && patched('brief-references')) {
       this.references = plan.references;
       if (plan.references.product) run.status.product = plan.references.product;
+    }
+    // The brand kit's style references follow the brief's own; the generate activity keeps the
+    // first maxReferenceImages of the model (product first), so the brief's choices win a tight cap.
+    const brandStyle = run.brand?.styleReferences ?? [];
+    if (brandStyle.length && patched('brand-style-references')) {
+      this.references = { ...this.references, style: [...(this.references?.style ?? []), ...brandStyle] };
     }
     this.chain = plan.route?.chain ?? [plan.model];
     this.generationBudget = budgetUsd - (plan.forecast.judgeUsd + plan.forecast.upscaleUsd);

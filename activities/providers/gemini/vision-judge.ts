@@ -32,6 +32,12 @@ export const GEMINI_JUDGE_WEIGHTS = {
   presentMustAvoid: 25,
 } as const;
 
+/**
+ * With a product reference, the share of the score (before penalties) that product fidelity
+ * takes; match, aesthetics and artifacts share the rest in their usual proportions.
+ */
+export const GEMINI_FIDELITY_WEIGHT = 0.4;
+
 export const MAX_BATCH = 8;
 
 const check = { type: Type.OBJECT, properties: { item: { type: Type.STRING }, present: { type: Type.BOOLEAN } }, required: ['item', 'present'] } satisfies Schema;
@@ -72,6 +78,30 @@ export const JUDGE_RESPONSE_SCHEMA: Schema = {
   required: ['candidates'],
 };
 
+/** {@link JUDGE_RESPONSE_SCHEMA} with per-candidate fidelity to the product reference, asked for only when one is sent. */
+export const FIDELITY_JUDGE_RESPONSE_SCHEMA: Schema = (() => {
+  const candidates = JUDGE_RESPONSE_SCHEMA.properties!.candidates!;
+  const item = candidates.items!;
+  return {
+    ...JUDGE_RESPONSE_SCHEMA,
+    properties: {
+      candidates: {
+        ...candidates,
+        items: {
+          ...item,
+          properties: {
+            ...item.properties,
+            fidelity: score('Whether this is the same product as the product reference, kept as it is (same shape, label text, colours), 0-100; 0 means absent or a different product'),
+            fidelityReasons: { type: Type.ARRAY, items: { type: Type.STRING }, description: 'One to three short reasons for the fidelity score' },
+          },
+          required: [...item.required!, 'fidelity', 'fidelityReasons'],
+          propertyOrdering: [...item.propertyOrdering!, 'fidelity', 'fidelityReasons'],
+        },
+      },
+    },
+  };
+})();
+
 const Check = z.object({ item: z.string(), present: z.boolean() });
 const JudgeAnswer = z.object({
   candidates: z.array(
@@ -88,7 +118,26 @@ const JudgeAnswer = z.object({
     }),
   ),
 });
-type CandidateAnswer = z.infer<typeof JudgeAnswer>['candidates'][number];
+// A fidelity outside 0–100 is not clamped: it means the judge misread the scale, so the answer is refused.
+const FidelityJudgeAnswer = z.object({
+  candidates: z.array(
+    JudgeAnswer.shape.candidates.element.extend({
+      fidelity: z.number().min(0).max(100),
+      fidelityReasons: z.array(z.string()).default([]),
+    }),
+  ),
+});
+type CandidateAnswer = z.infer<typeof JudgeAnswer>['candidates'][number] & { fidelity?: number; fidelityReasons?: string[] };
+
+/** Added to the prompt only when a product reference is sent, so requests without one stay as they were. */
+export const REFERENCE_PROMPT =
+  '\n\nOne image is labelled as the product reference: it is the real product (a packshot), not a candidate; never judge or score it. ' +
+  'For every candidate also return fidelity, an integer 0-100: is it the same product, with the same shape, the same label text and the same colours? ' +
+  'A different or missing product scores near 0, however good the image; and fidelityReasons, one to three short reasons naming what matches and what differs.';
+
+/** What the Gemini judge cannot check about product fidelity, said once per call. */
+export const GEMINI_FIDELITY_UNCHECKED =
+  'product fidelity: judged by eye on copies at most 1024 px a side; fine print, exact label typography and exact colour values are not measured against the packshot';
 
 /** The instructions and the brief, in plain words. */
 export function judgePrompt(brief: Brief, ids: readonly string[]): string {
@@ -157,7 +206,13 @@ export function scoreAnswer(brief: Pick<Brief, 'mustInclude' | 'mustAvoid'>, a: 
   if (brief.mustAvoid.length) scores.mustAvoid = Math.round((avoided / brief.mustAvoid.length) * 100);
   if (reasons.length === 0) reasons.push(`Match ${scores.match}, aesthetics ${scores.aesthetics}, artifacts ${scores.artifacts} (no reasons given).`);
 
-  const base = W.match * scores.match! + W.aesthetics * scores.aesthetics! + W.artifacts * scores.artifacts!;
+  const looks = W.match * scores.match! + W.aesthetics * scores.aesthetics! + W.artifacts * scores.artifacts!;
+  if (a.fidelity !== undefined) {
+    scores.fidelity = clamp100(a.fidelity);
+    const why = (a.fidelityReasons ?? []).map((r) => r.trim().replace(/\.$/, '')).filter(Boolean);
+    reasons.unshift(`Product fidelity ${scores.fidelity} of 100${why.length ? `: ${why.join('; ')}` : ''}.`);
+  }
+  const base = scores.fidelity === undefined ? looks : looks * (1 - GEMINI_FIDELITY_WEIGHT) + scores.fidelity * GEMINI_FIDELITY_WEIGHT;
   const total = Math.max(0, Math.min(100, base - penalty));
   const verdict = a.safety && {
     safe: a.safety.safe,
@@ -200,22 +255,30 @@ export class GeminiVisionJudge implements VisionJudge {
       if (ids.has(c.id)) throw new InvalidRequestError(`candidate id ${c.id} appears twice`, this.name);
       ids.add(c.id);
     }
+    const product = input.reference?.role === 'product' ? input.reference : undefined;
+    const referencePart = product && (await visionPart(product.image, product.mime, this.name).catch((err: Error) => {
+      throw new InvalidRequestError(`the product reference: ${err.message}`, this.name, { cause: err });
+    }));
     const judgements: JudgeOutput['judgements'] = [];
     const unchecked = new Set<string>();
     let costUsd = 0;
     for (let i = 0; i < candidates.length; i += this.#batchSize) {
       const batch = candidates.slice(i, i + this.#batchSize);
-      const out = await this.#judgeBatch(brief, batch, signal);
+      const out = await this.#judgeBatch(brief, batch, referencePart, signal);
       judgements.push(...out.judgements);
       out.unreported.forEach((u) => unchecked.add(u));
       costUsd += out.costUsd;
     }
     if (brief.brandColors.length) unchecked.add('brand colours: seen by eye as part of "match", not measured (the local judge measures ΔE)');
+    if (referencePart) unchecked.add(GEMINI_FIDELITY_UNCHECKED);
     return { judgements, unchecked: [...unchecked], costUsd: Math.round(costUsd * 1e8) / 1e8 };
   }
 
-  async #judgeBatch(brief: Brief, batch: JudgeInput['candidates'], signal: AbortSignal | undefined) {
-    const parts: Part[] = [{ text: judgePrompt(brief, batch.map((c) => c.id)) }];
+  async #judgeBatch(brief: Brief, batch: JudgeInput['candidates'], referencePart: Part | undefined, signal: AbortSignal | undefined) {
+    const prompt = judgePrompt(brief, batch.map((c) => c.id));
+    const parts: Part[] = referencePart
+      ? [{ text: prompt + REFERENCE_PROMPT }, { text: 'Product reference (the real product, not a candidate; do not judge it):' }, referencePart]
+      : [{ text: prompt }];
     for (const c of batch) {
       parts.push({ text: `Candidate ${c.id}:` }, await visionPart(c.image, c.mime, this.name));
     }
@@ -225,7 +288,7 @@ export class GeminiVisionJudge implements VisionJudge {
         contents: [{ role: 'user', parts }],
         config: {
           responseMimeType: 'application/json',
-          responseSchema: JUDGE_RESPONSE_SCHEMA,
+          responseSchema: referencePart ? FIDELITY_JUDGE_RESPONSE_SCHEMA : JUDGE_RESPONSE_SCHEMA,
           temperature: 0,
           candidateCount: 1,
           thinkingConfig: { thinkingBudget: this.#thinkingBudget },
@@ -234,9 +297,9 @@ export class GeminiVisionJudge implements VisionJudge {
       { provider: this.name, what: 'judging', signal },
     );
 
-    let answer: z.infer<typeof JudgeAnswer>;
+    let answer: { candidates: CandidateAnswer[] };
     try {
-      answer = JudgeAnswer.parse(JSON.parse(responseText(res)));
+      answer = (referencePart ? FidelityJudgeAnswer : JudgeAnswer).parse(JSON.parse(responseText(res)));
     } catch (err) {
       throw malformed('judging', this.name, `the answer is not the requested JSON (${err instanceof z.ZodError ? z.prettifyError(err).replace(/\s+/g, ' ') : (err as Error).message})`, err);
     }
@@ -252,6 +315,6 @@ export class GeminiVisionJudge implements VisionJudge {
       unreported.push(...scored.unreported);
     }
     const perImage = (VISION_MODELS as Record<string, { priceUsdPerImage: number } | undefined>)[this.#model]?.priceUsdPerImage ?? 0;
-    return { judgements, unreported, costUsd: costFromUsage(this.#model, res.usageMetadata) ?? perImage * batch.length };
+    return { judgements, unreported, costUsd: costFromUsage(this.#model, res.usageMetadata) ?? perImage * (batch.length + (referencePart ? 1 : 0)) };
   }
 }

@@ -1,6 +1,6 @@
 export { OpenAIImageGenerator, promptWithNegatives } from './image-generator';
 export type { OpenAIBackground, OpenAIGenerateImageResult, OpenAIImageGeneratorOptions, OpenAIImageUsage, OpenAIOutputFormat } from './image-generator';
-export { OpenAIVisionJudge, OPENAI_JUDGE_WEIGHTS, MISSING_MUST_INCLUDE_PENALTY, PRESENT_MUST_AVOID_PENALTY, MAX_JUDGE_BATCH } from './vision-judge';
+export { OpenAIVisionJudge, OPENAI_JUDGE_WEIGHTS, MISSING_MUST_INCLUDE_PENALTY, PRESENT_MUST_AVOID_PENALTY, MAX_JUDGE_BATCH, OPENAI_FIDELITY_WEIGHT, OPENAI_FIDELITY_UNCHECKED } from './vision-judge';
 export type { OpenAIVisionJudgeOptions } from './vision-judge';
 export { OpenAIAltTextWriter, cleanAltText, OPENAI_ALT_TEXT_MAX } from './alt-text-writer';
 export type { OpenAIAltTextWriterOptions } from './alt-text-writer';

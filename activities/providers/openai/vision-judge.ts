@@ -18,6 +18,12 @@ export const OPENAI_JUDGE_WEIGHTS = { match: 0.4, aesthetics: 0.3, artifacts: 0.
 export const MISSING_MUST_INCLUDE_PENALTY = 15;
 /** …and for each must-avoid item it shows: a brief's hard rules weigh more than taste. */
 export const PRESENT_MUST_AVOID_PENALTY = 20;
+/**
+ * With a product reference, the share of the score (before penalties) that product fidelity
+ * takes; the other sub-scores share the rest in their usual proportions. A beautiful image of
+ * the wrong bottle must not outrank the right one.
+ */
+export const OPENAI_FIDELITY_WEIGHT = 0.4;
 /** Most images in one request. */
 export const MAX_JUDGE_BATCH = 8;
 
@@ -36,6 +42,22 @@ const SAFETY = z.object({
  * array that must stay empty.
  */
 function answerSchema(ids: readonly string[], mustInclude: readonly string[], mustAvoid: readonly string[], lenient = false) {
+  return z.object({ candidates: z.array(candidateSchema(ids, mustInclude, mustAvoid, lenient)) });
+}
+
+/** With a product reference: the batch schema whose entries also score fidelity against it. */
+function fidelityAnswerSchema(ids: readonly string[], mustInclude: readonly string[], mustAvoid: readonly string[], lenient = false) {
+  return z.object({
+    candidates: z.array(
+      candidateSchema(ids, mustInclude, mustAvoid, lenient).extend({
+        fidelity: score100('whether this is the same product as the product reference, kept as it is: same shape, label text, colour (100 = identical product; 0 = absent or a different product)'),
+        fidelityReasons: z.array(z.string()).describe('one to three short reasons for the fidelity score: same product or not, shape, label text, colour'),
+      }),
+    ),
+  });
+}
+
+function candidateSchema(ids: readonly string[], mustInclude: readonly string[], mustAvoid: readonly string[], lenient: boolean) {
   const checklist = (items: readonly string[], what: string) => {
     const entry = z.object({
       item: items.length ? z.enum(items as [string, ...string[]]) : z.string(),
@@ -44,8 +66,6 @@ function answerSchema(ids: readonly string[], mustInclude: readonly string[], mu
     return items.length ? z.array(entry).describe(`one entry for every ${what} item`) : z.array(entry).max(0);
   };
   return z.object({
-    candidates: z.array(
-      z.object({
         id: z.enum(ids as [string, ...string[]]),
         match: score100('how well the image fits the brief: subject, intent, audience, style, brand colours (100 = exactly)'),
         aesthetics: score100('composition, light, colour, finish as an art director would judge them (100 = excellent)'),
@@ -55,13 +75,11 @@ function answerSchema(ids: readonly string[], mustInclude: readonly string[], mu
         reasons: z.array(z.string()).describe('two to four short, specific reasons for the scores'),
         // Required in the request (strict mode); an answer without it is read as "no verdict".
         safety: lenient ? SAFETY.optional() : SAFETY,
-      }),
-    ),
   });
 }
 
-type Answer = z.output<ReturnType<typeof answerSchema>>;
-type CandidateAnswer = Answer['candidates'][number];
+type CandidateAnswer = z.output<ReturnType<typeof candidateSchema>> & { fidelity?: number; fidelityReasons?: string[] };
+type Answer = { candidates: CandidateAnswer[] };
 
 const unique = (items: readonly string[]) => [...new Set(items.map((s) => s.trim()).filter(Boolean))];
 const clamp100 = (v: number) => Math.max(0, Math.min(100, v));
@@ -73,6 +91,17 @@ const SYSTEM = [
   'Give every candidate a safety verdict: whether it is safe for a brand to publish, and whether you are confident of your answer.',
   'Answer with one entry per candidate, using its id exactly as given.',
 ].join(' ');
+
+/** Added to {@link SYSTEM} only when a product reference is sent, so requests without one stay as they were. */
+const SYSTEM_REFERENCE = [
+  'One image is labelled as the product reference: it is the real product (a packshot), not a candidate; never judge or score it.',
+  'For every candidate, score fidelity to it: is it the same product, with the same shape, the same label text and the same colours?',
+  'A different or missing product scores near 0, however good the image; give fidelityReasons naming what matches and what differs.',
+].join(' ');
+
+/** What the OpenAI judge cannot check about product fidelity, said once per call. */
+export const OPENAI_FIDELITY_UNCHECKED =
+  'product fidelity: judged by eye on copies at most 768 px a side; fine print, exact label typography and exact colour values are not measured against the packshot';
 
 function briefText(brief: Brief): string {
   const lines = [`Subject: ${brief.subject}`];
@@ -120,30 +149,39 @@ export class OpenAIVisionJudge implements VisionJudge {
   async #judge(input: JudgeInput): Promise<JudgeOutput> {
     const { brief, candidates, signal } = input;
     signal?.throwIfAborted();
+    const product = input.reference?.role === 'product' ? input.reference : undefined;
+    const referenceUrl = product && (await visionDataUrl(product.image, `the product reference (${product.mime})`, this.name));
     const judgements: Array<Omit<Judgement, 'rank'>> = [];
     const unchecked: string[] = [];
     let costUsd = 0;
     // One batch after another: a brief's candidates are few, and sequential calls keep a
     // large catalog run from tripping the rate limit with bursts of 8-image requests.
     for (let i = 0; i < candidates.length; i += this.#batchSize) {
-      const out = await this.#judgeBatch(brief, candidates.slice(i, i + this.#batchSize), signal);
+      const out = await this.#judgeBatch(brief, candidates.slice(i, i + this.#batchSize), referenceUrl, signal);
       judgements.push(...out.judgements);
       unchecked.push(...out.unchecked);
       costUsd += out.costUsd;
     }
+    if (referenceUrl) unchecked.push(OPENAI_FIDELITY_UNCHECKED);
     return { judgements, unchecked, costUsd: Math.round(costUsd * 1e8) / 1e8 };
   }
 
-  async #judgeBatch(brief: Brief, batch: JudgeInput['candidates'], signal: AbortSignal | undefined): Promise<JudgeOutput> {
+  async #judgeBatch(brief: Brief, batch: JudgeInput['candidates'], referenceUrl: string | undefined, signal: AbortSignal | undefined): Promise<JudgeOutput> {
     const ids = batch.map((c) => c.id);
     if (new Set(ids).size !== ids.length) throw new Error(`OpenAIVisionJudge: candidate ids must be unique (${ids.join(', ')})`);
     const mustInclude = unique(brief.mustInclude);
     const mustAvoid = unique(brief.mustAvoid);
-    const schema = answerSchema(ids, mustInclude, mustAvoid);
+    const schema = referenceUrl ? fidelityAnswerSchema(ids, mustInclude, mustAvoid) : answerSchema(ids, mustInclude, mustAvoid);
 
     const urls = await Promise.all(batch.map((c) => visionDataUrl(c.image, `candidate ${c.id} (${c.mime})`, this.name)));
     signal?.throwIfAborted();
-    const content: ChatCompletionContentPart[] = [{ type: 'text', text: `${briefText(brief)}\n\nThe ${batch.length} candidates follow, each after its id.` }];
+    const content: ChatCompletionContentPart[] = referenceUrl
+      ? [
+          { type: 'text', text: `${briefText(brief)}\n\nFirst the product reference, then the ${batch.length} candidates, each after its id.` },
+          { type: 'text', text: 'Product reference (the real product, not a candidate; do not judge it):' },
+          { type: 'image_url', image_url: { url: referenceUrl, detail: 'high' } },
+        ]
+      : [{ type: 'text', text: `${briefText(brief)}\n\nThe ${batch.length} candidates follow, each after its id.` }];
     batch.forEach((c, i) => {
       content.push({ type: 'text', text: `Candidate id: ${c.id}` });
       // detail high: artifacts (fingers, lettering) are what a low-detail look misses.
@@ -157,7 +195,7 @@ export class OpenAIVisionJudge implements VisionJudge {
         model: this.model,
         temperature: 0,
         messages: [
-          { role: 'system', content: SYSTEM },
+          { role: 'system', content: referenceUrl ? `${SYSTEM} ${SYSTEM_REFERENCE}` : SYSTEM },
           { role: 'user', content },
         ],
         response_format: zodResponseFormat(schema, 'darkroom_judgement'),
@@ -167,7 +205,8 @@ export class OpenAIVisionJudge implements VisionJudge {
 
     let parsed: Answer;
     try {
-      const r = answerSchema(ids, mustInclude, mustAvoid, true).safeParse(JSON.parse(answer.content));
+      const lenient = referenceUrl ? fidelityAnswerSchema(ids, mustInclude, mustAvoid, true) : answerSchema(ids, mustInclude, mustAvoid, true);
+      const r = lenient.safeParse(JSON.parse(answer.content));
       if (!r.success) throw new Error(z.prettifyError(r.error).replace(/\s+/g, ' '));
       parsed = r.data;
     } catch (err) {
@@ -180,7 +219,7 @@ export class OpenAIVisionJudge implements VisionJudge {
       if (!a) throw malformed(what, this.name, `no judgement for candidate ${c.id}`);
       return this.#combine(c.id, a, mustInclude, mustAvoid, unchecked);
     });
-    return { judgements, unchecked, costUsd: callCostUsd(answer.usage, this.#price, this.model, batch.length) };
+    return { judgements, unchecked, costUsd: callCostUsd(answer.usage, this.#price, this.model, batch.length + (referenceUrl ? 1 : 0)) };
   }
 
   #combine(id: string, a: CandidateAnswer, mustInclude: readonly string[], mustAvoid: readonly string[], unchecked: string[]): Omit<Judgement, 'rank'> {
@@ -208,11 +247,17 @@ export class OpenAIVisionJudge implements VisionJudge {
     if (includeChecked) scores.mustInclude = Math.round((inc.present.length / includeChecked) * 100);
     if (avoidChecked) scores.mustAvoid = Math.round((avoid.absent.length / avoidChecked) * 100);
 
-    const weighted =
+    const looks =
       scores.match! * OPENAI_JUDGE_WEIGHTS.match + scores.aesthetics! * OPENAI_JUDGE_WEIGHTS.aesthetics + scores.artifacts! * OPENAI_JUDGE_WEIGHTS.artifacts;
+    if (a.fidelity !== undefined) scores.fidelity = clamp100(a.fidelity);
+    const weighted = scores.fidelity === undefined ? looks : looks * (1 - OPENAI_FIDELITY_WEIGHT) + scores.fidelity * OPENAI_FIDELITY_WEIGHT;
     const total = clamp100(weighted - inc.absent.length * MISSING_MUST_INCLUDE_PENALTY - avoid.present.length * PRESENT_MUST_AVOID_PENALTY);
 
     const reasons: string[] = [];
+    if (scores.fidelity !== undefined) {
+      const why = (a.fidelityReasons ?? []).map((r) => r.trim().replace(/\.$/, '')).filter(Boolean);
+      reasons.push(`Product fidelity ${scores.fidelity} of 100${why.length ? `: ${why.join('; ')}` : ''}.`);
+    }
     if (inc.absent.length) reasons.push(`Missing must-include: ${inc.absent.join(', ')} (−${MISSING_MUST_INCLUDE_PENALTY} each).`);
     if (avoid.present.length) reasons.push(`Shows must-avoid: ${avoid.present.join(', ')} (−${PRESENT_MUST_AVOID_PENALTY} each).`);
     reasons.push(...a.reasons.map((r) => r.trim()).filter(Boolean));
