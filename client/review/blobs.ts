@@ -4,10 +4,11 @@
  * cost is bounded: full-size images are streamed from the store, thumbnails are made only from
  * blobs up to a size and pixel count, and only a few at a time.
  *
- * On S3 too the bytes come through the tool, not by a redirect to a presigned URL: the pages'
- * CSP allows images from the tool's own origin only, the bucket's endpoint may be one a
- * reviewer's browser cannot reach (a private network, compose's `s3` host), and the login stays
- * the one gate to unpublished candidates.
+ * On S3 the images in the pages still come through the tool, not from the bucket: the pages'
+ * CSP allows images from the tool's own origin only, and the login stays the one gate to
+ * unpublished candidates. Only the "full size" links a reviewer opens in a tab go to the bucket
+ * directly, through a presigned URL minted after the login check and valid for
+ * {@link DIRECT_LINK_SECONDS}: large files then never pass through the tool.
  */
 import sharp from 'sharp';
 import { assertSafeKey, InvalidBlobKeyError, type BlobReadStream, type BlobStore } from '../../activities/blob-store/types';
@@ -15,6 +16,9 @@ import { assertSafeKey, InvalidBlobKeyError, type BlobReadStream, type BlobStore
 /** Image types the tool serves. SVG is left out on purpose: it can carry script. */
 export const SERVABLE_MIME = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/avif', 'image/tiff', 'image/gif']);
 const SERVABLE_EXT = /\.(png|jpe?g|webp|avif|tiff?|gif)$/i;
+
+/** How long a presigned "full size" link stays valid: long enough to open, too short to share. */
+export const DIRECT_LINK_SECONDS = 300;
 
 export const MIN_THUMB_WIDTH = 16;
 export const MAX_THUMB_WIDTH = 2048;
@@ -156,6 +160,16 @@ export class ImageServer {
     this.gate = new Gate(opts.thumbConcurrency ?? 2, opts.thumbQueue ?? 64);
     this.maxSource = opts.maxThumbSourceBytes ?? 64 * MiB;
     this.maxPixels = opts.limitInputPixels ?? 100_000_000;
+  }
+
+  /**
+   * A presigned GET URL for the image at `key` (after the same checks as {@link serve}), valid
+   * for {@link DIRECT_LINK_SECONDS}; undefined when the store cannot sign (the filesystem store).
+   */
+  async directUrl(key: string): Promise<string | undefined> {
+    if (!this.blobs.presignGet) return undefined;
+    await this.serve(key);
+    return this.blobs.presignGet(key, DIRECT_LINK_SECONDS);
   }
 
   get cachedThumbnails(): number {

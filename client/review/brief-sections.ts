@@ -5,7 +5,7 @@ import type { ReviewRecord } from '../../domain/review';
 import type { BlobRef, BriefStatus, Manifest, ReviewCandidate, ReviewStatus } from '../../domain/types';
 import type { BriefView } from './actions';
 import type { BriefState } from './brief-state';
-import { blobHref, html, joinHtml, kib, plural, scoreClass, time, usd, type HtmlValue, type SafeHtml } from './html';
+import { blobHref, fullSizeHref, html, joinHtml, kib, plural, scoreClass, time, usd, type HtmlValue, type SafeHtml } from './html';
 
 export const THUMB_WIDTH = 320;
 
@@ -88,7 +88,7 @@ export function candidateCard(c: ReviewCandidate, ctx: CardContext): SafeHtml {
       <span class="cid">${c.id}</span>
       ${score}
     </div>
-    <div class="cmeta">${c.rank ? `rank ${c.rank} of ${ctx.roundSize}` : 'not ranked'}${c.width ? ` · ${c.width}×${c.height}` : ''} · <a href="${blobHref(c.key)}" target="_blank" rel="noopener">full size ↗</a></div>
+    <div class="cmeta">${c.rank ? `rank ${c.rank} of ${ctx.roundSize}` : 'not ranked'}${c.width ? ` · ${c.width}×${c.height}` : ''} · <a href="${fullSizeHref(c.key)}" target="_blank" rel="noopener">full size ↗</a></div>
     ${badges.length ? html`<div class="badges">${badges}</div>` : null}
     ${reasons}
     ${cropPreviews(c, ctx.previews)}
@@ -113,7 +113,7 @@ function publishedBanner(m: Manifest): SafeHtml {
   const byChannel = new Map<string, Manifest['assets']>();
   for (const a of m.assets) byChannel.set(a.channel, [...(byChannel.get(a.channel) ?? []), a]);
   const asset = (a: Manifest['assets'][number]) =>
-    html`<a href="${blobHref(a.key)}" target="_blank" rel="noopener">${a.candidateId} ${a.format} ${a.width}×${a.height}</a> <span class="muted">${kib(a.bytes)}</span>`;
+    html`<a href="${fullSizeHref(a.key)}" target="_blank" rel="noopener">${a.candidateId} ${a.format} ${a.width}×${a.height}</a> <span class="muted">${kib(a.bytes)}</span>`;
   const lists = [...byChannel].map(([ch, list]) => html`<li><span class="ch">${ch}</span> ${joinHtml(list.map(asset), html` · `)}</li>`);
   return html`<section class="banner ok" data-outcome="published">
   <h2>✔ Published ${plural(m.assets.length, 'asset')} from ${m.selected.map((s) => s.id).join(', ')}</h2>

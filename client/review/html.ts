@@ -81,3 +81,8 @@ export function briefHref(workflowId: string): string {
 export function blobHref(key: string, w?: number): string {
   return `/blobs/${key}${w ? `?w=${w}` : ''}`;
 }
+
+/** A "full size" link: opened in a tab, so it may go to the bucket by a presigned URL (see ImageServer.directUrl). */
+export function fullSizeHref(key: string): string {
+  return `/blobs/${key}?direct=1`;
+}

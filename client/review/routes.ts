@@ -113,6 +113,11 @@ export function reviewRoutes({ client, auth, images, previews, taskQueue }: Rout
   }
 
   async function blob({ req, res, method, query }: Exchange, { rest }: { rest: string }): Promise<void> {
+    // `?direct=1` (the "full size" links): to the bucket itself when the store can sign a URL.
+    if (method === 'GET' && query.get('direct') === '1') {
+      const url = await images.directUrl(keyFromRawPath(rest));
+      if (url) return void res.writeHead(302, { Location: url, 'Cache-Control': 'no-store' }).end();
+    }
     const img = await images.serve(keyFromRawPath(rest), parseThumbWidth(query.get('w')));
     const headers = { ETag: img.etag, 'Cache-Control': 'private, max-age=300', 'Content-Disposition': 'inline', 'Content-Type': img.mime };
     if (req.headers['if-none-match'] === img.etag) return void res.writeHead(304, headers).end();

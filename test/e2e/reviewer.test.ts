@@ -150,9 +150,9 @@ describe('reviewer tool in a real browser', () => {
         expect(manifest.review?.decisions).toEqual([
           expect.objectContaining({ action: 'approve', candidateIds: [pick], reviewer: 'Ana Reviewer', comment: 'the warmer light', via: 'update', round: 1 }),
         ]);
-        // The page links each published asset, served through the tool.
+        // The page links each published asset, served through the tool (the filesystem store cannot presign).
         const links = await Promise.all((await banner.locator('a').all()).map((a) => a.getAttribute('href')));
-        expect(links.sort()).toEqual(manifest.assets.map((a) => `/blobs/${a.key}`).sort());
+        expect(links.sort()).toEqual(manifest.assets.map((a) => `/blobs/${a.key}?direct=1`).sort());
         const asset = await page.request.get(new URL(links[0]!, server.url).href);
         expect(asset.status()).toBe(200);
         await page.context().close();

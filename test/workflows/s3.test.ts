@@ -206,7 +206,8 @@ describe('the reviewer tool on S3 (versitygw)', () => {
       try {
         const page = await fetch(new URL(`/briefs/${encodeURIComponent(workflowId)}`, server.url), { headers: auth });
         expect(page.status).toBe(200);
-        const srcs = [...(await page.text()).matchAll(/src="(\/blobs\/[^"?]+)\?w=(\d+)"/g)];
+        const pageHtml = await page.text();
+        const srcs = [...pageHtml.matchAll(/src="(\/blobs\/[^"?]+)\?w=(\d+)"/g)];
         expect(srcs.map((m) => m[1]).sort()).toEqual(candidates.map((c) => `/blobs/${c.key}`).sort());
 
         for (const [, path, w] of srcs) {
@@ -223,7 +224,22 @@ describe('the reviewer tool on S3 (versitygw)', () => {
           expect(full.status).toBe(200);
           const key = path!.slice('/blobs/'.length);
           expect(sha256(Buffer.from(await full.arrayBuffer()))).toBe((await gw.store({ prefix }).head(key))!.sha256);
+
+          // The page's "full size" link: a presigned URL to the bucket, minted after the login, for 5 minutes.
+          expect(pageHtml).toContain(`href="${path}?direct=1"`);
+          const direct = await fetch(new URL(`${path}?direct=1`, server.url), { headers: auth, redirect: 'manual' });
+          expect(direct.status).toBe(302);
+          const location = new URL(direct.headers.get('location')!);
+          expect(location.origin).toBe(gw.endpoint);
+          expect(location.searchParams.get('X-Amz-Expires')).toBe('300');
+          expect(location.searchParams.has('X-Amz-Signature')).toBe(true);
+          const fromBucket = await fetch(location);
+          expect(fromBucket.status).toBe(200);
+          expect(sha256(Buffer.from(await fromBucket.arrayBuffer()))).toBe((await gw.store({ prefix }).head(key))!.sha256);
         }
+        const anonDirect = await fetch(new URL(`${srcs[0]![1]!}?direct=1`, server.url), { redirect: 'manual' });
+        expect(anonDirect.status).toBe(401);
+        await anonDirect.arrayBuffer();
         // Without a login, nothing from the bucket.
         const anon = await fetch(new URL(srcs[0]![1]!, server.url));
         expect(anon.status).toBe(401);
