@@ -8,7 +8,7 @@ import { readLedger } from '../../activities';
 import { catalogStatusQuery } from '../../workflows/messages';
 import { startDevServer } from '../../scripts/dev-server';
 import { parseReport, productFeed, startCatalog } from '../support/catalog';
-import { closeTestConnection, testAddress, testConnection, testDataDir, uniqueTaskQueue } from '../support/temporal';
+import { closeTestConnection, testDataDir, uniqueTaskQueue } from '../support/temporal';
 
 afterAll(closeTestConnection);
 
@@ -23,13 +23,17 @@ const exited = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null || p
 
 describe('catalogs survive crashes', () => {
   it('a 200-row catalog completes through repeated SIGKILLs of its worker, every row once, one generator call per stored candidate', async () => {
-    const client = await testConnection();
-    const taskQueue = uniqueTaskQueue('catalog-kill');
     const dataDir = testDataDir('catalog-kill');
+    // Its own server: the run's shared one has served every other test by now, and this one
+    // times the whole catalog against the test's limit.
+    const server = await startDevServer({ dbFile: path.join(dataDir, 'temporal.sqlite'), uiPort: false });
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
+    const taskQueue = uniqueTaskQueue('catalog-kill');
     const gate = path.join(dataDir, 'gate');
     mkdirSync(gate, { recursive: true });
     const catalogId = `kill-${taskQueue.slice(-8)}`;
-    const env = { TEMPORAL_ADDRESS: testAddress(), DARKROOM_TASK_QUEUE: taskQueue, DARKROOM_DATA_DIR: dataDir, DARKROOM_TEST_GATE_DIR: gate };
+    const env = { TEMPORAL_ADDRESS: server.address, DARKROOM_TASK_QUEUE: taskQueue, DARKROOM_DATA_DIR: dataDir, DARKROOM_TEST_GATE_DIR: gate };
     let worker = spawnWorker(env);
     try {
       const handle = await startCatalog(client, { dataDir, taskQueue, catalogId, feed: productFeed(200), window: 6, rowsPerRun: 80 });
@@ -50,7 +54,16 @@ describe('catalogs survive crashes', () => {
         rmSync(path.join(gate, 'hold'));
         worker = spawnWorker(env);
       }
-      const result = await handle.result();
+      // Bounded below the test's limit, so a catalog that stops moving says where it stands.
+      const result = await Promise.race([
+        handle.result(),
+        new Promise<never>((_, reject) => setTimeout(() => {
+          void handle.query(catalogStatusQuery).then(
+            (s) => reject(new Error(`the catalog did not finish within 8 minutes: ${JSON.stringify(s.counts)} after kills at ${kills.join(', ')} rows done`)),
+            (err: unknown) => reject(new Error(`the catalog did not finish within 8 minutes and its status query failed: ${String(err)}`)),
+          );
+        }, 480_000).unref()),
+      ]);
       expect(kills.every((d) => d > 0 && d < 200)).toBe(true);
       expect(result.outcome).toBe('completed');
       expect(result.counts).toMatchObject({ done: 200, failed: 0, pending: 0, running: 0 });
@@ -72,6 +85,8 @@ describe('catalogs survive crashes', () => {
     } finally {
       worker.kill('SIGKILL');
       await exited(worker);
+      await connection.close().catch(() => undefined);
+      await server.stop();
     }
   }, 600_000);
 
