@@ -41,9 +41,16 @@ describe('catalogs survive crashes', () => {
       for (let k = 0; k < 3; k++) {
         // A random moment: after some more rows finish.
         const target = 20 + k * 50 + Math.floor(Math.random() * 30);
-        for (let i = 0; i < 2400; i++) {
-          const s = await handle.query(catalogStatusQuery).catch(() => undefined);
+        let last: unknown;
+        for (let i = 0; ; i++) {
+          const s = await handle.query(catalogStatusQuery).catch((err: unknown) => {
+            last = err;
+            return undefined;
+          });
           if (s && s.counts.done >= target) break;
+          if (s) last = s.counts;
+          // A catalog that stops moving fails here, saying where it stood, not at the test's limit.
+          if (i >= 1500) throw new Error(`kill ${k + 1}: ${target} rows never finished within 150 s; last status: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
           await new Promise((r) => setTimeout(r, 100));
         }
         writeFileSync(path.join(gate, 'hold'), '');
