@@ -6,18 +6,7 @@ import type { Command, CommandContext } from './commands';
 import { CliError } from './errors';
 import { temporalUi } from './links';
 import { newToken } from './review/auth';
-
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
+import { untilSignal } from './review-commands';
 
 async function serveCodec(ctx: CommandContext): Promise<number> {
   const { config, values, io } = ctx;

@@ -13,7 +13,7 @@ import { awaitingList, awaitingSummary, reviewBlock } from './review/text';
 export const DEFAULT_REVIEW_PORT = 8234;
 
 /** Resolves when this process is asked to stop (Ctrl-C or SIGTERM). */
-function untilSignal(): Promise<void> {
+export function untilSignal(): Promise<void> {
   return new Promise((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
