@@ -49,17 +49,8 @@ export async function prepareBrief(
       });
     }
     const parsed = parseBrief(input.raw);
-    if (!parsed.ok) {
-      // Bounded whatever the input: a failure larger than gRPC's 4 MB never reaches the server.
-      const shown = parsed.issues.slice(0, MAX_ISSUES).map((i) => ({ field: clip(i.field, 120), message: clip(i.message, 300) }));
-      const more = parsed.issues.length - shown.length;
-      throw ApplicationFailure.create({
-        message: `invalid brief: ${shown.map((i) => `${i.field} ${i.message}`).join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
-        type: INVALID_BRIEF,
-        nonRetryable: true,
-        details: [shown],
-      });
-    }
+    // Bounded whatever the input: a failure larger than gRPC's 4 MB never reaches the server.
+    if (!parsed.ok) throw invalidBrief(parsed.issues);
     const brief = parsed.brief;
     const brand = brief.brand ? await prepareBrand(brief, blobs, config) : undefined;
     const prompt = buildPrompt(brief, [], brand?.prompt);
@@ -110,8 +101,9 @@ export async function resolveBriefReferences(brief: Brief, deps: { blobs: BlobSt
 /** An invalid brief, as every door reports one: non-retryable, each problem naming its field. */
 function invalidBrief(issues: ReadonlyArray<{ field: string; message: string }>): ApplicationFailure {
   const shown = issues.slice(0, MAX_ISSUES).map((i) => ({ field: clip(i.field, 120), message: clip(i.message, 300) }));
+  const more = issues.length - shown.length;
   return ApplicationFailure.create({
-    message: `invalid brief: ${shown.map((i) => `${i.field} ${i.message}`).join('; ')}`,
+    message: `invalid brief: ${shown.map((i) => `${i.field} ${i.message}`).join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
     type: INVALID_BRIEF,
     nonRetryable: true,
     details: [shown],
