@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: how fast the offline image stages run on this machine. Timing goals live
+ * `npm run bench:stages`: how fast the offline image stages run on this machine. Timing goals live
  * here, never in tests. Each figure is the median of several runs.
  *
  *   generate  one 1024x1024 candidate with the local generator      goal < 500 ms
@@ -10,8 +10,11 @@ import { CHANNEL_PRESETS } from '../domain/channels';
 import { validateBrief } from '../domain/brief';
 import { formatForChannels } from '../activities/images/format';
 import { LocalImageGenerator, LocalVisionJudge, SharpUpscaler } from '../activities/providers/local';
+import { median as exactMedian, table, writeSection } from './support';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
+
+const rows: Array<Array<string | number>> = [];
 
 async function median(label: string, goalMs: number, fn: () => Promise<unknown>): Promise<boolean> {
   const times: number[] = [];
@@ -20,10 +23,10 @@ async function median(label: string, goalMs: number, fn: () => Promise<unknown>)
     await fn();
     times.push(performance.now() - t);
   }
-  times.sort((a, b) => a - b);
-  const med = times[Math.floor(times.length / 2)]!;
+  const med = exactMedian(times);
   const ok = med < goalMs;
-  console.log(`${ok ? '✔' : '✘'} ${label.padEnd(44)} median ${med.toFixed(0).padStart(6)} ms  (min ${times[0]!.toFixed(0)}, max ${times.at(-1)!.toFixed(0)}; goal < ${goalMs} ms)`);
+  console.log(`${ok ? '✔' : '✘'} ${label.padEnd(44)} median ${med.toFixed(0).padStart(6)} ms  (min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)}; goal < ${goalMs} ms)`);
+  rows.push([label, Math.round(med), Math.round(Math.min(...times)), Math.round(Math.max(...times)), `< ${goalMs}`, ok ? 'met' : 'missed']);
   return ok;
 }
 
@@ -39,6 +42,11 @@ async function main(): Promise<number> {
   results.push(await median('judge 8 candidates (local)', 1500, () => judge.judge({ brief, candidates: images.map((im, i) => ({ id: `c${i}`, image: im.image, mime: im.mime })) })));
   const master = (await new SharpUpscaler().upscale({ image: images[0]!.image, minWidth: 2480, minHeight: 3508 })).image;
   results.push(await median('format one master into all 7 presets', 6000, () => formatForChannels(master, Object.values(CHANNEL_PRESETS))));
+  writeSection('stages', 'Offline image stages', 'npm run bench:stages', [
+    `The local generator, judge and format stage in this process, median of ${runs} runs. Milliseconds.`,
+    '',
+    table(['stage', 'median', 'min', 'max', 'goal', ''], rows),
+  ].join('\n'));
   return results.every(Boolean) ? 0 : 1;
 }
 

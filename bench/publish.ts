@@ -25,8 +25,9 @@ import { parseConfig } from '../domain/config';
 import { createDarkroomWorker, WORKFLOWS_PATH } from '../workers/worker';
 import { testBrief } from '../test/support/briefs';
 import { startVersitygw } from '../test/support/versitygw';
-import { startDevServer } from './dev-server';
-import { ensureVersitygw } from './versitygw';
+import { startDevServer } from '../scripts/dev-server';
+import { ensureVersitygw } from '../scripts/versitygw';
+import { median as exactMedian, table, writeSection } from './support';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -66,11 +67,7 @@ function timingPuts(inner: BlobStore): { store: BlobStore; putMs: Map<string, nu
   return { store, putMs };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : Math.round((s[mid - 1]! + s[mid]!) / 2);
-};
+const median = (xs: number[]) => Math.round(exactMedian(xs));
 
 /** Times from the brief's history (server clock) and manifest. */
 async function measure(client: Client, workflowId: string, formatMs: number, storeMs: number): Promise<Sample> {
@@ -156,6 +153,13 @@ async function main(): Promise<void> {
       briefMs: median(samples.map((s) => s.briefMs)),
     }]));
     console.log(JSON.stringify({ assetsPerBrief: 6, s3: `versitygw on ${gw.endpoint}`, medians: summary }, null, 2));
+    const stores = ['fs', 's3'] as const;
+    writeSection('publish', 'Publishing one brief: local folder vs S3', `npm run bench:publish -- ${runs}`, [
+      `One brief, three channels, two formats each (6 assets), median of ${runs} per store after one warm-up each; S3 is versitygw on loopback. Milliseconds.`,
+      '',
+      table(['store', 'publish stage', 'format activity', 'store writes', 'manifest activity', 'whole brief'],
+        stores.map((st) => { const m = summary[st]!; return [st, m.publishMs, m.formatMs, m.storeMs, m.manifestMs, m.briefMs]; })),
+    ].join('\n'));
   } finally {
     await connection.close();
     await gw.stop();
