@@ -227,10 +227,15 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
   };
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+/**
+ * Stops a server child process: `signal` (SIGTERM by default), then SIGKILL if it is still
+ * there after 10 s; resolves once it has exited. A child that never started or has already
+ * exited resolves at once.
+ */
+export async function stopChild(child: ChildProcess, exited: Promise<unknown>, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   // No pid: it never started (the 'error' event said why).
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
+  child.kill(signal);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
     exited.then(() => false),

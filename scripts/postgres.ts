@@ -13,6 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort, stopChild } from './dev-server';
 
 const execFileAsync = promisify(execFile);
 
@@ -147,10 +148,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       stop: () =>
         (stopping ??= (async () => {
           process.off('exit', onExit);
-          proc.kill('SIGINT'); // fast shutdown: no waiting for clients to disconnect
-          const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-          await exited;
-          clearTimeout(timer);
+          await stopChild(proc, exited, 'SIGINT'); // SIGINT: fast shutdown, no waiting for clients to disconnect
           await rm(dir, { recursive: true, force: true });
         })()),
     };
@@ -186,13 +184,3 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -8,7 +8,7 @@
  * The deployment test (test/e2e/deployment.test.ts) uses it; the dev server (scripts/dev-server.ts)
  * stays the default everywhere else.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -16,7 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { INDEXED_VALUE_TYPE, PAYLOAD_LIMITS, SEARCH_ATTRIBUTES } from './dev-server';
+import { INDEXED_VALUE_TYPE, PAYLOAD_LIMITS, SEARCH_ATTRIBUTES, stopChild } from './dev-server';
 import type { Postgres } from './postgres';
 import type { TemporalServerBinaries } from './temporal-server';
 
@@ -268,14 +268,6 @@ async function register(address: string, timeoutMs: number, waiting: { over: boo
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`temporal-server on ${address} was not ready after ${timeoutMs}ms (last: ${lastProblem})`);
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return exited;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /**

@@ -6,11 +6,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { searchAttributeArgs } from '../../scripts/dev-server';
+import { freePort, searchAttributeArgs } from '../../scripts/dev-server';
 import { testDataDir } from './temporal';
 import { testWorkflowBundle } from './worker';
 
@@ -23,14 +22,6 @@ export interface UiServer {
   uiUrl: string;
   browser: Browser;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /**

@@ -6,12 +6,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3BlobStore, type S3BlobStoreOptions } from '../../activities/blob-store';
+import { freePort } from '../../scripts/dev-server';
 import { versitygwCacheDir } from '../../scripts/versitygw';
+
+export { freePort };
 
 const ACCESS = 'darkroomtestaccess';
 const SECRET = 'darkroomtestsecret0123456789';
@@ -29,17 +31,6 @@ export function versitygwBinary(): string {
   return bin;
 }
 
-/** A port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Versitygw {
   /** `http://127.0.0.1:<port>` */
