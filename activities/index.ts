@@ -8,7 +8,7 @@ import type { BuiltPrompt } from '../domain/prompt';
 import type { ResolvedReferences } from '../domain/references';
 import type { ReviewRecord } from '../domain/review';
 import { moderationParts } from '../domain/moderation';
-import type { Asset, BlobRef, Candidate, JudgeResult, Manifest, ModerationRecord, PreparedBrief, SourceProvenance, Span } from '../domain/types';
+import type { Asset, BlobRef, Candidate, ImageRegion, JudgeResult, Manifest, ModerationRecord, PreparedBrief, SourceProvenance, Span } from '../domain/types';
 import type { BlobStore } from './blob-store';
 import { assetUrls } from './asset-urls';
 import { refusingInputErrors, toFailure, withHeartbeat } from './failures';
@@ -100,6 +100,8 @@ export interface FormatCandidateInput {
   generated?: BlobRef;
   /** The brand's stored logo and its box on each channel; absent without a brand kit. */
   logo?: { blob: BlobRef; placements: Record<string, LogoBox> };
+  /** Where the product is in the master (the judge's `product`): each channel's crop keeps it in frame. */
+  focus?: ImageRegion;
 }
 
 export interface NotifyReviewersInput {
@@ -247,7 +249,7 @@ export function createActivities(deps: ActivityDeps) {
         const source = await provenance.inspect(generated, generatedRef.mime);
         const channels = input.channels.map((c) => resolveChannel(c)!);
         const logo = input.logo ? { image: await blobs.get(input.logo.blob.key), placements: input.logo.placements } : undefined;
-        const outputs = await withHeartbeat(() => formatForChannels(master, channels, { signal: Context.current().cancellationSignal, ...(logo ? { logo } : {}) }));
+        const outputs = await withHeartbeat(() => formatForChannels(master, channels, { signal: Context.current().cancellationSignal, ...(logo ? { logo } : {}), ...(input.focus ? { focus: input.focus } : {}) }));
         const assets: Asset[] = [];
         for (const o of outputs) {
           const key = assetKey(input.workflowId, o.channel, input.candidateId, o.format);
@@ -260,6 +262,7 @@ export function createActivities(deps: ActivityDeps) {
           assets.push({
             candidateId: input.candidateId, channel: o.channel, format: o.format, width: o.width, height: o.height,
             density: o.density, key, sha256: ref.sha256, bytes: ref.bytes, mime: o.mime, cropKept: o.cropKept, crop: o.crop,
+            ...(o.productKept !== undefined ? { productKept: o.productKept } : {}),
             provenance: sealed.provenance,
             ...(o.logo ? { logo: o.logo } : {}),
           });

@@ -56,6 +56,14 @@ export interface RejectedCandidate {
   type: string;
 }
 
+/** A region of an image as shares of its width and height, each 0–1 (top-left origin). */
+export interface ImageRegion {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
 /** The judge's view of one candidate. */
 export interface Judgement {
   candidateId: string;
@@ -73,6 +81,11 @@ export interface Judgement {
    * judge cannot check safety (the offline judge): such a judgement never counts as confident.
    */
   verdict?: JudgeVerdict;
+  /**
+   * Where the brief's product (its packshot) is in the candidate, when the judge found it:
+   * every channel's crop keeps it in frame. Absent without a packshot or when not found.
+   */
+  product?: ImageRegion;
 }
 
 /** Whether a candidate may ship at all, apart from how good it is. */
@@ -110,6 +123,8 @@ export interface Asset {
   cropKept: number;
   /** Crop box in master pixels. */
   crop: { left: number; top: number; width: number; height: number };
+  /** Share of the product's box (the judge's `product`) inside the crop, 0–1; absent when no product was located. */
+  productKept?: number;
   /** Whether this file carries Darkroom's signed C2PA manifest, and what it says. Absent in histories recorded before C2PA. */
   provenance?: AssetProvenance;
   /** Where the brand's logo was composited, in this asset's pixels; absent without a brand kit. */
@@ -180,7 +195,7 @@ export interface ManifestCandidate {
   prompt: string;
   master: BlobRef;
   upscaledFrom?: { width: number; height: number; factor: number };
-  judge: Pick<Judgement, 'score' | 'rank' | 'scores' | 'reasons' | 'judge' | 'verdict'>;
+  judge: Pick<Judgement, 'score' | 'rank' | 'scores' | 'reasons' | 'judge' | 'verdict' | 'product'>;
   altText: string;
   costUsd: number;
   /** The generated image's own C2PA manifest, as its vendor signed it. Absent in histories recorded before C2PA. */
@@ -316,6 +331,8 @@ export interface ReviewCandidate {
   suggested: boolean;
   /** The judge's safety verdict, when it gives one; a rejected candidate is not reviewable. */
   verdict?: JudgeVerdict;
+  /** Where the judge found the product; the crop previews keep it in frame as the format stage will. */
+  product?: ImageRegion;
 }
 
 /** The review part of `status`. */

@@ -19,7 +19,7 @@ export async function briefWorkflow(input: BriefInput): Promise<Manifest> {
     const picked = await chooseCandidates(run, plan, budgetUsd);
     if (picked.rejection) return await publish(run, plan, manifestDraft(run, plan, picked));
     const masters = await upscaleIfNeeded(run, plan, picked.approved);
-    const formatted = await formatAll(run, plan, picked.approved, masters);
+    const formatted = await formatAll(run, plan, picked, masters);
     return await publish(run, plan, manifestDraft(run, plan, picked, formatted, masters));
   } catch (err) {
     await run.fail(err);

@@ -1,4 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
+import type { ImageRegion } from '../../domain/types';
 import type { LogoBox } from '../../domain/brand';
 import { FORMAT_MIME, type ChannelPreset, type ImageFormat } from '../../domain/channels';
 import { compositeLogoRaw, renderLogo, type RawImage } from './logo';
@@ -22,6 +23,8 @@ export interface FormattedImage {
   crop: { left: number; top: number; width: number; height: number };
   /** Crop area divided by master area, in (0, 1]. */
   cropKept: number;
+  /** Share of the focus region (the product) inside the crop, 0–1; absent without a focus. */
+  productKept?: number;
   /**
    * What was composited onto the image after the crop (a brand's logo…), for its C2PA manifest:
    * each becomes a `c2pa.edited` action saying what was placed where. @default none
@@ -62,6 +65,8 @@ export interface FormatOptions {
   signal?: AbortSignal;
   /** A logo to composite after each channel's crop, before every format is encoded. @default none */
   logo?: LogoOverlay;
+  /** The region every crop keeps in frame (the product, as the judge found it). @default none: attention decides */
+  focus?: ImageRegion;
 }
 
 /** Encoder qualities that look clean at delivery sizes; AVIF's scale runs lower than JPEG's. */
@@ -96,7 +101,7 @@ export async function formatForChannels(master: Uint8Array, channels: readonly C
   const perChannel = await Promise.all(
     channels.map((channel) => {
       const box = options.logo?.placements[channel.id];
-      return formatChannel(source, autoOrient.width, autoOrient.height, channel, settings, options.signal, box && { box, image: () => logoFor(box) });
+      return formatChannel(source, autoOrient.width, autoOrient.height, channel, settings, options.signal, box && { box, image: () => logoFor(box) }, options.focus);
     }),
   );
   return perChannel.flat();
@@ -116,9 +121,10 @@ async function formatChannel(
   settings: EncoderSettings,
   signal: AbortSignal | undefined,
   logo?: { box: LogoBox; image: () => Promise<Buffer> },
+  focus?: ImageRegion,
 ): Promise<FormattedImage[]> {
   signal?.throwIfAborted();
-  const { raw: cut, crop, cropKept } = await channelCrop(source, { width: masterWidth, height: masterHeight }, channel);
+  const { raw: cut, crop, cropKept, productKept } = await channelCrop(source, { width: masterWidth, height: masterHeight }, channel, focus);
   signal?.throwIfAborted();
 
   // The logo goes on after the crop, so it is never cropped, and before encoding, so every format carries it.
@@ -132,6 +138,7 @@ async function formatChannel(
       const { bytes, density } = await encode(pixels(), format, channel.density, settings, hasAlpha);
       return {
         channel: channel.id, format, data: bytes, width: raw.width, height: raw.height, density, mime: FORMAT_MIME[format], crop, cropKept,
+        ...(productKept !== undefined ? { productKept } : {}),
         ...(logo ? { logo: logo.box, placed: [{ description: `brand logo, ${logo.box.width}x${logo.box.height} at ${logo.box.x},${logo.box.y}` }] } : {}),
       };
     }),
@@ -146,34 +153,74 @@ export interface ChannelCrop {
   crop: { left: number; top: number; width: number; height: number };
   /** Crop area divided by master area, in (0, 1]. */
   cropKept: number;
+  /** Share of the focus region inside the crop, 0–1; absent without a focus. */
+  productKept?: number;
 }
 
 /**
- * The smart crop of one channel: attention-based, cover-scaled to exactly the channel's size.
- * The one place the crop is decided, so the formatting stage and the reviewer's preview of it
- * (client/review/previews.ts) cut the same pixels.
+ * The smart crop of one channel, cover-scaled to exactly the channel's size. Without a focus
+ * the crop follows sharp's attention strategy (the busiest, most colourful part); with one
+ * (the product, where the judge found it) it is centred on that region, which therefore stays
+ * whole whenever it fits in the crop at all. The one place the crop is decided, so the
+ * formatting stage and the reviewer's preview of it (client/review/previews.ts) cut the same
+ * pixels.
  * @param source the master, decoded and auto-oriented (it is cloned, not consumed)
  * @param master its size after EXIF orientation
+ * @param focus a region of the master, as shares of its size, to keep in frame
  */
-export async function channelCrop(source: Sharp, master: { width: number; height: number }, channel: Pick<ChannelPreset, 'width' | 'height'>): Promise<ChannelCrop> {
+export async function channelCrop(source: Sharp, master: { width: number; height: number }, channel: Pick<ChannelPreset, 'width' | 'height'>, focus?: ImageRegion): Promise<ChannelCrop> {
   const { width, height } = channel;
+  // Cover scales the master until it covers the channel, then crops.
+  const scale = Math.max(width / master.width, height / master.height);
+  const cropWidth = Math.min(master.width, Math.round(width / scale));
+  const cropHeight = Math.min(master.height, Math.round(height / scale));
+  const cropKept = (cropWidth * cropHeight) / (master.width * master.height);
+  if (focus) {
+    const box = regionPixels(focus, master);
+    const left = clamp(Math.round(box.left + box.width / 2 - cropWidth / 2), 0, master.width - cropWidth);
+    const top = clamp(Math.round(box.top + box.height / 2 - cropHeight / 2), 0, master.height - cropHeight);
+    const crop = { left, top, width: cropWidth, height: cropHeight };
+    const { data, info } = await source
+      .clone()
+      .extract(crop)
+      .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return {
+      raw: { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] },
+      crop, cropKept, productKept: overlapShare(box, crop),
+    };
+  }
   const { data, info } = await source
     .clone()
     .resize(width, height, { fit: 'cover', position: sharp.strategy.attention, kernel: 'lanczos3' })
     .raw()
     .toBuffer({ resolveWithObject: true });
-  // Cover scales the master until it covers the channel, then crops: offsets are in that
-  // scaled image, so divide by the scale to get master pixels. sharp reports them negated.
-  const scale = Math.max(width / master.width, height / master.height);
-  const cropWidth = Math.min(master.width, Math.round(width / scale));
-  const cropHeight = Math.min(master.height, Math.round(height / scale));
+  // The offsets are in the scaled image, so divide by the scale to get master pixels; sharp reports them negated.
   const left = clamp(Math.round(Math.abs(info.cropOffsetLeft ?? 0) / scale), 0, master.width - cropWidth);
   const top = clamp(Math.round(Math.abs(info.cropOffsetTop ?? 0) / scale), 0, master.height - cropHeight);
   return {
     raw: { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] },
     crop: { left, top, width: cropWidth, height: cropHeight },
-    cropKept: (cropWidth * cropHeight) / (master.width * master.height),
+    cropKept,
   };
+}
+
+type Box = { left: number; top: number; width: number; height: number };
+
+/** A region given as shares of an image, in that image's pixels, clamped to it. */
+function regionPixels(r: ImageRegion, size: { width: number; height: number }): Box {
+  const left = clamp(r.left, 0, 1) * size.width;
+  const top = clamp(r.top, 0, 1) * size.height;
+  return { left, top, width: clamp(r.width, 0, 1 - clamp(r.left, 0, 1)) * size.width, height: clamp(r.height, 0, 1 - clamp(r.top, 0, 1)) * size.height };
+}
+
+/** Share of `a`'s area inside `b`, rounded to 3 places; 0 for an empty `a`. */
+function overlapShare(a: Box, b: Box): number {
+  const w = Math.max(0, Math.min(a.left + a.width, b.left + b.width) - Math.max(a.left, b.left));
+  const h = Math.max(0, Math.min(a.top + a.height, b.top + b.height) - Math.max(a.top, b.top));
+  const area = a.width * a.height;
+  return area > 0 ? Math.round(((w * h) / area) * 1000) / 1000 : 0;
 }
 
 async function encode(

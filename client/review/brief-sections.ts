@@ -2,7 +2,8 @@
 import type { SafeZone } from '../../domain/brand';
 import { resolveChannel } from '../../domain/channels';
 import type { ReviewRecord } from '../../domain/review';
-import type { BlobRef, BriefStatus, Manifest, ReviewCandidate, ReviewStatus } from '../../domain/types';
+import type { BlobRef, BriefStatus, ImageRegion, Manifest, ReviewCandidate, ReviewStatus } from '../../domain/types';
+import { focusParam } from './previews';
 import type { BriefView } from './actions';
 import type { BriefState } from './brief-state';
 import { blobHref, fullSizeHref, html, joinHtml, kib, plural, scoreClass, time, usd, type HtmlValue, type SafeHtml } from './html';
@@ -20,8 +21,12 @@ export interface PreviewContext {
 }
 
 /** Where a candidate's preview for a channel is served: the same crop and logo as the formatting stage. */
-export function previewHref(key: string, channel: string, brandKey?: string): string {
-  return `/previews/${encodeURIComponent(channel)}/${key}${brandKey ? `?brand=${encodeURIComponent(brandKey)}` : ''}`;
+export function previewHref(key: string, channel: string, brandKey?: string, focus?: ImageRegion): string {
+  const query = new URLSearchParams();
+  if (brandKey) query.set('brand', brandKey);
+  if (focus) query.set('focus', focusParam(focus));
+  const q = query.toString();
+  return `/previews/${encodeURIComponent(channel)}/${key}${q ? `?${q}` : ''}`;
 }
 
 /** Shown size of a crop preview: its shape fitted into a small box, set as attributes so the overlay fits the image exactly. */
@@ -51,7 +56,7 @@ export function cropPreviews(c: ReviewCandidate, p: PreviewContext | undefined):
       ? html`<svg class="zones" viewBox="0 0 100 100" preserveAspectRatio="none" aria-label="safe zones" data-safe-top="${z.top}" data-safe-bottom="${z.bottom}" data-safe-left="${z.left}" data-safe-right="${z.right}">${bands}</svg>`
       : null;
     const size = ch ? shownSize(ch.width, ch.height) : null;
-    return html`<figure class="crop" data-channel="${id}"><div class="crop-frame"><img src="${previewHref(c.key, id, p.brand?.key)}" alt="${c.id} cropped for ${id}" loading="lazy"${size}>${overlay}</div><figcaption>${id}${ch ? ` · ${ch.width}×${ch.height}` : ''}</figcaption></figure>`;
+    return html`<figure class="crop" data-channel="${id}"><div class="crop-frame"><img src="${previewHref(c.key, id, p.brand?.key, c.product)}" alt="${c.id} cropped for ${id}" loading="lazy"${size}>${overlay}</div><figcaption>${id}${ch ? ` · ${ch.width}×${ch.height}` : ''}</figcaption></figure>`;
   });
   const packshot = p.product
     ? html`<figure class="crop packshot"><div class="crop-frame"><img src="${blobHref(p.product.key, THUMB_WIDTH)}" alt="Reference packshot" loading="lazy"${p.product.width && p.product.height ? shownSize(p.product.width, p.product.height) : null}></div><figcaption>packshot (reference)</figcaption></figure>`

@@ -12,6 +12,7 @@ import { channelCrop } from '../../activities/images/format';
 import { compositeLogoRaw, renderLogo } from '../../activities/images/logo';
 import { DEFAULT_SAFE_ZONES, logoRuleFor, placeLogo, type SafeZone } from '../../domain/brand';
 import { resolveChannel, type ChannelPreset } from '../../domain/channels';
+import type { ImageRegion } from '../../domain/types';
 import { BlobRequestError, Gate, SERVABLE_MIME, ThumbCache, type ServedImage } from './blobs';
 
 /** Previews are drawn about this wide (a card's width on a high-density screen). */
@@ -49,6 +50,29 @@ export function parseBrandKey(raw: string | null): PreviewBrand | undefined {
   const m = BRAND_KEY.exec(raw);
   if (!m) throw new BlobRequestError(400, 'brand must be a stored brand kit key, brands/<name>/<sha256>.json');
   return { name: m[1]!, key: raw };
+}
+
+/**
+ * A focus region from a query string (`left,top,width,height` in thousandths of the image, as
+ * {@link focusParam} writes it), or a 400 naming it.
+ */
+export function parseFocus(raw: string | null): ImageRegion | undefined {
+  if (raw === null || raw === '') return undefined;
+  const parts = /^(\d{1,4}),(\d{1,4}),(\d{1,4}),(\d{1,4})$/.exec(raw)?.slice(1).map(Number);
+  if (!parts || parts.some((n) => n > 1000) || parts[0]! + parts[2]! > 1000 || parts[1]! + parts[3]! > 1000 || parts[2] === 0 || parts[3] === 0) {
+    throw new BlobRequestError(400, 'focus must be left,top,width,height in thousandths of the image (whole numbers, inside it, not empty)');
+  }
+  const [left, top, width, height] = parts.map((n) => n / 1000) as [number, number, number, number];
+  return { left, top, width, height };
+}
+
+/** The `focus` query value for a region: thousandths, rounded outwards so the region stays whole. */
+export function focusParam(r: ImageRegion): string {
+  const left = Math.max(0, Math.floor(r.left * 1000));
+  const top = Math.max(0, Math.floor(r.top * 1000));
+  const right = Math.min(1000, Math.ceil((r.left + r.width) * 1000));
+  const bottom = Math.min(1000, Math.ceil((r.top + r.height) * 1000));
+  return `${left},${top},${Math.max(1, right - left)},${Math.max(1, bottom - top)}`;
 }
 
 /** A channel id from the path, or a 404. */
@@ -112,22 +136,23 @@ export class CropPreviews {
    * {@link previewSize}.
    * @throws BlobRequestError (404 no such image or kit, 413 too large, 415 not an image, 503 busy)
    */
-  async render(key: string, channel: ChannelPreset, brand?: PreviewBrand): Promise<ServedImage> {
+  async render(key: string, channel: ChannelPreset, brand?: PreviewBrand, focus?: ImageRegion): Promise<ServedImage> {
     assertSafeKey(key);
     const ref = await this.blobs.head(key);
     if (!ref || !SERVABLE_MIME.has(ref.mime)) throw new BlobRequestError(404, `no image at ${key}`);
     const maxSource = this.opts.maxSourceBytes ?? 64 * MiB;
     if (ref.bytes > maxSource) throw new BlobRequestError(413, `${key} is too large for a preview`);
     const kit = brand ? await this.kit(brand) : undefined;
-    const cacheKey = `${key}#${ref.sha256}|${channel.id}|${brand?.key ?? ''}`;
+    const focusKey = focus ? focusParam(focus) : '';
+    const cacheKey = `${key}#${ref.sha256}|${channel.id}|${brand?.key ?? ''}|${focusKey}`;
     const hit = this.cache.get(cacheKey);
     if (hit) return hit;
     let pending = this.inflight.get(cacheKey);
     if (!pending) {
       pending = this.gate
         .run(async () => {
-          const body = await this.make(await this.blobs.get(key, { maxBytes: maxSource }), channel, kit);
-          const etag = `"${ref.sha256.slice(0, 24)}-${channel.id}-${brand ? brand.key.slice(-13, -5) : 'plain'}"`;
+          const body = await this.make(await this.blobs.get(key, { maxBytes: maxSource }), channel, kit, focus);
+          const etag = `"${ref.sha256.slice(0, 24)}-${channel.id}-${brand ? brand.key.slice(-13, -5) : 'plain'}${focusKey ? `-${focusKey.replaceAll(',', '.')}` : ''}"`;
           const img: ServedImage = { body, bytes: body.byteLength, mime: 'image/webp', etag };
           this.cache.set(cacheKey, img);
           return img;
@@ -138,13 +163,13 @@ export class CropPreviews {
     return pending;
   }
 
-  private async make(master: Buffer, channel: ChannelPreset, kit: StoredBrand | undefined): Promise<Buffer> {
+  private async make(master: Buffer, channel: ChannelPreset, kit: StoredBrand | undefined, focus: ImageRegion | undefined): Promise<Buffer> {
     let cut;
     try {
       // Decoded exactly as formatForChannels decodes a master.
       const source = sharp(master, { failOn: 'error', limitInputPixels: this.opts.limitInputPixels ?? 100_000_000 }).autoOrient();
       const { autoOrient } = await source.metadata();
-      cut = await channelCrop(source, autoOrient, channel);
+      cut = await channelCrop(source, autoOrient, channel, focus);
     } catch {
       throw new BlobRequestError(415, 'not an image that can be previewed (unreadable or too many pixels)');
     }

@@ -12,7 +12,7 @@ import { keyFromRawPath, parseThumbWidth, type ImageServer } from './blobs';
 import { HttpError, readJson, sendHtml, sendJson } from './http';
 import { briefFragmentData, briefPage, errorPage, loginNeededPage, queueFragment, queuePage, type QueueData } from './pages';
 import { BulkApproveBody, parseBody, parseDecision } from './requests';
-import { parseBrandKey, parseChannel, type CropPreviews } from './previews';
+import { parseBrandKey, parseChannel, parseFocus, type CropPreviews } from './previews';
 import type { BriefView } from './actions';
 import type { PreviewContext } from './brief-sections';
 import { route, type HttpRoute } from './router';
@@ -133,7 +133,7 @@ export function reviewRoutes({ client, auth, images, previews, taskQueue }: Rout
   }
 
   async function preview({ req, res, query }: Exchange, { channel, rest }: { channel: string; rest: string }): Promise<void> {
-    const img = await previews.render(keyFromRawPath(rest), parseChannel(channel), parseBrandKey(query.get('brand')));
+    const img = await previews.render(keyFromRawPath(rest), parseChannel(channel), parseBrandKey(query.get('brand')), parseFocus(query.get('focus')));
     const headers = { ETag: img.etag, 'Cache-Control': 'private, max-age=300', 'Content-Disposition': 'inline', 'Content-Type': img.mime };
     if (req.headers['if-none-match'] === img.etag) return void res.writeHead(304, headers).end();
     res.writeHead(200, { 'Content-Length': String(img.body!.byteLength), ...headers });

@@ -175,6 +175,35 @@ describe('formatForChannels: smart crop, orientation and options', () => {
     }
   });
 
+  it('keeps a focus region (the product) whole when the channel has room for it, where attention would cut elsewhere', async () => {
+    // The busy object (what attention picks) at the right; a plain "product" block at the left.
+    const svg = Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="400"><rect width="1200" height="400" fill="#7d8fa3"/>` +
+        `<rect x="60" y="120" width="120" height="220" fill="#6e8094"/>${detailedObject(950, 120, 150, 160)}</svg>`,
+    );
+    const master = await sharp(svg).png().toBuffer();
+    const focus = { left: 60 / 1200, top: 120 / 400, width: 120 / 1200, height: 220 / 400 };
+    const channel = { ...resolveChannel('story-9x16')!, formats: ['png'] as const };
+    const [plain] = await formatForChannels(master, [channel]);
+    expect(plain!.crop.left, 'attention crop goes to the busy object').toBeGreaterThan(700);
+    expect(plain!.productKept).toBeUndefined();
+    const [focused] = await formatForChannels(master, [channel], { focus });
+    // 1200x400 into 9:16 keeps 225x400: centred on the block (x 60–180), clamped to the left edge.
+    expect(focused!.crop).toEqual({ left: 8, top: 0, width: 225, height: 400 });
+    expect(focused!.productKept).toBe(1);
+    expect([focused!.width, focused!.height]).toEqual([1080, 1920]);
+    const source = sharp(master, { failOn: 'error' }).autoOrient();
+    const cut = await channelCrop(source, (await source.metadata()).autoOrient, channel, focus);
+    expect(cut.crop).toEqual(focused!.crop);
+    expect((await sharp(focused!.data).raw().toBuffer()).equals(cut.raw.data)).toBe(true);
+
+    // A region wider than the crop can hold: centred on it, and the share kept says how much.
+    const wide = { left: 0.1, top: 0.2, width: 0.5, height: 0.5 };
+    const [cutWide] = await formatForChannels(master, [channel], { focus: wide });
+    expect(cutWide!.crop.left).toBe(Math.round(0.35 * 1200 - 225 / 2));
+    expect(cutWide!.productKept).toBeCloseTo(225 / 600, 2);
+  });
+
   it('crops in the oriented frame of a master with an EXIF orientation', async () => {
     // Stored 400x200 and rotated 90° by its Orientation tag: a 200x400 picture.
     const master = await sharp(scene(400, 200, 150, 100)).jpeg().withMetadata({ orientation: 6 }).toBuffer();

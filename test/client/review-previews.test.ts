@@ -17,7 +17,7 @@ import { resolveChannel, type ChannelPreset } from '../../domain/channels';
 import type { BlobRef } from '../../domain/types';
 import { briefPage } from '../../client/review/pages';
 import { previewHref } from '../../client/review/brief-sections';
-import { previewSize } from '../../client/review/previews';
+import { focusParam, parseFocus, previewSize } from '../../client/review/previews';
 import { startReviewServer, type ReviewServer } from '../../client/review/server';
 import { closeTestConnection, testConnection } from '../support/temporal';
 
@@ -157,6 +157,27 @@ describe('crop previews: what the reviewer approves is what ships', () => {
     expect(r.body.toString()).toBe('login needed');
   });
 
+  it('with the product\'s region (the judge\'s `product`), the preview keeps it in frame with the format stage\'s very crop', async () => {
+    const master = await blobs.get(candidate.key);
+    // A region at the far left: the attention crop of a tall channel would not keep it.
+    const focus = { left: 0.02, top: 0.3, width: 0.12, height: 0.4 };
+    expect(parseFocus(focusParam(focus))).toEqual(focus);
+    for (const id of ['story-9x16', 'instagram-portrait'] as const) {
+      const channel = resolveChannel(id)!;
+      const [out] = await formatForChannels(master, [{ ...channel, formats: ['png'] }], { focus });
+      expect(out!.productKept, id).toBe(1);
+      const r = await get(previewHref(candidate.key, id, undefined, focus));
+      expect({ id, status: r.status }).toEqual({ id, status: 200 });
+      const meta = await sharp(r.body).metadata();
+      const size = { width: meta.width, height: meta.height };
+      const preview = await rgb(r.body, size);
+      expect(meanAbsDiff(preview, await rgb(out!.data, size), size.width), id).toBeLessThan(2.5);
+      // Without the region the crop is elsewhere: the same comparison fails.
+      const plain = await get(previewHref(candidate.key, id));
+      expect(meanAbsDiff(preview, await rgb(plain.body, size), size.width), id).toBeGreaterThan(8);
+    }
+  });
+
   it('refuses unknown channels (404), unsafe or missing candidate keys (400/404) and bad brand keys (400), never naming the folder', async () => {
     const cases: Array<[string, number]> = [
       [`/previews/no-such-channel/${candidate.key}`, 404],
@@ -171,6 +192,10 @@ describe('crop previews: what the reviewer approves is what ships', () => {
       [`/previews/web-hero/${candidate.key}?brand=../../etc/passwd`, 400],
       [`/previews/web-hero/${candidate.key}?brand=brands/fernwood/${'0'.repeat(64)}.json`, 404],
       ['/previews/web-hero/', 400],
+      [`/previews/web-hero/${candidate.key}?focus=10,20,30`, 400],
+      [`/previews/web-hero/${candidate.key}?focus=900,0,200,100`, 400],
+      [`/previews/web-hero/${candidate.key}?focus=0,0,0,100`, 400],
+      [`/previews/web-hero/${candidate.key}?focus=-1,0,10,10`, 400],
     ];
     for (const [p, status] of cases) {
       const r = await get(p);

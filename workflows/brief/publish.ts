@@ -38,7 +38,7 @@ export async function upscaleIfNeeded(run: BriefRun, plan: PreparedBrief, approv
 }
 
 /** Cuts every channel's sizes and formats from each master, and writes each candidate's alt text. */
-export async function formatAll(run: BriefRun, plan: PreparedBrief, approved: Made[], masters: Masters): Promise<Formatted[]> {
+export async function formatAll(run: BriefRun, plan: PreparedBrief, { approved, gen }: Picked, masters: Masters): Promise<Formatted[]> {
   run.enter('formatting');
   const acts = activitiesFor(plan.settings);
   const channels = plan.channels.map((c) => c.id);
@@ -50,6 +50,7 @@ export async function formatAll(run: BriefRun, plan: PreparedBrief, approved: Ma
       acts.formatCandidate({
         workflowId: run.workflowId, candidateId: candidate.id, master: master.blob, channels,
         ...(master.upscaledFrom ? { generated: candidate.blob } : {}),
+        ...(gen.judgementOf.get(candidate.id)?.product ? { focus: gen.judgementOf.get(candidate.id)!.product } : {}),
         ...(run.brand ? { logo: { blob: run.brand.logo, placements: run.brand.placements } } : {}),
       }),
       acts.writeAltText({ brief: plan.brief, blob: candidate.blob }),
@@ -79,7 +80,7 @@ export function manifestDraft(run: BriefRun, plan: PreparedBrief, picked: Picked
     return {
       id: c.id, model: c.model, seed: c.seed, promptVersion: c.promptVersion, prompt: textOf(c),
       master: masters.get(c.id)!.blob, upscaledFrom: masters.get(c.id)!.upscaledFrom,
-      judge: { score: j.score, rank: j.rank, scores: j.scores, reasons: j.reasons, judge: j.judge, ...(j.verdict ? { verdict: j.verdict } : {}) },
+      judge: { score: j.score, rank: j.rank, scores: j.scores, reasons: j.reasons, judge: j.judge, ...(j.verdict ? { verdict: j.verdict } : {}), ...(j.product ? { product: j.product } : {}) },
       altText, costUsd: c.costUsd, ...(source ? { provenance: source } : {}), ...refsOf(c),
     };
   });

@@ -108,6 +108,7 @@ async function awaitDecision(
         id: c.id, round: c.round, promptVersion: c.promptVersion, key: c.blob.key, width: c.blob.width, height: c.blob.height,
         score: j?.score, rank: j?.rank, reasons: j?.reasons ?? [], suggested: c.round === round && top.includes(c.id),
         ...(j?.verdict ? { verdict: j.verdict } : {}),
+        ...(j?.product ? { product: j.product } : {}),
       };
     }),
     reviewable,

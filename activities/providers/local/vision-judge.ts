@@ -1,5 +1,5 @@
 import { hexToRgb } from '../../../domain/colors';
-import type { Judgement } from '../../../domain/types';
+import type { ImageRegion, Judgement } from '../../../domain/types';
 import { imageStats, nearestDominant, type ImageStats } from '../../images/stats';
 import { InvalidRequestError } from '../errors';
 import { findProduct, referenceCutout, type FidelityMatch } from './fidelity';
@@ -24,6 +24,14 @@ const one = (v: number) => (Math.round(v * 10) / 10).toFixed(1);
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 const NEEDS_VISION = 'configure a vision model';
+/** Fidelity from which the match counts as the product's place: the right product scores 90+, a wrong one under 15. */
+const PRODUCT_FOUND_SCORE = 50;
+
+/** The match's box as shares of the candidate, rounded to 4 places (history stays small and stable). */
+function productRegion(m: FidelityMatch, size: Pick<ImageStats, 'width' | 'height'>): ImageRegion {
+  const r = (v: number) => Math.round(Math.min(1, Math.max(0, v)) * 10_000) / 10_000;
+  return { left: r(m.x / size.width), top: r(m.y / size.height), width: r(m.width / size.width), height: r(m.height / size.height) };
+}
 
 /**
  * The offline judge: scores candidates from measured image statistics (detail, exposure,
@@ -57,7 +65,8 @@ export class LocalVisionJudge implements VisionJudge {
         const match = cut ? await findProduct(c.image, cut, signal) : undefined;
         const scored = scoreStats(stats, brief.brandColors, match?.score);
         if (match) scored.reasons.unshift(fidelityReason(match));
-        return { candidateId: c.id, ...scored, judge: this.name };
+        const product = match && match.score >= PRODUCT_FOUND_SCORE ? productRegion(match, stats) : undefined;
+        return { candidateId: c.id, ...scored, judge: this.name, ...(product ? { product } : {}) };
       }),
     );
     const unchecked = uncheckedChecks(brief);
