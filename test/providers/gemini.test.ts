@@ -339,9 +339,9 @@ describe('GeminiVisionJudge against the fake', () => {
   });
 
   it('with a product reference: fidelity lands in scores.fidelity, weighs in the score, reasons first; a bad one is malformed', async () => {
-    const answer = (fidelity: unknown) =>
+    const answer = (fidelity: unknown, productBox?: unknown) =>
       JSON.stringify({
-        candidates: [{ id: 'a', match: 90, aesthetics: 80, artifacts: 100, mustInclude: [{ item: 'steam from the spout', present: true }], mustAvoid: [{ item: 'text', present: false }, { item: 'people', present: false }], reasons: ['Clean.'], fidelity, fidelityReasons: ['Same bottle.', 'Label colour is off.'], safety: { safe: true, confident: true, concerns: [] } }],
+        candidates: [{ id: 'a', match: 90, aesthetics: 80, artifacts: 100, mustInclude: [{ item: 'steam from the spout', present: true }], mustAvoid: [{ item: 'text', present: false }, { item: 'people', present: false }], reasons: ['Clean.'], fidelity, fidelityReasons: ['Same bottle.', 'Label colour is off.'], safety: { safe: true, confident: true, concerns: [] }, productBox }],
       });
     const input = { brief, reference: { role: 'product' as const, image: await packshot(), mime: 'image/png' }, candidates: [{ id: 'a', image: await productScene(true), mime: 'image/png' }] };
     fake.nextText(answer(55));
@@ -351,6 +351,15 @@ describe('GeminiVisionJudge against the fake', () => {
     expect(a.reasons[0]).toBe('Product fidelity 55 of 100: Same bottle; Label colour is off.');
     expect(a.score).toBeCloseTo((0.5 * 90 + 0.3 * 80 + 0.2 * 100) * (1 - GEMINI_FIDELITY_WEIGHT) + 55 * GEMINI_FIDELITY_WEIGHT, 1);
     expect(out.unchecked).toContain(GEMINI_FIDELITY_UNCHECKED);
+    expect(a.product, 'no productBox given').toBeUndefined();
+    // Where the product is ([ymin, xmin, ymax, xmax] in thousandths) becomes the crop's focus;
+    // a box that makes no sense, or one on a candidate scored as another product, is dropped.
+    fake.nextText(answer(80, [250, 100, 750, 300]));
+    expect((await judge.judge(input)).judgements[0]!.product).toEqual({ left: 0.1, top: 0.25, width: 0.2, height: 0.5 });
+    for (const [fidelity, box] of [[80, [750, 100, 250, 300]], [80, [0, 0, 10, 2000]], [80, 'left'], [20, [250, 100, 750, 300]]] as const) {
+      fake.nextText(answer(fidelity, box));
+      expect((await judge.judge(input)).judgements[0]!.product, JSON.stringify(box)).toBeUndefined();
+    }
     for (const bad of [101, -5, 'high', undefined]) {
       fake.nextText(answer(bad));
       const err = await rejection(judge.judge(input));

@@ -93,6 +93,10 @@ export const FIDELITY_JUDGE_RESPONSE_SCHEMA: Schema = (() => {
             ...item.properties,
             fidelity: score('Whether this is the same product as the product reference, kept as it is (same shape, label text, colours), 0-100; 0 means absent or a different product'),
             fidelityReasons: { type: Type.ARRAY, items: { type: Type.STRING }, description: 'One to three short reasons for the fidelity score' },
+            productBox: {
+              type: Type.ARRAY, items: { type: Type.INTEGER }, minItems: '4', maxItems: '4',
+              description: 'Where the product is in this candidate: [ymin, xmin, ymax, xmax], each 0-1000 of the image height or width; omit it when the product is not in the image',
+            },
           },
           required: [...item.required!, 'fidelity', 'fidelityReasons'],
           propertyOrdering: [...item.propertyOrdering!, 'fidelity', 'fidelityReasons'],
@@ -124,16 +128,24 @@ const FidelityJudgeAnswer = z.object({
     JudgeAnswer.shape.candidates.element.extend({
       fidelity: z.number().min(0).max(100),
       fidelityReasons: z.array(z.string()).default([]),
+      // Where the product is: a box that makes no sense is dropped (the crop then follows attention), not refused.
+      productBox: z.tuple([z.number(), z.number(), z.number(), z.number()])
+        .refine(([y0, x0, y1, x1]) => [y0, x0, y1, x1].every((v) => v >= 0 && v <= 1000) && y1 > y0 && x1 > x0)
+        .optional().catch(undefined),
     }),
   ),
 });
-type CandidateAnswer = z.infer<typeof JudgeAnswer>['candidates'][number] & { fidelity?: number; fidelityReasons?: string[] };
+type CandidateAnswer = z.infer<typeof JudgeAnswer>['candidates'][number] & { fidelity?: number; fidelityReasons?: string[]; productBox?: [number, number, number, number] };
+
+/** Fidelity from which the judge's box is taken as the product's place (a low score means another product, or none). */
+const PRODUCT_FOUND_FIDELITY = 50;
 
 /** Added to the prompt only when a product reference is sent, so requests without one stay as they were. */
 export const REFERENCE_PROMPT =
   '\n\nOne image is labelled as the product reference: it is the real product (a packshot), not a candidate; never judge or score it. ' +
   'For every candidate also return fidelity, an integer 0-100: is it the same product, with the same shape, the same label text and the same colours? ' +
-  'A different or missing product scores near 0, however good the image; and fidelityReasons, one to three short reasons naming what matches and what differs.';
+  'A different or missing product scores near 0, however good the image; fidelityReasons, one to three short reasons naming what matches and what differs; ' +
+  'and productBox, where the product is in the candidate as [ymin, xmin, ymax, xmax] in 0-1000 of its height and width (leave it out when the product is not there).';
 
 /** What the Gemini judge cannot check about product fidelity, said once per call. */
 export const GEMINI_FIDELITY_UNCHECKED =
@@ -220,7 +232,9 @@ export function scoreAnswer(brief: Pick<Brief, 'mustInclude' | 'mustAvoid'>, a: 
     ...(a.safety.confident ? {} : { unsure: true }),
     reasons: a.safety.concerns.map((r) => r.trim()).filter(Boolean),
   };
-  return { judgement: { candidateId: a.id, score: Math.round(total * 10) / 10, scores, reasons, judge, ...(verdict ? { verdict } : {}) }, unreported };
+  const box = a.productBox && scores.fidelity !== undefined && scores.fidelity >= PRODUCT_FOUND_FIDELITY ? a.productBox : undefined;
+  const product = box && { left: box[1] / 1000, top: box[0] / 1000, width: (box[3] - box[1]) / 1000, height: (box[2] - box[0]) / 1000 };
+  return { judgement: { candidateId: a.id, score: Math.round(total * 10) / 10, scores, reasons, judge, ...(verdict ? { verdict } : {}), ...(product ? { product } : {}) }, unreported };
 }
 
 /**
