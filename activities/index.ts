@@ -16,7 +16,7 @@ import { generateOnce } from './generate';
 import { formatForChannels } from './images/format';
 import { instrumentActivities, Metrics } from './metrics';
 import { prepareBrief, resolveBriefReferences, type PrepareBriefInput } from './prepare';
-import { noProvenance, renditionEdits, type Provenance } from './provenance';
+import { C2PA_MIME, noProvenance, renditionEdits, sidecarKey, type Provenance } from './provenance';
 import { ReferenceFetcher } from './references';
 import type { ProviderRegistry } from './providers';
 import { postWebhook } from './webhook';
@@ -259,11 +259,13 @@ export function createActivities(deps: ActivityDeps) {
             source: { provenance: source, bytes: generated, mime: generatedRef.mime, title: generatedRef.key.slice(generatedRef.key.lastIndexOf('/') + 1) },
           });
           const ref = await blobs.put(key, sealed.bytes, { mime: o.mime, width: o.width, height: o.height, cacheControl: ASSET_CACHE_CONTROL });
+          // The manifest store of a file signed beside it, under the file's name + .c2pa (C2PA's sidecar convention).
+          if (sealed.sidecar) await blobs.put(sidecarKey(key), sealed.sidecar, { mime: C2PA_MIME, cacheControl: ASSET_CACHE_CONTROL });
           assets.push({
             candidateId: input.candidateId, channel: o.channel, format: o.format, width: o.width, height: o.height,
             density: o.density, key, sha256: ref.sha256, bytes: ref.bytes, mime: o.mime, cropKept: o.cropKept, crop: o.crop,
             ...(o.productKept !== undefined ? { productKept: o.productKept } : {}),
-            provenance: sealed.provenance,
+            provenance: sealed.sidecar ? { ...sealed.provenance, sidecar: sidecarKey(key) } : sealed.provenance,
             ...(o.logo ? { logo: o.logo } : {}),
           });
         }

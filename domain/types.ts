@@ -175,6 +175,11 @@ export interface AssetProvenance {
   actions?: string[];
   /** True when the vendor's own manifest is embedded as this file's parent ingredient. */
   ingredient?: boolean;
+  /**
+   * Blob key of the file's sidecar manifest store (`<key>.c2pa`), for formats signed beside the
+   * file rather than inside it (TIFF); absent when the manifest is embedded.
+   */
+  sidecar?: string;
   /** What the generated image carried: see {@link SourceProvenance}. */
   source: SourceProvenance['state'];
 }

@@ -33,8 +33,12 @@ export function createC2paHandler(c2pa) {
   let signer;
   let trustAnchorsPem;
 
-  async function read({ mime, trustAnchorsPem: anchors }, bytes) {
-    const reader = await c2pa.Reader.fromAsset({ buffer: bytes, mimeType: mime }, readerSettings(anchors ?? trustAnchorsPem));
+  async function read({ mime, trustAnchorsPem: anchors }, bytes, sidecar) {
+    const settings = readerSettings(anchors ?? trustAnchorsPem);
+    // With a sidecar (a .c2pa manifest store beside the file), it is read against the file's bytes.
+    const reader = sidecar
+      ? await c2pa.Reader.fromManifestDataAndAsset(sidecar, { buffer: bytes, mimeType: mime }, settings)
+      : await c2pa.Reader.fromAsset({ buffer: bytes, mimeType: mime }, settings);
     if (!reader) return { state: 'none' };
     const store = reader.json();
     const active = store.active_manifest ? store.manifests?.[store.active_manifest] : undefined;
@@ -58,7 +62,7 @@ export function createC2paHandler(c2pa) {
     };
   }
 
-  async function sign({ mime, title, claimGenerator, actions, ingredient }, bytes, ingredientBytes) {
+  async function sign({ mime, title, claimGenerator, actions, ingredient, sidecar }, bytes, ingredientBytes) {
     if (!signer) throw new Error('no signer: init was not given a certificate and key');
     const builder = c2pa.Builder.withJson({
       claim_generator_info: [claimGenerator],
@@ -73,9 +77,12 @@ export function createC2paHandler(c2pa) {
       );
     }
     for (const action of actions) builder.addAction(JSON.stringify(action));
+    // A sidecar manifest leaves the file as it is and comes back as the manifest store's bytes.
+    if (sidecar) builder.setNoEmbed(true);
     const out = { buffer: null };
-    builder.sign(signer, { buffer: bytes, mimeType: mime }, out);
-    return { result: { bytes: out.buffer.length }, bytes: out.buffer };
+    const manifest = builder.sign(signer, { buffer: bytes, mimeType: mime }, out);
+    const returned = sidecar ? manifest : out.buffer;
+    return { result: { bytes: returned.length }, bytes: returned };
   }
 
   return {
@@ -90,7 +97,7 @@ export function createC2paHandler(c2pa) {
     async handle(request, parts) {
       switch (request.op) {
         case 'init': return this.init(request);
-        case 'read': return { result: await read(request, parts[0]) };
+        case 'read': return { result: await read(request, parts[0], parts[1]) };
         case 'sign': return sign(request, parts[0], parts[1]);
         default: throw new Error(`unknown op ${request.op}`);
       }

@@ -25,6 +25,11 @@ export interface C2paSignRequest {
   actions: Array<Record<string, unknown> & { action: string }>;
   /** The generated image, when it has a manifest of its own to keep as the parent ingredient. */
   ingredient?: { mime: string; title: string; bytes: Uint8Array };
+  /**
+   * Leave the file untouched and return the manifest store to keep beside it (a `.c2pa`
+   * sidecar) instead of the signed file. @default false
+   */
+  sidecar?: boolean;
 }
 
 /** What reading a file's C2PA manifest found, with its ingredients. */
@@ -36,7 +41,9 @@ export type C2paReadResult = SourceProvenance & { signedAt?: string; ingredients
  */
 export interface C2paEngine {
   readonly mode: 'in-process' | 'sidecar';
-  read(bytes: Uint8Array, mime: string, opts?: { trustAnchorsPem?: string }): Promise<C2paReadResult>;
+  /** The manifest in `bytes`, or in `opts.sidecar` (a `.c2pa` manifest store) checked against `bytes`. */
+  read(bytes: Uint8Array, mime: string, opts?: { trustAnchorsPem?: string; sidecar?: Uint8Array }): Promise<C2paReadResult>;
+  /** The signed file; with `request.sidecar`, the manifest store to keep beside the unchanged file. */
   sign(request: C2paSignRequest, bytes: Uint8Array): Promise<{ bytes: Buffer; ms: number }>;
   close(): Promise<void>;
 }
@@ -61,8 +68,9 @@ abstract class BaseEngine implements C2paEngine {
   abstract call(request: Record<string, unknown> & { op: string }, parts: Buffer[]): Promise<{ result: unknown; bytes?: Buffer; ms: number }>;
   abstract close(): Promise<void>;
 
-  async read(bytes: Uint8Array, mime: string, opts: { trustAnchorsPem?: string } = {}): Promise<C2paReadResult> {
-    const { result } = await this.call({ op: 'read', mime, ...(opts.trustAnchorsPem ? { trustAnchorsPem: opts.trustAnchorsPem } : {}) }, [asBuffer(bytes)]);
+  async read(bytes: Uint8Array, mime: string, opts: { trustAnchorsPem?: string; sidecar?: Uint8Array } = {}): Promise<C2paReadResult> {
+    const parts = [asBuffer(bytes), ...(opts.sidecar ? [asBuffer(opts.sidecar)] : [])];
+    const { result } = await this.call({ op: 'read', mime, ...(opts.trustAnchorsPem ? { trustAnchorsPem: opts.trustAnchorsPem } : {}) }, parts);
     return result as C2paReadResult;
   }
 

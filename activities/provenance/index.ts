@@ -30,6 +30,13 @@ export interface SealInput {
   source: RenditionSource;
 }
 
+/** A sealed rendition: the bytes to publish, what their provenance is, and a sidecar manifest store when there is one. */
+export interface Sealed {
+  bytes: Buffer;
+  provenance: AssetProvenance;
+  sidecar?: Buffer;
+}
+
 /**
  * Reads the C2PA manifests vendors put on generated images, and signs every published file with
  * Darkroom's own (when a signing certificate is configured).
@@ -41,8 +48,12 @@ export interface Provenance {
   readonly mode: 'in-process' | 'sidecar' | 'not loaded';
   /** What C2PA says about a generated image. Never starts the SDK for a file without C2PA data. */
   inspect(bytes: Uint8Array, mime: string): Promise<SourceProvenance>;
-  /** Signs one rendition, as the last step before it is stored; the bytes returned are the ones to publish. */
-  seal(input: SealInput): Promise<{ bytes: Buffer; provenance: AssetProvenance }>;
+  /**
+   * Signs one rendition, as the last step before it is stored; the bytes returned are the ones
+   * to publish. For {@link SIDECAR_FORMATS} they are the input unchanged and `sidecar` holds the
+   * manifest store to publish beside them (at {@link sidecarKey}).
+   */
+  seal(input: SealInput): Promise<Sealed>;
   close(): Promise<void>;
 }
 
@@ -80,14 +91,20 @@ export class C2paUnavailableError extends Error {
 export const UNSIGNED_REASON = 'no signing certificate configured';
 
 /**
- * Formats left unsigned even when signing is on, and why. The SDK's TIFF writer (c2pa-rs 0.90,
- * in c2pa-node 0.8.0) adds a directory without image fields, which libtiff and everything built
- * on it (libvips, ImageMagick, most print RIPs) then refuse to open: contentauth/c2pa-rs#1894.
- * An unreadable print master is worse than an unsigned one.
+ * Formats signed with a sidecar manifest (`<file>.c2pa`, the manifest store C2PA defines for
+ * files that cannot or should not carry one) instead of an embedded one. The SDK's TIFF writer
+ * (c2pa-rs 0.90, in c2pa-node 0.8.0) adds a directory without image fields, which libtiff and
+ * everything built on it (libvips, ImageMagick, most print RIPs) then refuse to open
+ * (contentauth/c2pa-rs#1894): the print master stays byte for byte as encoded, and its
+ * manifest, bound to those bytes by their hash, travels beside it.
  */
-export const UNSIGNABLE_FORMATS: Readonly<Record<string, string>> = {
-  'image/tiff': 'C2PA in TIFF makes the file unreadable to libtiff-based software (contentauth/c2pa-rs#1894); the PNG rendition is signed',
-};
+export const SIDECAR_FORMATS: ReadonlySet<string> = new Set(['image/tiff']);
+
+/** The media type of a C2PA manifest store (a `.c2pa` file). */
+export const C2PA_MIME = 'application/c2pa';
+
+/** The key of a file's sidecar manifest store: the file's own key with `.c2pa` appended. */
+export const sidecarKey = (assetKey: string): string => `${assetKey}.c2pa`;
 
 /**
  * Darkroom's {@link Provenance} from the configuration. With DARKROOM_C2PA_CERT/KEY set it loads
@@ -169,10 +186,9 @@ class C2paProvenance implements Provenance {
     return { state, validation, issuer, signer, signedAt, claimGenerator, actions, digitalSourceType, ...(errors?.length ? { errors } : {}) };
   }
 
-  async seal({ bytes, mime, title, edits, source }: SealInput): Promise<{ bytes: Buffer; provenance: AssetProvenance }> {
+  async seal({ bytes, mime, title, edits, source }: SealInput): Promise<Sealed> {
     if (!this.signer) return { bytes, provenance: { signed: false, reason: UNSIGNED_REASON, source: source.provenance.state } };
-    const unsignable = UNSIGNABLE_FORMATS[mime];
-    if (unsignable) return { bytes, provenance: { signed: false, reason: unsignable, source: source.provenance.state } };
+    const sidecar = SIDECAR_FORMATS.has(mime);
     const fromVendor = source.provenance.state === 'read';
     // A vendor's manifest already says the image was created (by a model): Darkroom's opens it.
     const first: C2paAction = fromVendor
@@ -182,13 +198,15 @@ class C2paProvenance implements Provenance {
     const signed = await this.signer.engine.sign({
       mime, title, claimGenerator: this.claimGenerator, actions,
       ...(fromVendor ? { ingredient: { mime: source.mime, title: source.title, bytes: source.bytes } } : {}),
+      ...(sidecar ? { sidecar: true } : {}),
     }, bytes);
     return {
-      bytes: signed.bytes,
+      bytes: sidecar ? bytes : signed.bytes,
       provenance: {
         signed: true, signer: this.signer.signer, claimGenerator: `${this.claimGenerator.name}/${this.claimGenerator.version}`,
         actions: actions.map((a) => a.action), ingredient: fromVendor, source: source.provenance.state,
       },
+      ...(sidecar ? { sidecar: signed.bytes } : {}),
     };
   }
 

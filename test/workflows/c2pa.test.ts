@@ -98,6 +98,33 @@ describe('C2PA through a real worker', () => {
     expect(JSON.stringify(stored)).not.toContain(darkroomCa.keyFile);
   });
 
+  it('publishes the print TIFF as encoded with its signed manifest store beside it (<key>.c2pa), which verifies against it', async () => {
+    const client = await testConnection();
+    const taskQueue = uniqueTaskQueue('c2pa-tiff');
+    const dataDir = testDataDir('c2pa-tiff');
+    const brief = validateBrief(testBrief({ channels: ['print-a4'], candidates: 1, topK: 1 }));
+    const manifest = await withWorker({ taskQueue, dataDir, env: signingEnv(darkroomCa, dir) }, async () => {
+      const { handle } = await startBrief(client, brief, taskQueue, { workflowId: uniqueWorkflowId('c2pa-tiff') });
+      return handle.result();
+    });
+    expect(manifest.outcome).toBe('published');
+    const blobs = new FsBlobStore(path.join(dataDir, 'blobs'));
+    const tiff = manifest.assets.find((a) => a.format === 'tiff')!;
+    const png = manifest.assets.find((a) => a.format === 'png')!;
+    expect(tiff.provenance).toMatchObject({ signed: true, claimGenerator: 'Darkroom/0.1.0', sidecar: `${tiff.key}.c2pa` });
+    expect(png.provenance?.sidecar, 'PNG carries its manifest inside').toBeUndefined();
+    const bytes = await blobs.get(tiff.key);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(tiff.sha256);
+    expect(await verifier.read(bytes, 'image/tiff')).toMatchObject({ state: 'none' });
+    const read = await verifier.read(bytes, 'image/tiff', { sidecar: await blobs.get(tiff.provenance!.sidecar!) });
+    expect(read).toMatchObject({ state: 'read', validation: 'Trusted', issuer: 'Darkroom Tests', digitalSourceType: TRAINED_ALGORITHMIC_MEDIA });
+    if (read.state !== 'read') throw new Error('unreachable');
+    expect(read.actions).toEqual(tiff.provenance!.actions);
+    // The other sidecar-less file of the same candidate does not verify with it.
+    const other = await verifier.read(await blobs.get(png.key), 'image/png', { sidecar: await blobs.get(tiff.provenance!.sidecar!) }).catch(() => ({ state: 'error' as const }));
+    expect(other.state === 'error' || (other.state === 'read' && other.validation === 'Invalid'), JSON.stringify(other)).toBe(true);
+  });
+
   it('does not start a worker whose signing is configured but cannot work', async () => {
     const empty = mkdtempSync(path.join(os.tmpdir(), 'c2pa-empty-'));
     const config = testConfig(uniqueTaskQueue('c2pa-nostart'), testDataDir('c2pa-nostart'), signingEnv(darkroomCa, empty));
