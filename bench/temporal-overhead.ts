@@ -299,6 +299,12 @@ async function main(): Promise<void> {
     out.push(
       ADDRESS ? `Against the server at ${ADDRESS} (its own settings).` : compared.map((v) => `- **${v.name}**: ${describe(v)}`).join('\n'),
       '',
+      ...(ADDRESS
+        ? []
+        : [
+            "Why: History reads its transfer queue (the tasks that become workflow and activity tasks) at most `history.transferProcessorMaxPollRPS` times a second per shard, 20 by default with a burst of 20, and the dev server has one shard. A sequential step needs two reads (its workflow task, then its activity task), so once the burst is spent a step takes 100 ms whatever the storage; activities scheduled together share the reads. With the reads free, SQLite's rollback journal (four fsyncs a commit, counted with strace) is the next cost; a write-ahead log synced at every commit needs one and is as durable.",
+            '',
+          ]),
       '### No-op activities',
       '',
       `A step: from one activity's start to the next one's start in the same chain; ${STEPS} steps in one chain, ${STEPS * 2} in 4 or 16. Milliseconds, p50 / p99.`,
