@@ -70,6 +70,14 @@ export interface DevServerOptions {
    * @default true
    */
   fairness?: boolean;
+  /** More `--dynamic-config-value KEY=VALUE` settings, after Darkroom's own (a later one wins). */
+  dynamicConfig?: readonly string[];
+  /**
+   * `--sqlite-pragma NAME=VALUE` settings for the state file ({@link SQLITE_PRAGMAS}); `[]` keeps
+   * SQLite's own (a rollback journal), as benchmarks do to measure the difference.
+   * @default SQLITE_PRAGMAS
+   */
+  sqlitePragmas?: readonly string[];
 }
 
 export interface DevServer {
@@ -107,6 +115,25 @@ export const PAYLOAD_LIMITS = ['limit.blobSize.warn=131072', 'limit.blobSize.err
  * Implies the priority matcher (`matching.useNewMatcher`). Production clusters: set the same.
  */
 export const FAIRNESS = ['matching.enableFairness=true'];
+
+/**
+ * How soon the server hands out a task it has just written. History reads the tasks that become
+ * workflow and activity tasks (its transfer queue) at most `history.transferProcessorMaxPollRPS`
+ * times a second per shard (20 by default, burst 20), and a dev server has one shard. A workflow
+ * running one activity after another needs two reads a step, so once the burst was spent each
+ * step took 100 ms however fast the rest was (bench/temporal-overhead.ts). A read happens only
+ * after a write announced new tasks and fetches all of them, so a higher limit costs no reads
+ * while idle and at most one per write when busy. docker-compose sets the same.
+ */
+export const PROMPT_DISPATCH = ['history.transferProcessorMaxPollRPS=1000'];
+
+/**
+ * The state file's journal: a write-ahead log synced at every commit. As durable as SQLite's
+ * default rollback journal (a committed step survives a crash of the server or of the machine),
+ * but a commit costs one fsync instead of four plus a file deletion (counted with strace), and
+ * the server commits several times for every activity.
+ */
+export const SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=full'];
 
 /** `--search-attribute` flags for {@link SEARCH_ATTRIBUTES}. */
 export function searchAttributeArgs(): string[] {
@@ -149,7 +176,10 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
     // the error, instead of in history, where they slow every workflow task. Darkroom's own
     // payloads are kilobytes: images travel as blob keys. Production clusters: set the same.
     ...PAYLOAD_LIMITS.flatMap((v) => ['--dynamic-config-value', v]),
+    ...PROMPT_DISPATCH.flatMap((v) => ['--dynamic-config-value', v]),
     ...((opts.fairness ?? true) ? FAIRNESS : []).flatMap((v) => ['--dynamic-config-value', v]),
+    ...(opts.dynamicConfig ?? []).flatMap((v) => ['--dynamic-config-value', v]),
+    ...(opts.sqlitePragmas ?? SQLITE_PRAGMAS).flatMap((v) => ['--sqlite-pragma', v]),
     ...(opts.namespace && opts.namespace !== 'default' ? ['--namespace', opts.namespace] : []),
     ...searchAttributeArgs(),
   ];
