@@ -23,6 +23,7 @@ interface Bench {
 }
 
 const BENCHES: Bench[] = [
+  { name: 'overhead', script: 'temporal-overhead.ts', args: ['--variants'], sections: ['temporal-overhead'], about: "Temporal's overhead per activity vs a plain Promise.all script, before and after the dispatch fix" },
   { name: 'stages', script: 'stages.ts', sections: ['stages'], about: 'offline generate, judge and format timings' },
   { name: 'publish', script: 'publish.ts', args: ['7'], sections: ['publish'], about: 'one brief published to a folder vs S3 (versitygw)' },
   { name: 'c2pa', script: 'c2pa.ts', sections: ['c2pa-node20'], about: 'C2PA signing cost per file' },
