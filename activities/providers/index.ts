@@ -72,17 +72,9 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
     judge = new GeminiVisionJudge(opts);
     altText = new GeminiAltTextWriter(opts);
   }
-  const vertex = vertexMode(config);
+  const vertex = vertexClientOptions(config);
   if (vertex) {
-    // Express mode: the key alone; otherwise the project with ADC (or the credentials file given).
-    const opts: VertexClientOptions = {
-      ...(vertex === 'express'
-        ? { apiKey: config.DARKROOM_VERTEX_API_KEY }
-        : { project: config.GOOGLE_CLOUD_PROJECT, location: config.GOOGLE_CLOUD_LOCATION, credentialsFile: config.GOOGLE_APPLICATION_CREDENTIALS }),
-      baseUrl: config.DARKROOM_VERTEX_BASE_URL,
-      timeoutMs,
-      maxResponseBytes,
-    };
+    const opts = { ...vertex, timeoutMs, maxResponseBytes };
     const imagen = new ImagenImageGenerator({ ...opts, addWatermark: config.DARKROOM_VERTEX_WATERMARK });
     for (const m of modelsOf('vertex')) generators[m] = imagen;
     // Real-ESRGAN on Replicate costs a fraction of Imagen upscale: Imagen's only without a Replicate token.
@@ -122,6 +114,21 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
     moderator,
     // The same choice of judge and upscaler that capabilitiesFor prices, so forecasts match.
     prices: { ...capabilitiesFor(providerKeys(config)).prices, ...overrides.prices },
+  };
+}
+
+/**
+ * How this configuration reaches Vertex AI, or undefined when it does not: the express-mode key
+ * alone, or the project with ADC (and the credentials file, when one is given).
+ */
+export function vertexClientOptions(config: Config): VertexClientOptions | undefined {
+  const mode = vertexMode(config);
+  if (!mode) return undefined;
+  return {
+    ...(mode === 'express'
+      ? { apiKey: config.DARKROOM_VERTEX_API_KEY }
+      : { project: config.GOOGLE_CLOUD_PROJECT, location: config.GOOGLE_CLOUD_LOCATION, credentialsFile: config.GOOGLE_APPLICATION_CREDENTIALS }),
+    baseUrl: config.DARKROOM_VERTEX_BASE_URL,
   };
 }
 
