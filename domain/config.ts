@@ -95,6 +95,30 @@ export const ConfigSchema = z.object({
   GEMINI_API_KEY: z.string().min(1).optional(),
   /** @default the SDK's */
   GEMINI_BASE_URL: z.url().optional(),
+  /**
+   * `true` turns on Vertex AI (Imagen 4 and its upscaler) with Application Default Credentials
+   * for GOOGLE_CLOUD_PROJECT: the SDK's own switch, so that a project id alone (Cloud Shell and
+   * GCE set one) never starts paid calls. @default false
+   */
+  GOOGLE_GENAI_USE_VERTEXAI: z.stringbool({ error: 'must be true or false' }).default(false),
+  /** The Google Cloud project Vertex AI calls bill to (with GOOGLE_GENAI_USE_VERTEXAI=true). */
+  GOOGLE_CLOUD_PROJECT: z.string().min(1).optional(),
+  /** The Vertex AI region, e.g. us-central1, europe-west4, or `global`. @default us-central1 */
+  GOOGLE_CLOUD_LOCATION: z.string().regex(/^[a-z0-9-]+$/, { error: 'must be a region name such as us-central1' }).default('us-central1'),
+  /**
+   * A credentials file for Vertex AI (service account key, workload identity federation
+   * config). @default Application Default Credentials' own search (gcloud auth application-default login, the metadata server)
+   */
+  GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
+  /** A Vertex AI express-mode API key: Vertex AI without a project or ADC. Never logged or stored. */
+  DARKROOM_VERTEX_API_KEY: z.string().min(1).optional(),
+  /** Vertex AI's base URL (tests point it at a local server). @default the SDK's, https://<location>-aiplatform.googleapis.com */
+  DARKROOM_VERTEX_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * Imagen's invisible SynthID watermark: true or false. Imagen takes a seed only without it, so
+   * false makes generations repeatable. @default true (Google's default)
+   */
+  DARKROOM_VERTEX_WATERMARK: z.stringbool({ error: 'must be true or false' }).default(true),
   /** Replicate token: enables Flux models and the Replicate upscalers. */
   REPLICATE_API_TOKEN: z.string().min(1).optional(),
   /** @default https://api.replicate.com/v1 */
@@ -109,6 +133,10 @@ export const ConfigSchema = z.object({
   DARKROOM_GEMINI_RPM: int(1, 100_000).default(60),
   /** @default 4 */
   DARKROOM_GEMINI_CONCURRENCY: int(1, 256).default(4),
+  /** Vertex AI (Imagen) calls a minute, across all workers. @default 60 */
+  DARKROOM_VERTEX_RPM: int(1, 100_000).default(60),
+  /** @default 4 */
+  DARKROOM_VERTEX_CONCURRENCY: int(1, 256).default(4),
   /** Replicate predictions a minute, across all workers. @default 300 */
   DARKROOM_REPLICATE_RPM: int(1, 100_000).default(300),
   /** @default 6 */
@@ -339,6 +367,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   for (const key of ['DARKROOM_EVENTS_WEBHOOK', 'DARKROOM_DELIVERY_WEBHOOK'] as const) {
     if (r.data[key] && !r.data.DARKROOM_WEBHOOK_SECRET) throw new Error(`invalid configuration: DARKROOM_WEBHOOK_SECRET is required when ${key} is set (it signs the calls)`);
   }
+  if (r.data.GOOGLE_GENAI_USE_VERTEXAI && !r.data.GOOGLE_CLOUD_PROJECT && !r.data.DARKROOM_VERTEX_API_KEY) {
+    throw new Error('invalid configuration: GOOGLE_CLOUD_PROJECT is required when GOOGLE_GENAI_USE_VERTEXAI is true (or set DARKROOM_VERTEX_API_KEY for Vertex AI express mode)');
+  }
   // Half a signing identity is a mistake, not a choice to publish unsigned.
   if (Boolean(r.data.DARKROOM_C2PA_CERT) !== Boolean(r.data.DARKROOM_C2PA_KEY)) {
     throw new Error(`invalid configuration: ${r.data.DARKROOM_C2PA_CERT ? 'DARKROOM_C2PA_KEY is required when DARKROOM_C2PA_CERT is set' : 'DARKROOM_C2PA_CERT is required when DARKROOM_C2PA_KEY is set'} (C2PA signing needs both)`);
@@ -372,11 +403,25 @@ export function runSettings(config: Config): RunSettings {
 }
 
 /** Which vendor keys a configuration holds (never the keys themselves). */
-export function providerKeys(config: Pick<Config, 'OPENAI_API_KEY' | 'GEMINI_API_KEY' | 'REPLICATE_API_TOKEN'> & Partial<Pick<Config, 'DARKROOM_SELF_HOSTED_BASE_URL'>>): ProviderKeys {
+export function providerKeys(config: Pick<Config, 'OPENAI_API_KEY' | 'GEMINI_API_KEY' | 'REPLICATE_API_TOKEN'> & Partial<Pick<Config, 'DARKROOM_SELF_HOSTED_BASE_URL' | VertexSetting>>): ProviderKeys {
   return {
+    vertex: vertexMode(config) !== undefined,
     openai: Boolean(config.OPENAI_API_KEY),
     google: Boolean(config.GEMINI_API_KEY),
     replicate: Boolean(config.REPLICATE_API_TOKEN),
     selfHosted: Boolean(config.DARKROOM_SELF_HOSTED_BASE_URL),
   };
+}
+
+type VertexSetting = 'GOOGLE_GENAI_USE_VERTEXAI' | 'GOOGLE_CLOUD_PROJECT' | 'DARKROOM_VERTEX_API_KEY';
+
+/**
+ * How this configuration reaches Vertex AI, if at all: `express` with DARKROOM_VERTEX_API_KEY
+ * (it wins when both are set: a key is the more deliberate setting), `adc` with
+ * GOOGLE_GENAI_USE_VERTEXAI=true and GOOGLE_CLOUD_PROJECT. Undefined: Vertex AI is off.
+ */
+export function vertexMode(config: Partial<Pick<Config, VertexSetting>>): 'express' | 'adc' | undefined {
+  if (config.DARKROOM_VERTEX_API_KEY) return 'express';
+  if (config.GOOGLE_GENAI_USE_VERTEXAI && config.GOOGLE_CLOUD_PROJECT) return 'adc';
+  return undefined;
 }

@@ -1,8 +1,11 @@
 import type { Brief } from './brief';
 import { resolveChannel } from './channels';
 
-/** `self-hosted`: a team's own OpenAI-compatible image server (`DARKROOM_SELF_HOSTED_BASE_URL`). */
-export type Provider = 'local' | 'openai' | 'google' | 'replicate' | 'self-hosted';
+/**
+ * `self-hosted`: a team's own OpenAI-compatible image server (`DARKROOM_SELF_HOSTED_BASE_URL`).
+ * `vertex`: Google's models on Vertex AI (Imagen 4), which a Gemini API key does not reach.
+ */
+export type Provider = 'local' | 'openai' | 'google' | 'replicate' | 'self-hosted' | 'vertex';
 
 export type Quality = 'low' | 'medium' | 'high';
 
@@ -50,7 +53,6 @@ const GEMINI_RATIOS = ['1:1', '3:2', '2:3', '16:9', '9:16', '4:3', '3:4', '5:4',
 const GEMINI_SIZES = ['1024x1024', '1248x832', '832x1248', '1344x768', '768x1344', '1184x864', '864x1184', '1152x896', '896x1152', '1536x672'] as const;
 const IMAGEN_RATIOS = ['1:1', '3:4', '4:3', '9:16', '16:9'] as const;
 const IMAGEN_SIZES = ['1024x1024', '896x1280', '1280x896', '768x1408', '1408x768'] as const;
-const IMAGEN_NOT_ROUTED = 'Imagen runs on generateImages, which @google/genai 2.32 serves only through Vertex AI; Darkroom has no Vertex adapter yet';
 /** Ideogram 3.0's ratios on Replicate (its schema also has 1:3, 3:1, 1:2, 2:1, 10:16, 16:10). */
 const IDEOGRAM_RATIOS = ['1:1', '16:9', '9:16', '3:2', '2:3', '4:3', '3:4', '4:5', '5:4'] as const;
 const IDEOGRAM_SIZES = ['1024x1024', '1344x768', '768x1344', '1248x832', '832x1248'] as const;
@@ -128,29 +130,30 @@ export const IMAGE_MODELS: Readonly<Record<string, ImageModelSpec>> = {
     maxLongSide: 1536, textRendering: 'excellent', photorealism: 'high', maxImagesPerCall: 1, maxReferenceImages: 14,
     priceUsdPerImage: 0.134, priceUsdPerReferenceImage: 0.0011, priceDate: '2026-12-02', typicalLatencyMs: 20_000,
   },
-  // Imagen 4 runs through `models.generateImages` (`:predict`), which @google/genai 2.32 refuses
-  // without Vertex AI ("only supported by the Gemini Enterprise Agent Platform"); upscaleImage and
-  // editImage are Vertex-only too. Listed for forecasts; routing needs a Vertex adapter first.
-  // Prices: Google's list as remembered ($0.04 / $0.02 / $0.06), fast and ultra matching muapi.ai's
-  // resale prices read 2026-12-02 — estimates until checked on cloud.google.com/vertex-ai/pricing.
+  // Imagen 4 runs through `models.generateImages` (`:predict`), which @google/genai 2.32 serves
+  // only through Vertex AI: provider `vertex` (GOOGLE_GENAI_USE_VERTEXAI + GOOGLE_CLOUD_PROJECT, or
+  // DARKROOM_VERTEX_API_KEY), text to image only. Prices checked 2026-12-02: $0.02 / $0.04 per image
+  // for Fast / Standard ("official price (approx.)", codegateway.dev's Imagen 4 quickstart, citing
+  // Google Cloud's Vertex AI docs of May 2026); Ultra is $0.08 there but $0.06 in Google's list as
+  // remembered and at muapi.ai — kept at $0.06, an estimate until read on cloud.google.com/vertex-ai/generative-ai/pricing.
   'imagen-4': {
-    id: 'imagen-4', provider: 'google', vendorModel: 'imagen-4.0-generate-001', label: 'Google Imagen 4', tier: 'standard',
+    id: 'imagen-4', provider: 'vertex', vendorModel: 'imagen-4.0-generate-001', label: 'Google Imagen 4 (Vertex AI)', tier: 'standard',
     sizes: IMAGEN_SIZES, aspectRatios: IMAGEN_RATIOS, maxLongSide: 1408,
     textRendering: 'good', photorealism: 'high', maxImagesPerCall: 4,
-    priceUsdPerImage: 0.04, priceDate: '2026-12-02', typicalLatencyMs: 8_000, notRoutedYet: IMAGEN_NOT_ROUTED,
+    priceUsdPerImage: 0.04, priceDate: '2026-12-02', typicalLatencyMs: 8_000,
   },
   'imagen-4-fast': {
-    id: 'imagen-4-fast', provider: 'google', vendorModel: 'imagen-4.0-fast-generate-001', label: 'Google Imagen 4 Fast', tier: 'cheap',
+    id: 'imagen-4-fast', provider: 'vertex', vendorModel: 'imagen-4.0-fast-generate-001', label: 'Google Imagen 4 Fast (Vertex AI)', tier: 'cheap',
     sizes: IMAGEN_SIZES, aspectRatios: IMAGEN_RATIOS, maxLongSide: 1408,
     textRendering: 'fair', photorealism: 'fair', maxImagesPerCall: 4,
-    priceUsdPerImage: 0.02, priceDate: '2026-12-02', typicalLatencyMs: 4_000, notRoutedYet: IMAGEN_NOT_ROUTED,
+    priceUsdPerImage: 0.02, priceDate: '2026-12-02', typicalLatencyMs: 4_000,
   },
   'imagen-4-ultra': {
-    id: 'imagen-4-ultra', provider: 'google', vendorModel: 'imagen-4.0-ultra-generate-001', label: 'Google Imagen 4 Ultra', tier: 'premium',
+    id: 'imagen-4-ultra', provider: 'vertex', vendorModel: 'imagen-4.0-ultra-generate-001', label: 'Google Imagen 4 Ultra (Vertex AI)', tier: 'premium',
     // 2K outputs per the Vertex model page for imagen-4.0-ultra-generate-001.
     sizes: ['2048x2048', '1792x2560', '2560x1792', '1536x2816', '2816x1536'], aspectRatios: IMAGEN_RATIOS, maxLongSide: 2816,
     textRendering: 'good', photorealism: 'high', maxImagesPerCall: 4,
-    priceUsdPerImage: 0.06, priceDate: '2026-12-02', typicalLatencyMs: 12_000, notRoutedYet: IMAGEN_NOT_ROUTED,
+    priceUsdPerImage: 0.06, priceDate: '2026-12-02', typicalLatencyMs: 12_000,
   },
   'flux-1.1-pro': {
     id: 'flux-1.1-pro', provider: 'replicate', vendorModel: 'black-forest-labs/flux-1.1-pro', label: 'FLUX 1.1 [pro] on Replicate', tier: 'standard',
@@ -264,11 +267,14 @@ export const VISION_MODELS = {
   'gemini-2.5-flash': { provider: 'google', vendorModel: 'gemini-2.5-flash', priceUsdPerImage: 0.0008, priceDate: '2026-11-21' },
 } as const;
 
-/** Upscalers on Replicate, priced per run. */
+/** Model upscalers (Replicate, Vertex AI), priced per run. */
 export const UPSCALE_MODELS = {
   'sharp-lanczos': { provider: 'local', vendorModel: 'sharp', priceUsdPerImage: 0, priceDate: '2026-11-21' },
   'real-esrgan': { provider: 'replicate', vendorModel: 'nightmareai/real-esrgan', priceUsdPerImage: 0.0025, priceDate: '2026-11-21' },
   'recraft-crisp-upscale': { provider: 'replicate', vendorModel: 'recraft-ai/recraft-crisp-upscale', priceUsdPerImage: 0.004, priceDate: '2026-11-21' },
+  // Imagen upscale on Vertex AI (x2/x3/x4, one image per request, inputs up to 10 MB: its model page).
+  // No published price found on 2026-12-02: an estimate at Imagen 4 Ultra's, so forecasts err high.
+  'imagen-4-upscale': { provider: 'vertex', vendorModel: 'imagen-4.0-upscale-preview', priceUsdPerImage: 0.06, priceDate: '2026-12-02' },
 } as const;
 
 /** Price of one image from the catalog, by quality and size where the vendor distinguishes them. */
@@ -332,7 +338,7 @@ export class RoutingError extends Error {
   }
 }
 
-const PROVIDER_KEY: Record<Provider, string> = { local: '(none)', openai: 'OPENAI_API_KEY', google: 'GEMINI_API_KEY', replicate: 'REPLICATE_API_TOKEN', 'self-hosted': 'DARKROOM_SELF_HOSTED_BASE_URL' };
+const PROVIDER_KEY: Record<Provider, string> = { local: '(none)', openai: 'OPENAI_API_KEY', google: 'GEMINI_API_KEY', replicate: 'REPLICATE_API_TOKEN', 'self-hosted': 'DARKROOM_SELF_HOSTED_BASE_URL', vertex: 'Vertex AI (GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT, or DARKROOM_VERTEX_API_KEY)' };
 
 type RoutableBrief = Pick<Brief, 'model' | 'needs4k' | 'candidates' | 'budgetUsd' | 'styleHints' | 'subject' | 'mustInclude'> & {
   textInImage?: string;
@@ -390,10 +396,10 @@ export function routeImageModel(brief: RoutableBrief, available: readonly string
     chain = ['gpt-image-1.5', 'gpt-image-2', 'gpt-image-1-mini', 'gemini-2.5-flash-image'];
     reason = `text in the image ("${text}"): gpt-image renders lettering best`;
   } else if (brief.candidates >= 12 || perImageBudget < 0.03) {
-    chain = ['gemini-2.5-flash-image', 'flux-schnell', 'gpt-image-1-mini'];
+    chain = ['gemini-2.5-flash-image', 'flux-schnell', 'gpt-image-1-mini', 'imagen-4-fast'];
     reason = `exploration batch (${brief.candidates} candidates at $${perImageBudget.toFixed(3)} each): cheap models`;
   } else if (photoreal) {
-    chain = ['flux-1.1-pro', 'gpt-image-1.5', 'flux-dev', 'gemini-2.5-flash-image'];
+    chain = ['flux-1.1-pro', 'gpt-image-1.5', 'imagen-4', 'flux-dev', 'gemini-2.5-flash-image'];
     reason = 'photoreal product shot: Flux pro';
   } else {
     chain = ['gemini-2.5-flash-image', 'gpt-image-1.5', 'flux-1.1-pro', 'flux-dev'];
@@ -451,6 +457,8 @@ export interface ProviderKeys {
   replicate: boolean;
   /** A self-hosted OpenAI-compatible image server is configured. @default false */
   selfHosted?: boolean;
+  /** Vertex AI is configured (ADC with a project, or an express-mode key). @default false */
+  vertex?: boolean;
 }
 
 /** Catalog prices of the judge, upscaler and alt-text writer a set of keys brings in, per image. */
@@ -463,7 +471,7 @@ export interface AuxiliaryPrices {
 /**
  * The image models a set of keys makes callable, and the prices of the judge, upscaler and
  * alt-text writer it selects: OpenAI's judge when its key is there, else Gemini's; Replicate's
- * upscaler with its token. The provider registry builds adapters to match; the CLI forecasts
+ * upscaler with its token, else Imagen's with Vertex AI. The provider registry builds adapters to match; the CLI forecasts
  * with it before any worker is involved.
  */
 export function capabilitiesFor(keys: ProviderKeys): { imageModels: string[]; prices: AuxiliaryPrices } {
@@ -472,10 +480,11 @@ export function capabilitiesFor(keys: ProviderKeys): { imageModels: string[]; pr
   if (keys.google) enabled.add('google');
   if (keys.replicate) enabled.add('replicate');
   if (keys.selfHosted) enabled.add('self-hosted');
+  if (keys.vertex) enabled.add('vertex');
   const judge = keys.openai ? VISION_MODELS['gpt-4.1-mini'].priceUsdPerImage : keys.google ? VISION_MODELS['gemini-2.5-flash'].priceUsdPerImage : 0;
   return {
     imageModels: Object.values(IMAGE_MODELS).filter((m) => enabled.has(m.provider) && !m.notRoutedYet).map((m) => m.id),
-    prices: { judgeUsdPerImage: judge, altTextUsd: judge, upscaleUsd: keys.replicate ? UPSCALE_MODELS['real-esrgan'].priceUsdPerImage : 0 },
+    prices: { judgeUsdPerImage: judge, altTextUsd: judge, upscaleUsd: keys.replicate ? UPSCALE_MODELS['real-esrgan'].priceUsdPerImage : keys.vertex ? UPSCALE_MODELS['imagen-4-upscale'].priceUsdPerImage : 0 },
   };
 }
 

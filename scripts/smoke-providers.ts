@@ -10,6 +10,8 @@ import type { GenerateImageInput, ImageGenerator } from '../activities/providers
 import { GeminiImageGenerator } from '../activities/providers/gemini';
 import { OpenAIImageGenerator } from '../activities/providers/openai';
 import { parseOutputHosts, ReplicateImageGenerator } from '../activities/providers/replicate';
+import { vertexClientOptions } from '../activities/providers';
+import { ImagenImageGenerator } from '../activities/providers/vertex';
 
 const config = parseConfig(process.env);
 const timeoutMs = config.DARKROOM_PROVIDER_TIMEOUT;
@@ -34,6 +36,13 @@ const smokes: Smoke[] = [
   {
     provider: 'Replicate', key: 'REPLICATE_API_TOKEN', model: 'flux-schnell', size: [1024, 1024],
     make: () => (config.REPLICATE_API_TOKEN ? new ReplicateImageGenerator({ apiToken: config.REPLICATE_API_TOKEN, baseUrl: config.REPLICATE_BASE_URL, timeoutMs, outputHosts: parseOutputHosts(config.REPLICATE_OUTPUT_HOSTS) }) : undefined),
+  },
+  {
+    provider: 'Google Vertex AI', key: 'GOOGLE_GENAI_USE_VERTEXAI + GOOGLE_CLOUD_PROJECT or DARKROOM_VERTEX_API_KEY', model: 'imagen-4-fast', size: [1024, 1024],
+    make: () => {
+      const vertex = vertexClientOptions(config);
+      return vertex ? new ImagenImageGenerator({ ...vertex, timeoutMs, addWatermark: config.DARKROOM_VERTEX_WATERMARK }) : undefined;
+    },
   },
 ];
 
@@ -61,7 +70,7 @@ async function main(): Promise<number> {
       console.log(`✘ ${s.provider} ${s.model}: ${(err as Error).name}: ${(err as Error).message}`);
     }
   }
-  if (ran === 0) console.log('No provider keys set: nothing to smoke-test. Set OPENAI_API_KEY, GEMINI_API_KEY or REPLICATE_API_TOKEN.');
+  if (ran === 0) console.log('No provider keys set: nothing to smoke-test. Set OPENAI_API_KEY, GEMINI_API_KEY, REPLICATE_API_TOKEN or Vertex AI (GOOGLE_GENAI_USE_VERTEXAI + GOOGLE_CLOUD_PROJECT, or DARKROOM_VERTEX_API_KEY).');
   return failures ? 1 : 0;
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { providerKeys, type Config } from '../../domain/config';
+import { providerKeys, vertexMode, type Config } from '../../domain/config';
 import { DEFAULT_MODERATION_WORDS, mergeModerationWords, parseModerationWords } from '../../domain/moderation';
 import { capabilitiesFor, IMAGE_MODELS } from '../../domain/models';
 import { GeminiAltTextWriter, GeminiImageGenerator, GeminiVisionJudge } from './gemini';
@@ -7,6 +7,7 @@ import { ChainModerator, LocalAltTextWriter, LocalImageGenerator, LocalVisionJud
 import { OpenAIAltTextWriter, OpenAIImageGenerator, OpenAIPromptModerator, OpenAIVisionJudge } from './openai';
 import { parseOutputHosts, ReplicateImageGenerator, ReplicateUpscaler } from './replicate';
 import type { AltTextWriter, ImageGenerator, PromptModerator, Upscaler, VisionJudge } from './types';
+import { ImagenImageGenerator, ImagenUpscaler, type VertexClientOptions } from './vertex';
 
 export * from './types';
 export * from './errors';
@@ -71,6 +72,14 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
     judge = new GeminiVisionJudge(opts);
     altText = new GeminiAltTextWriter(opts);
   }
+  const vertex = vertexClientOptions(config);
+  if (vertex) {
+    const opts = { ...vertex, timeoutMs, maxResponseBytes };
+    const imagen = new ImagenImageGenerator({ ...opts, addWatermark: config.DARKROOM_VERTEX_WATERMARK });
+    for (const m of modelsOf('vertex')) generators[m] = imagen;
+    // Real-ESRGAN on Replicate costs a fraction of Imagen upscale: Imagen's only without a Replicate token.
+    if (!config.REPLICATE_API_TOKEN) upscaler = new ImagenUpscaler(opts);
+  }
   if (config.OPENAI_API_KEY) {
     const opts = { apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs, maxResponseBytes };
     const openai = new OpenAIImageGenerator(opts);
@@ -105,6 +114,21 @@ export function createProviderRegistry(config: Config, overrides: ProviderOverri
     moderator,
     // The same choice of judge and upscaler that capabilitiesFor prices, so forecasts match.
     prices: { ...capabilitiesFor(providerKeys(config)).prices, ...overrides.prices },
+  };
+}
+
+/**
+ * How this configuration reaches Vertex AI, or undefined when it does not: the express-mode key
+ * alone, or the project with ADC (and the credentials file, when one is given).
+ */
+export function vertexClientOptions(config: Config): VertexClientOptions | undefined {
+  const mode = vertexMode(config);
+  if (!mode) return undefined;
+  return {
+    ...(mode === 'express'
+      ? { apiKey: config.DARKROOM_VERTEX_API_KEY }
+      : { project: config.GOOGLE_CLOUD_PROJECT, location: config.GOOGLE_CLOUD_LOCATION, credentialsFile: config.GOOGLE_APPLICATION_CREDENTIALS }),
+    baseUrl: config.DARKROOM_VERTEX_BASE_URL,
   };
 }
 

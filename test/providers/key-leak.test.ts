@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError, ProviderUnavailableError } from '../../activities/providers';
 import { ECHO_LIMIT } from '../../domain/text';
 import { expectNoKey, exposed } from './contract/exposure';
-import { rejection, startVendor, VENDORS, type VendorUnderTest } from './contract/vendors';
+import { CAPABILITIES, rejection, startVendor, VENDORS, type VendorUnderTest } from './contract/vendors';
 import type { LeakKind } from './fake-http';
 import type { ReplicateLeakKind } from './fake-replicate';
 
@@ -26,7 +26,7 @@ for (const vendor of VENDORS) {
     });
 
     const kinds = vendor === 'replicate' ? [...KINDS, 'failed' as const] : KINDS;
-    for (const capability of vendor === 'replicate' ? ['generate', 'edit', 'upscale (real-esrgan)', 'upscale (recraft)'] : ['generate', 'edit', 'judge', 'alt text']) {
+    for (const capability of CAPABILITIES[vendor]) {
       it.each(kinds)(`${capability}, answered %s by a key-echoing gateway`, async (kind) => {
         v.leakNext(kind);
         const err = await rejection(v.calls[capability]!());

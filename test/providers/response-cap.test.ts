@@ -4,7 +4,7 @@ import { ReplicateImageGenerator, ReplicateUpscaler } from '../../activities/pro
 import { OpenAIImageGenerator } from '../../activities/providers/openai';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../../activities/providers/shared';
 import { parseConfig } from '../../domain/config';
-import { rejection, startVendor, testPng, VENDORS, type VendorUnderTest } from './contract/vendors';
+import { CAPABILITIES, rejection, startVendor, testPng, VENDORS, type VendorUnderTest } from './contract/vendors';
 import { startFakeReplicate, type FakeReplicate } from './fake-replicate';
 
 /**
@@ -27,7 +27,7 @@ function expectRefused(err: Error, vendor: string, cap: number): asserts err is 
   expect(e.message).toContain('DARKROOM_MAX_DOWNLOAD_BYTES');
 }
 
-const VENDOR_NAME = { openai: 'OpenAI', gemini: 'Gemini', replicate: 'Replicate' } as const;
+const VENDOR_NAME = { openai: 'OpenAI', gemini: 'Gemini', replicate: 'Replicate', vertex: 'Vertex AI' } as const;
 
 for (const vendor of VENDORS) {
   describe(`${vendor}: API answers over the response cap`, () => {
@@ -39,7 +39,7 @@ for (const vendor of VENDORS) {
       await v?.close();
     });
 
-    for (const capability of vendor === 'replicate' ? ['generate', 'edit', 'upscale (real-esrgan)', 'upscale (recraft)'] : ['generate', 'edit', 'judge', 'alt text']) {
+    for (const capability of CAPABILITIES[vendor]) {
       it(`${capability}: a 200 with no Content-Length is refused once past the cap, and the connection dropped`, async () => {
         const before = v.streams().length;
         v.rawNext({ status: 200, body: { total: HUGE, prefix: '{"data": "' } });
@@ -68,7 +68,7 @@ for (const vendor of VENDORS) {
     });
 
     it('answers under the cap are read as before', async () => {
-      await expect(v.calls[vendor === 'replicate' ? 'upscale (recraft)' : 'judge']!()).resolves.toBeDefined();
+      await expect(v.calls[{ openai: 'judge', gemini: 'judge', replicate: 'upscale (recraft)', vertex: 'upscale' }[vendor]]!()).resolves.toBeDefined();
     });
   });
 }

@@ -74,9 +74,15 @@ describe('models and routing', () => {
 
   it('knows what a set of keys enables and what the judge and upscaler they bring cost', () => {
     expect(capabilitiesFor({ openai: false, google: false, replicate: false })).toEqual({ imageModels: ['local'], prices: { judgeUsdPerImage: 0, altTextUsd: 0, upscaleUsd: 0 } });
-    const all = capabilitiesFor({ openai: true, google: true, replicate: true, selfHosted: true });
+    const all = capabilitiesFor({ openai: true, google: true, replicate: true, selfHosted: true, vertex: true });
     expect(all.imageModels).toEqual(Object.keys(IMAGE_MODELS).filter((m) => !IMAGE_MODELS[m]!.notRoutedYet));
     expect(capabilitiesFor({ openai: true, google: true, replicate: true }).imageModels).not.toContain('self-hosted');
+    // A Gemini API key does not reach Imagen: Vertex AI does, and brings Imagen's upscaler when Replicate's is not there.
+    expect(capabilitiesFor({ openai: false, google: true, replicate: false }).imageModels.filter((m) => m.startsWith('imagen'))).toEqual([]);
+    const vertex = capabilitiesFor({ openai: false, google: false, replicate: false, vertex: true });
+    expect(vertex.imageModels).toEqual(['local', 'imagen-4', 'imagen-4-fast', 'imagen-4-ultra']);
+    expect(vertex.prices).toEqual({ judgeUsdPerImage: 0, altTextUsd: 0, upscaleUsd: 0.06 });
+    expect(capabilitiesFor({ openai: false, google: false, replicate: true, vertex: true }).prices.upscaleUsd).toBe(0.0025);
     expect(all.prices).toEqual({ judgeUsdPerImage: 0.0015, altTextUsd: 0.0015, upscaleUsd: 0.0025 });
     expect(capabilitiesFor({ openai: false, google: true, replicate: false }).prices.judgeUsdPerImage).toBe(0.0008);
   });
@@ -142,11 +148,21 @@ describe('models and routing', () => {
     for (const id of ['flux-1.1-pro', 'flux-schnell', 'ideogram-v3-turbo', 'imagen-4']) expect(IMAGE_MODELS[id]!.maxReferenceImages, id).toBeUndefined();
   });
 
-  it('keeps models it cannot call yet out of routing, and says why', () => {
-    const unrouted = Object.values(IMAGE_MODELS).filter((m) => m.notRoutedYet).map((m) => m.id);
-    expect(unrouted).toEqual(['imagen-4', 'imagen-4-fast', 'imagen-4-ultra']);
-    expect(() => routeImageModel(brief({ model: 'imagen-4' }), everything)).toThrow(/not routed yet.*Vertex/);
-    expect(routeImageModel(brief({ candidates: 40, budgetUsd: 2 }), everything).chain).not.toContain('imagen-4-fast');
+  it('routes Imagen 4 only with Vertex AI configured, and never a packshot brief to it', () => {
+    expect(Object.values(IMAGE_MODELS).filter((m) => m.notRoutedYet).map((m) => m.id)).toEqual([]);
+    expect(Object.values(IMAGE_MODELS).filter((m) => m.provider === 'vertex').map((m) => m.id)).toEqual(['imagen-4', 'imagen-4-fast', 'imagen-4-ultra']);
+    expect(() => routeImageModel(brief({ model: 'imagen-4' }), ['local', 'gemini-2.5-flash-image'])).toThrow(/needs Vertex AI \(GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT, or DARKROOM_VERTEX_API_KEY\)/);
+    expect(routeImageModel(brief({ model: 'imagen-4-ultra' }), everything)).toMatchObject({ model: 'imagen-4-ultra', chain: ['imagen-4-ultra'] });
+    // In the auto chains: a photoreal fallback after gpt-image-1.5, and the last cheap option for exploration.
+    expect(routeImageModel(brief({ styleHints: ['studio product photography'] }), everything).chain).toEqual(['flux-1.1-pro', 'gpt-image-1.5', 'imagen-4', 'flux-dev', 'gemini-2.5-flash-image']);
+    const vertexOnly = ['local', 'imagen-4', 'imagen-4-fast', 'imagen-4-ultra'];
+    expect(routeImageModel(brief({ styleHints: ['studio product photography'] }), vertexOnly).model).toBe('imagen-4');
+    expect(routeImageModel(brief({ candidates: 40, budgetUsd: 2 }), vertexOnly).chain).toEqual(['imagen-4-fast']);
+    // Text to image only: a packshot brief is kept off Imagen, named or not.
+    const packshot = { references: { product: 'https://cdn.example.com/bottle.png' } };
+    expect(() => routeImageModel(brief({ model: 'imagen-4', ...packshot }), everything)).toThrow(/takes no reference images/);
+    expect(routeImageModel(brief({ styleHints: ['studio product photography'], ...packshot }), everything).chain).not.toContain('imagen-4');
+    expect(() => routeImageModel(brief({ styleHints: ['studio product photography'], ...packshot }), vertexOnly)).toThrow(RoutingError);
     expect(() => routeImageModel(brief({ model: 'self-hosted' }), ['local'])).toThrow(/needs DARKROOM_SELF_HOSTED_BASE_URL/);
     expect(routeImageModel(brief({ model: 'flux-kontext-pro' }), everything)).toMatchObject({ model: 'flux-kontext-pro' });
   });

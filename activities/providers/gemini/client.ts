@@ -93,6 +93,10 @@ export interface CallContext {
   signal?: AbortSignal;
   /** The request's response cap: when it tripped, that is the error. */
   cap?: ResponseCap;
+  /** Who is called, in messages: the Gemini API or Vertex AI. @default 'Gemini' */
+  vendor?: string;
+  /** What to check when Google refuses the credentials. @default "GEMINI_API_KEY and the project's access to the model" */
+  credentialsHint?: string;
 }
 
 /**
@@ -103,6 +107,7 @@ export interface CallContext {
  */
 export function mapGeminiError(err: unknown, ctx: CallContext, headers?: Pick<Headers, 'get'>): unknown {
   const { provider, redact, signal, what } = ctx;
+  const vendor = ctx.vendor ?? 'Gemini';
   const settled = settledFailure(err, signal, ctx.cap);
   if (settled) return settled.error;
   const opts = { cause: err };
@@ -110,27 +115,27 @@ export function mapGeminiError(err: unknown, ctx: CallContext, headers?: Pick<He
     const body = parseErrorBody(err.message);
     const status = err.status;
     const message = vendorText(body?.message ?? err.message, redact);
-    const where = `Gemini ${what} (HTTP ${status}${body?.status ? `, ${vendorText(body.status, redact, 60)}` : ''})`;
+    const where = `${vendor} ${what} (HTTP ${status}${body?.status ? `, ${vendorText(body.status, redact, 60)}` : ''})`;
     if (status === 429 || body?.status === 'RESOURCE_EXHAUSTED') {
       return new RateLimitError(`${where}: ${message}`, provider, retryAfterMs(headers, body?.details), opts);
     }
     if (status === 401 || status === 403 || hasErrorInfoReason(body?.details, 'API_KEY_INVALID') || /API key (?:not valid|expired|invalid)/i.test(message)) {
-      return new AuthenticationError(`${where}: ${message} — check GEMINI_API_KEY and the project's access to the model`, provider, opts);
+      return new AuthenticationError(`${where}: ${message} — check ${ctx.credentialsHint ?? "GEMINI_API_KEY and the project's access to the model"}`, provider, opts);
     }
     return statusFailure(status, `${where}: ${message}`, provider, opts);
   }
   if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
-    return new ProviderUnavailableError(`Gemini ${what}: no complete answer within ${ctx.timeoutMs} ms`, provider, opts);
+    return new ProviderUnavailableError(`${vendor} ${what}: no complete answer within ${ctx.timeoutMs} ms`, provider, opts);
   }
   if (err instanceof SyntaxError) {
-    return new ProviderUnavailableError(`Gemini ${what}: malformed response (${vendorText(err.message, redact)})`, provider, opts);
+    return new ProviderUnavailableError(`${vendor} ${what}: malformed response (${vendorText(err.message, redact)})`, provider, opts);
   }
   if (err instanceof TypeError) {
     // undici's "fetch failed": connection refused, reset, DNS.
     const detail = (err.cause as Error | undefined)?.message ?? err.message;
-    return new ProviderUnavailableError(`Gemini ${what}: could not reach the API (${vendorText(String(detail), redact)})`, provider, opts);
+    return new ProviderUnavailableError(`${vendor} ${what}: could not reach the API (${vendorText(String(detail), redact)})`, provider, opts);
   }
-  return new ProviderUnavailableError(`Gemini ${what}: ${vendorText(err instanceof Error ? err.message : String(err), redact)}`, provider, opts);
+  return new ProviderUnavailableError(`${vendor} ${what}: ${vendorText(err instanceof Error ? err.message : String(err), redact)}`, provider, opts);
 }
 
 /** A vendor response that failed its schema check: retried, because the next one is usually fine. */
@@ -139,12 +144,12 @@ export function malformed(what: string, provider: string, detail: string, cause?
 }
 
 /**
- * One `generateContent` call, exactly one HTTP request: no SDK retries and no automatic
- * continuation (which would send a second, billed request). The call's own fetch caps the
- * response body ({@link ResponseCap}) and catches the response headers, so that a 429's
- * `retry-after` reaches the RateLimitError — the SDK's ApiError keeps only the status and body.
+ * Runs one SDK call, exactly one HTTP request (SDK retries are off), through the call's own
+ * fetch: it caps the response body ({@link ResponseCap}) and catches the response headers, so
+ * that a 429's `retry-after` reaches the RateLimitError — the SDK's ApiError keeps only the
+ * status and body. Whatever the call throws is mapped by {@link mapGeminiError}.
  */
-export async function generateContent(ai: GoogleGenAI, params: GenerateContentParameters, ctx: CallContext & { cap: ResponseCap }): Promise<GeminiResponse> {
+export async function cappedCall<T>(ctx: CallContext & { cap: ResponseCap }, run: (fetch: typeof globalThis.fetch) => Promise<T>): Promise<T> {
   ctx.signal?.throwIfAborted();
   let headers: Headers | undefined;
   const capped = ctx.cap.fetch();
@@ -153,20 +158,29 @@ export async function generateContent(ai: GoogleGenAI, params: GenerateContentPa
     headers = res.headers;
     return res;
   };
-  let raw: unknown;
   try {
-    raw = await ai.models.generateContent({
+    return await run(recordingFetch);
+  } catch (err) {
+    throw mapGeminiError(err, ctx, headers);
+  }
+}
+
+/**
+ * One `generateContent` call ({@link cappedCall}), with no automatic continuation (which would
+ * send a second, billed request).
+ */
+export async function generateContent(ai: GoogleGenAI, params: GenerateContentParameters, ctx: CallContext & { cap: ResponseCap }): Promise<GeminiResponse> {
+  const raw: unknown = await cappedCall(ctx, (fetch) =>
+    ai.models.generateContent({
       ...params,
       config: {
         ...params.config,
         abortSignal: ctx.signal,
         automaticContinuation: false,
-        httpOptions: { ...params.config?.httpOptions, fetch: recordingFetch },
+        httpOptions: { ...params.config?.httpOptions, fetch },
       },
-    });
-  } catch (err) {
-    throw mapGeminiError(err, ctx, headers);
-  }
+    }),
+  );
   const parsed = GenerateContentResponseSchema.safeParse(raw);
   if (!parsed.success) throw malformed(ctx.what, ctx.provider, z.prettifyError(parsed.error).replace(/\s+/g, ' '), parsed.error);
   const blocked = policyBlock(parsed.data);

@@ -7,14 +7,25 @@ import type { GenerateImageInput } from '../../../activities/providers';
 import { GeminiAltTextWriter, GeminiImageGenerator, GeminiVisionJudge } from '../../../activities/providers/gemini';
 import { OpenAIAltTextWriter, OpenAIImageGenerator, OpenAIVisionJudge } from '../../../activities/providers/openai';
 import { ReplicateImageGenerator, ReplicateUpscaler } from '../../../activities/providers/replicate';
+import { ImagenImageGenerator, ImagenUpscaler } from '../../../activities/providers/vertex';
 import { validateBrief } from '../../../domain/brief';
 import { startFakeGemini } from '../fake-gemini';
 import type { LeakKind, RawResponse, StreamReport } from '../fake-http';
 import { startFakeOpenAI } from '../fake-openai';
 import { startFakeReplicate, type ReplicateLeakKind } from '../fake-replicate';
+import { startFakeVertex } from '../fake-vertex';
 
-export type VendorName = 'openai' | 'gemini' | 'replicate';
-export const VENDORS: readonly VendorName[] = ['openai', 'gemini', 'replicate'];
+export type VendorName = 'openai' | 'gemini' | 'replicate' | 'vertex';
+export const VENDORS: readonly VendorName[] = ['openai', 'gemini', 'replicate', 'vertex'];
+
+/** The capabilities each vendor's adapters have that send a request ({@link VendorUnderTest.calls}). */
+export const CAPABILITIES: Record<VendorName, readonly string[]> = {
+  openai: ['generate', 'edit', 'judge', 'alt text'],
+  gemini: ['generate', 'edit', 'judge', 'alt text'],
+  replicate: ['generate', 'edit', 'upscale (real-esrgan)', 'upscale (recraft)'],
+  // Imagen takes no reference images (an edit is refused before any request) and judges nothing.
+  vertex: ['generate', 'upscale'],
+};
 
 /** A call to one capability; `signal` is the caller's (the activity's cancellation). */
 export type CapabilityCall = (signal?: AbortSignal) => Promise<unknown>;
@@ -38,6 +49,8 @@ export const LEAK_KEYS: Record<VendorName, string> = {
   openai: 'sk-proj-Leak+Test/Key=0123456789abcdefXYZ',
   gemini: 'AIzaLeak+Test/Key=0123456789abcdefghijklm',
   replicate: 'r8_Leak+Test/Token=0123456789abcdefghij',
+  // A Vertex AI express-mode key (Google API key shape).
+  vertex: 'AIzaLeak+Vertex/Key=0123456789abcdefghij',
 };
 
 export const brief = validateBrief({
@@ -116,6 +129,24 @@ export async function startVendor(vendor: VendorName, o: VendorOptions): Promise
         edit: async (signal) => gen.generate(await editInput('gemini-3.1-flash-image', 1024, 1024, signal)),
         judge: judge(new GeminiVisionJudge(opts)),
         'alt text': alt(new GeminiAltTextWriter(opts)),
+      },
+      leakNext: (k) => fake.leakNext(k as LeakKind),
+      rawNext: fake.rawNext,
+      streams: fake.streams,
+      close: fake.close,
+    };
+  }
+  if (vendor === 'vertex') {
+    const fake = await startFakeVertex({ project: 'darkroom-test', apiKey: key });
+    const opts = { apiKey: key, baseUrl: fake.baseUrl, ...limits };
+    const gen = new ImagenImageGenerator(opts);
+    const upscaler = new ImagenUpscaler(opts);
+    return {
+      vendor,
+      key,
+      calls: {
+        generate: (signal) => gen.generate(genInput('imagen-4', 1024, 1024, signal)),
+        upscale: async (signal) => upscaler.upscale({ image: await testPng(), minWidth: 700, minHeight: 300, signal }),
       },
       leakNext: (k) => fake.leakNext(k as LeakKind),
       rawNext: fake.rawNext,
