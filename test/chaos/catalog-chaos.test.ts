@@ -24,6 +24,19 @@ type Disruption = 'kill' | 'restart server' | 'restart server, killing the worke
 /** What happens, in order, each once the catalog has finished the given number of rows. */
 const PLAN: Array<[number, Disruption]> = [[15, 'kill'], [35, 'restart server'], [55, 'kill'], [75, 'restart server, killing the worker while it is down'], [95, 'kill']];
 
+/** For a stalled catalog's error: its run, pending activities and children, and its last history events. */
+async function whereItStands(client: Client, workflowId: string): Promise<string> {
+  try {
+    const handle = client.workflow.getHandle(workflowId);
+    const d = await handle.describe();
+    const activities = (d.raw.pendingActivities ?? []).map((a) => `${a.activityType?.name} attempt ${a.attempt} state ${a.state} ${a.lastFailure?.message ?? ''}`);
+    const events = ((await handle.fetchHistory()).events ?? []).map((e) => String(e.eventType));
+    return `run ${d.runId} ${d.status.name}, pending activities [${activities.join('; ')}], pending children ${d.raw.pendingChildren?.length ?? 0}, last events ${events.slice(-8).join(' ')}`;
+  } catch (err) {
+    return `describe failed: ${String(err)}`;
+  }
+}
+
 describe('a catalog through worker SIGKILLs and dev-server restarts', () => {
   it(`${ROWS} rows: every row once in the report, one ledger entry, one candidate, whole assets and one generator call each`, async ({ task }) => {
     const dataDir = testDataDir('chaos-catalog');
@@ -66,7 +79,7 @@ describe('a catalog through worker SIGKILLs and dev-server restarts', () => {
           if (s) continued = Math.max(continued, s.runs);
           if (s && s.counts.done >= target) break;
           if (s) last = s.counts;
-          if (i >= 1800) throw new Error(`before "${what}": ${target} rows never finished within 180 s; last status: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+          if (i >= 1800) throw new Error(`before "${what}": ${target} rows never finished within 180 s; last status: ${last instanceof Error ? last.message : JSON.stringify(last)}; ${await whereItStands(client, `catalog-${catalogId}`)}`);
           await new Promise((r) => setTimeout(r, 100));
         }
         if (what === 'kill') {
@@ -80,8 +93,7 @@ describe('a catalog through worker SIGKILLs and dev-server restarts', () => {
         } else {
           done.push((await status()).counts.done);
           await restartServer(async () => {
-            worker.kill('SIGKILL');
-            await exited(worker);
+            await killWhileHeld(worker, gate);
             worker = spawnCrashWorker(env);
           });
         }
