@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Minutes-long crash runs: `npm run chaos` (test/chaos/vitest.config.ts).
+    exclude: [...configDefaults.exclude, 'test/chaos/**'],
     // The Temporal worker's native bridge misbehaves under worker threads.
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],

@@ -2,9 +2,10 @@
  * `npm run record:replay`: records real histories of briefWorkflow and catalogWorkflow for test/replay.
  *
  * Starts a throwaway dev server and worker, runs briefs and catalogs that together take every
- * path the workflows have (published, score gate, invalid input, human review, review deadlines,
- * a model that falls back to another, a budget raised by a person; a catalog that continues as
- * new, is paused and resumed, or is cancelled), and writes each history as JSON. Cases on vendor
+ * path the workflows have (published, score gate, invalid input, human review, two revision
+ * rounds, review deadlines, a model that falls back to another, a vendor failing half its calls,
+ * a budget raised by a person; a catalog that continues as new, is paused and resumed, or is
+ * cancelled), and writes each history as JSON. Cases on vendor
  * models get a worker of their own, talking to the local fake vendor servers the tests use.
  * Commit the files: the replay test proves new workflow code still replays them.
  * Only missing files are recorded (`--all` records every one again): record again only when a
@@ -30,6 +31,8 @@ import { productFeed, testTemplate } from '../test/support/catalog';
 import { testBrief, waitFor } from '../test/support/briefs';
 import { startFakeOpenAI } from '../test/providers/fake-openai';
 import { startFakeGemini } from '../test/providers/fake-gemini';
+import type { Fault } from '../test/providers/contract/faults';
+import { halfFailing } from '../test/support/faults';
 import {
   approveSignal, cancelCatalogSignal, catalogStatusQuery, pauseSignal, raiseBudgetUpdate, requestChangesSignal, resumeSignal, retryFailedSignal,
   reviewUpdate, statusQuery,
@@ -79,6 +82,16 @@ async function reviewWithRevision(handle: Handle): Promise<void> {
   await handle.signal(requestChangesSignal, { feedback: 'Warmer light, lamp switched on.', keep: ['r1-c01'], reviewer: 'recorder' });
   await awaitingRound(handle, 2);
   await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: ['r2-c02'], reviewer: 'recorder' }] });
+}
+
+/** Two revision rounds, one asked for by signal and one by update, then approval in the last round allowed. */
+async function twoRevisions(handle: Handle): Promise<void> {
+  await awaitingRound(handle, 1);
+  await handle.signal(requestChangesSignal, { feedback: 'Lower camera angle.', reviewer: 'recorder' });
+  await awaitingRound(handle, 2);
+  await handle.executeUpdate(reviewUpdate, { args: [{ action: 'requestChanges', feedback: 'Warmer light.', keep: ['r2-c01'], reviewer: 'recorder' }] });
+  await awaitingRound(handle, 3);
+  await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: ['r3-c02'], reviewer: 'recorder' }] });
 }
 
 /** A branded brief under review: feedback that uses a banned word (taken out of the next prompt), then approval. */
@@ -133,6 +146,18 @@ interface Vendors { env: Record<string, string>; close(): Promise<void> }
 async function openai(opts: { down?: boolean } = {}): Promise<Vendors> {
   const fake = await startFakeOpenAI({ apiKey: KEY, ...(opts.down ? { imageFaults: () => 'serverError' as const } : {}) });
   return { env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.baseURL, DARKROOM_PROVIDER_ATTEMPTS: '2', DARKROOM_RETRY_INITIAL: '100ms', DARKROOM_OPENAI_RPM: '6000' }, close: () => fake.close() };
+}
+
+/**
+ * OpenAI failing half its image calls on a seeded schedule (429, 500, never answered): the
+ * generate activities retry on the same model, some after the vendor's retry-after.
+ */
+async function openaiFlaky(): Promise<Vendors> {
+  const fake = await startFakeOpenAI({ apiKey: KEY, imageFaults: halfFailing<Fault>('replay-flaky', [['rateLimit', 2], ['serverError', 2], ['timeout', 1]]) });
+  return {
+    env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: fake.baseURL, DARKROOM_PROVIDER_ATTEMPTS: '8', DARKROOM_PROVIDER_TIMEOUT: '3s', DARKROOM_RETRY_INITIAL: '100ms', DARKROOM_OPENAI_RPM: '6000' },
+    close: () => fake.close(),
+  };
 }
 
 /** OpenAI down for images, Gemini up: the route falls back along its chain. */
@@ -206,6 +231,10 @@ const cases: Case[] = [
   { name: 'brief-deadline-remind', input: validateBrief(testBrief({ id: 'replay-remind', approval: 'human', candidates: 2, review: { deadline: '1s', onDeadline: 'remind' } })), drive: approveAfterReminders },
   // The routed model's vendor fails every image call: the brief falls back to the next model in the chain.
   { name: 'brief-fallback', input: poster({ id: 'replay-fallback' }), vendors: openaiDownGeminiUp },
+  // The routed model's vendor fails half its calls: retries on the same model, no fallback.
+  { name: 'brief-provider-retries', input: poster({ id: 'replay-retries', candidates: 4 }), vendors: openaiFlaky },
+  // Changes asked for twice (signal, then update): three rounds, the last allowed by maxRounds.
+  { name: 'brief-revision-rounds', input: validateBrief(testBrief({ id: 'replay-rounds', approval: 'human', candidates: 2 })), drive: twoRevisions },
   { name: 'brief-raise-budget', input: poster({ id: 'replay-raise', candidates: 4, budgetUsd: 0.05, approval: 'human' }), vendors: openai, drive: raiseThenApprove },
   // A continued run: carried input and rows, reconciliation timers and describeRows, pause and resume, the report.
   catalog('catalog-last-run', 'replay-last', 7, { template: { ...testTemplate, approval: 'human' }, window: 3, rowsPerRun: 5, reconcileEveryMs: 1000 }, { keep: 'last', drive: reviewAcrossRuns }),

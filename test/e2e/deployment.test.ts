@@ -8,8 +8,8 @@
  * Nothing is skipped when a part is missing: CI installs PostgreSQL and builds the server
  * (.ci/run); elsewhere the error says which command provides it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import { startTemporalOnPostgres, type TemporalOnPostgres } from '../../scripts/
 import { ensureTemporalServer, TEMPORAL_SERVER_VERSION } from '../../scripts/temporal-server';
 import { parseReport, productFeed, testTemplate } from '../support/catalog';
 import { startVersitygw, type Versitygw } from '../support/versitygw';
+import { exited, killWhileHeld, spawnCrashWorker as spawnWorker } from '../support/crash-worker';
 
 const BUCKET = 'darkroom-deploy';
 const ROWS = 16;
@@ -56,14 +57,6 @@ afterAll(async () => {
   else if (dir) log(`kept ${dir}`);
 });
 
-/** The production worker with an instrumented generator, in its own process; see test/support/worker-process.ts. */
-function spawnWorker(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.resolve('test/support/worker-process.ts')], {
-    env: { ...process.env, DARKROOM_HEARTBEAT_TIMEOUT: '2s', DARKROOM_RETRY_INITIAL: '200ms', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-const exited = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(undefined) : p.once('exit', r)));
 
 describe('deployment: Temporal on PostgreSQL, two workers, one S3 bucket', () => {
   it(`a ${ROWS}-row catalog finishes every row exactly once after one of its two workers is SIGKILLed`, async () => {
@@ -99,12 +92,10 @@ describe('deployment: Temporal on PostgreSQL, two workers, one S3 bucket', () =>
       }
       // Hold every generator answer so the kill lands while calls are in flight, never between
       // an image being delivered and stored (that call would be paid again, by design).
-      writeFileSync(path.join(gate, 'hold'), '');
-      await new Promise((r) => setTimeout(r, 400));
-      const doneAtKill = (await handle.query(catalogStatusQuery)).counts.done;
-      workerA.kill('SIGKILL');
-      await exited(workerA);
-      rmSync(path.join(gate, 'hold'));
+      let doneAtKill = 0;
+      await killWhileHeld(workerA, gate, async () => {
+        doneAtKill = (await handle.query(catalogStatusQuery)).counts.done;
+      });
 
       const result = await handle.result();
       const wallMs = Date.now() - started;

@@ -143,6 +143,8 @@ export interface StreamedBody {
   contentLength?: number;
   /** Stop sending after this many bytes and keep the connection open: a vendor that hangs mid-body. */
   stallAfter?: number;
+  /** Wait this long before each chunk: a vendor that answers slowly. @default 0 */
+  chunkDelayMs?: number;
 }
 
 /** An exact answer for a test: status, headers, and a body sent as it is (text or bytes) or streamed. */
@@ -191,6 +193,8 @@ export function sendRaw(res: http.ServerResponse, r: RawResponse): StreamReport 
     }
     while (report.written < body.total && !report.closed) {
       if (body.stallAfter !== undefined && report.written >= body.stallAfter) return closed;
+      if (body.chunkDelayMs) await Promise.race([new Promise((resolve) => setTimeout(resolve, body.chunkDelayMs)), closed]);
+      if (report.closed) break;
       const n = Math.min(CHUNK, body.total - report.written);
       const flushed = res.write(n === CHUNK ? chunk : chunk.subarray(0, n));
       report.written += n;

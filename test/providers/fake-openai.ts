@@ -22,8 +22,12 @@ export interface FakeOpenAIOptions {
   revisedPrompt?: boolean;
   /** What a chat completion without `response_format` answers (the alt-text writer's call). */
   altText?: string;
-  /** A fault for some requests by their order (0-based, image requests only), e.g. every other one. */
-  imageFaults?: (index: number) => Fault | undefined;
+  /**
+   * A fault for some requests by their order (0-based, image requests only), e.g. every other one.
+   * A `timeout` accepts the request and never answers; a {@link RawResponse} is sent as it is
+   * (a streamed one is reported in {@link FakeOpenAI.streams}).
+   */
+  imageFaults?: (index: number) => Fault | RawResponse | undefined;
   /**
    * What the moderation model flags: an input containing one of these words (any case) is
    * flagged in its category. @default {@link FAKE_MODERATION_FLAGS}
@@ -450,7 +454,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     if (path === '/v1/images/generations' || path === '/v1/images/edits') {
       const scheduled = options.imageFaults?.(imageIndex++);
-      if (scheduled && scheduled !== 'timeout') return send(res, faultResponse(scheduled, { retryAfter: '1', bearer, path }));
+      if (scheduled === 'timeout') return; // accepted, never answered; close() drops the socket
+      if (typeof scheduled === 'object') {
+        const report = sendRaw(res, scheduled);
+        if (report) streams.push(report);
+        return;
+      }
+      if (scheduled) return send(res, faultResponse(scheduled, { retryAfter: '1', bearer, path }));
       const edit = path.endsWith('/edits');
       if (edit && !(body as Partial<MultipartBody>).multipart) {
         return send(res, { status: 400, body: apiError('Invalid Content-Type header (application/json), expected multipart/form-data.', 'invalid_request_error', null) });

@@ -13,6 +13,7 @@ describe('recorded histories replay on the current workflow code', () => {
       'brief-published.json', 'brief-score-gate.json', 'brief-invalid-input.json', 'brief-human-review.json', 'catalog-continue-as-new.json',
       'brief-deadline-approve-top.json', 'brief-deadline-remind.json', 'brief-fallback.json', 'brief-raise-budget.json',
       'catalog-last-run.json', 'catalog-cancelled.json', 'brief-webhooks.json', 'brief-prompt-refused.json', 'brief-when-unsure.json',
+      'brief-provider-retries.json', 'brief-revision-rounds.json',
     ]));
   });
 

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
@@ -9,17 +8,9 @@ import { catalogStatusQuery } from '../../workflows/messages';
 import { startDevServer } from '../../scripts/dev-server';
 import { parseReport, productFeed, startCatalog } from '../support/catalog';
 import { closeTestConnection, testDataDir, uniqueTaskQueue } from '../support/temporal';
+import { exited, killWhileHeld, spawnCrashWorker as spawnWorker } from '../support/crash-worker';
 
 afterAll(closeTestConnection);
-
-/** A worker in its own process, so it can be SIGKILLed; see test/support/worker-process.ts. */
-function spawnWorker(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.resolve('test/support/worker-process.ts')], {
-    env: { ...process.env, DARKROOM_HEARTBEAT_TIMEOUT: '2s', DARKROOM_RETRY_INITIAL: '200ms', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-const exited = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(undefined) : p.once('exit', r)));
 
 describe('catalogs survive crashes', () => {
   it('a 200-row catalog completes through repeated SIGKILLs of its worker, every row once, one generator call per stored candidate', async () => {
@@ -53,12 +44,9 @@ describe('catalogs survive crashes', () => {
           if (i >= 1500) throw new Error(`kill ${k + 1}: ${target} rows never finished within 150 s; last status: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
           await new Promise((r) => setTimeout(r, 100));
         }
-        writeFileSync(path.join(gate, 'hold'), '');
-        await new Promise((r) => setTimeout(r, 400)); // every lane is now held or idle
-        kills.push((await handle.query(catalogStatusQuery)).counts.done);
-        worker.kill('SIGKILL');
-        await exited(worker);
-        rmSync(path.join(gate, 'hold'));
+        await killWhileHeld(worker, gate, async () => {
+          kills.push((await handle.query(catalogStatusQuery)).counts.done);
+        });
         worker = spawnWorker(env);
       }
       // Bounded below the test's limit, so a catalog that stops moving says where it stands.

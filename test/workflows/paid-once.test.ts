@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,10 +6,9 @@ import { FsBlobStore } from '../../activities/blob-store';
 import { briefWorkflow } from '../../workflows';
 import { testBrief } from '../support/briefs';
 import { closeTestConnection, testAddress, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
+import { exited, spawnCrashWorker } from '../support/crash-worker';
 
 afterAll(closeTestConnection);
-
-const exited = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(undefined) : p.once('exit', r)));
 
 /**
  * A paid call is followed by two writes: the image, then its ledger entry. The worker process
@@ -25,7 +23,6 @@ describe('exactly-once spend across a crash between a paid call and its records'
     const gate = path.join(dataDir, 'gate');
     mkdirSync(gate, { recursive: true });
     const env = {
-      ...process.env,
       TEMPORAL_ADDRESS: testAddress(),
       DARKROOM_TASK_QUEUE: taskQueue,
       DARKROOM_DATA_DIR: dataDir,
@@ -36,7 +33,7 @@ describe('exactly-once spend across a crash between a paid call and its records'
       // One call at a time, so the kill cuts off no other call in flight (that window is the vendor's).
       DARKROOM_GENERATE_CONCURRENCY: '1',
     };
-    const spawnWorker = () => spawn(process.execPath, ['--import', 'tsx', path.resolve('test/support/worker-process.ts')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const spawnWorker = () => spawnCrashWorker(env);
 
     const workflowId = uniqueWorkflowId(`paid-${point}`);
     const handle = await client.workflow.start(briefWorkflow, { taskQueue, workflowId, args: [testBrief({ candidates: 3 })] });
