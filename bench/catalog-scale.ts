@@ -47,9 +47,20 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** Resident memory of a live process in MiB, 0 once it has gone. */
+function rssMiB(pid: number): number {
+  try {
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+  } catch {
+    return 0;
+  }
+}
+
 interface RunRecord {
   label: string; rows: number; workers: number; window: number; provider: string; env: Record<string, string>;
   done: number; failed: number; wallSeconds: number; rowsPerMinute: number; workerPeakRssMiB: number[];
+  /** Peak when the worker first polled (start-up: loading, bundling), and resident at the end. */
+  workerStartupPeakMiB: number[]; workerEndRssMiB: number[];
   workerCpuSeconds: number; serverCpuSeconds: number; clientCpuSeconds: number; catalogRuns: number;
   largestRunHistoryEvents: number; largestRunHistoryBytes: number; loadStart: string; loadEnd: string; at: string;
 }
@@ -61,8 +72,18 @@ async function main(): Promise<void> {
   const entry = path.resolve(import.meta.dirname, provider === 'local' ? '../workers/main.ts' : 'sim-worker.ts');
   const procs: ChildProcess[] = Array.from({ length: workers }, () => spawn(process.execPath, ['--import', 'tsx', entry], {
     env: { ...process.env, ...extraEnv, TEMPORAL_ADDRESS: server.address, DARKROOM_TASK_QUEUE: taskQueue, DARKROOM_DATA_DIR: dir },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   }));
+  // The clock starts once every worker polls: bundling the workflows at start is not catalog time.
+  await Promise.all(procs.map((p) => new Promise<void>((resolve, reject) => {
+    let out = '';
+    p.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (/worker: polling/.test(out)) resolve();
+    });
+    p.once('exit', (code) => reject(new Error(`a worker exited (${code}) before polling`)));
+  })));
+  const startupPeaks = procs.map((p) => peakRssMiB(p.pid!));
   const peaks = procs.map(() => 0);
   const cpu = procs.map(() => 0);
   let serverCpu = 0;
@@ -96,6 +117,7 @@ async function main(): Promise<void> {
     const record: RunRecord = {
       label, rows, workers, window, provider, env: extraEnv, done: result.counts.done, failed: result.counts.failed,
       wallSeconds: Math.round(wallS), rowsPerMinute: Math.round((rows / wallS) * 60 * 10) / 10, workerPeakRssMiB: peaks,
+      workerStartupPeakMiB: startupPeaks, workerEndRssMiB: procs.map((p) => rssMiB(p.pid!)),
       // Startup (bundling the workflows) is left out: CPU counted from the catalog's start.
       workerCpuSeconds: Math.round(cpu.reduce((s, c, i) => s + c - cpuAtStart.workers[i]!, 0)),
       serverCpuSeconds: Math.round(serverCpu - cpuAtStart.server),
@@ -122,9 +144,10 @@ function report(record: RunRecord): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(file, `${all.map((r) => JSON.stringify(r)).join('\n')}\n`);
   const body = table(
-    ['run', 'rows', 'wall s', 'rows/min', 'worker peak MiB', 'worker CPU s', 'server CPU s', 'client CPU s', 'CPU s / row', 'largest run history', 'load avg start → end'],
+    ['run', 'rows', 'wall s', 'rows/min', 'worker peak MiB (at start-up; at the end)', 'worker CPU s', 'server CPU s', 'client CPU s', 'CPU s / row', 'largest run history', 'load avg start → end'],
     all.map((r) => [
-      r.label, `${r.done}/${r.rows}${r.failed ? ` (${r.failed} failed)` : ''}`, r.wallSeconds, r.rowsPerMinute, r.workerPeakRssMiB.join(' + '),
+      r.label, `${r.done}/${r.rows}${r.failed ? ` (${r.failed} failed)` : ''}`, r.wallSeconds, r.rowsPerMinute,
+      `${r.workerPeakRssMiB.join(' + ')}${r.workerStartupPeakMiB ? ` (${r.workerStartupPeakMiB.join(' + ')}; ${r.workerEndRssMiB.join(' + ')})` : ''}`,
       r.workerCpuSeconds, r.serverCpuSeconds, r.clientCpuSeconds, ((r.workerCpuSeconds + r.serverCpuSeconds) / r.rows).toFixed(2),
       `${r.largestRunHistoryEvents} events, ${(r.largestRunHistoryBytes / 1024).toFixed(0)} KiB (${r.catalogRuns} runs)`, `${r.loadStart} → ${r.loadEnd}`,
     ]),
