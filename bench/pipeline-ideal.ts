@@ -17,7 +17,7 @@
  *   activity execution divided by DARKROOM_MAX_CONCURRENT_ACTIVITIES. The catalog's own
  *   bookkeeping activities are left out of the ideal (reported separately).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -26,6 +26,7 @@ import type { temporal } from '@temporalio/proto';
 import { parseConfig } from '../domain/config';
 import { IMAGE_MODELS } from '../domain/models';
 import { startDevServer } from '../scripts/dev-server';
+import { ensureTemporalCli } from '../scripts/temporal-cli';
 import { createDarkroomWorker, providerLimits, WORKFLOWS_PATH } from '../workers/worker';
 import { productFeed, startCatalog } from '../test/support/catalog';
 import { testBrief } from '../test/support/briefs';
@@ -40,6 +41,8 @@ const arg = (name: string, dflt: number) => {
 const CANDIDATES = arg('candidates', 25);
 const ROWS = arg('rows', 100);
 /** DARKROOM_GENERATE_CONCURRENCY values to run the brief with, each on its own worker (the catalog runs with the first). */
+/** Task-queue partitions of the dev server to run on: 0 for its default (4), else every queue in that many. */
+const PARTITIONS = process.argv.includes('--partitions') ? process.argv[process.argv.indexOf('--partitions') + 1]!.split(',').map(Number) : [0];
 const GENERATE_CONCURRENCY = (process.argv[process.argv.indexOf('--generate-concurrency') + 1] && process.argv.includes('--generate-concurrency')
   ? process.argv[process.argv.indexOf('--generate-concurrency') + 1]!.split(',').map(Number) : [4]);
 
@@ -120,12 +123,17 @@ export function gaps(activities: readonly ActivityRun[], slots: number): { turna
     if (i > 0) turnaround += Math.max(0, st.scheduled - stages[i - 1]!.closed);
     dispatch += st.started - st.scheduled;
   }
-  // Within the call phase: each call after the first wave waits for a close, a workflow task and a dispatch.
-  const bySchedule = [...calls].sort((a, b) => a.scheduled - b.scheduled);
+  // Within the call phase: each call after the first wave takes the slot the k-th close freed; it
+  // waits for the workflow to schedule it (turnaround) and then for the server to hand it over.
+  const byStart = [...calls].sort((a, b) => a.started - b.started);
   const closes = calls.map((a) => a.closed).sort((a, b) => a - b);
   let callTurnaround = 0;
-  for (let k = 0; k + slots < bySchedule.length; k++) callTurnaround += Math.max(0, bySchedule[k + slots]!.scheduled - closes[k]!);
-  const callDispatch = bySchedule.slice(slots).reduce((s, a) => s + a.started - a.scheduled, 0);
+  let callDispatch = 0;
+  for (let k = 0; k + slots < byStart.length; k++) {
+    const call = byStart[k + slots]!;
+    callTurnaround += Math.max(0, call.scheduled - closes[k]!);
+    callDispatch += Math.max(0, call.started - Math.max(call.scheduled, closes[k]!));
+  }
   return { turnaround, dispatch, callTurnaround: callTurnaround / slots, callDispatch: callDispatch / slots };
 }
 const s1 = (x: number) => (x / 1000).toFixed(1);
@@ -133,138 +141,160 @@ const load = () => os.loadavg()[0]!.toFixed(2);
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'darkroom-ideal-'));
-  const server = await startDevServer({ dbFile: path.join(dir, 'temporal.sqlite'), uiPort: false });
-  const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
   const sections: string[] = [];
-  try {
-    for (const [variant, generateConcurrency] of GENERATE_CONCURRENCY.entries()) {
-      const taskQueue = `bench-ideal-g${generateConcurrency}`;
-      const config = parseConfig({ TEMPORAL_ADDRESS: server.address, DARKROOM_TASK_QUEUE: taskQueue, DARKROOM_DATA_DIR: dir, DARKROOM_GENERATE_CONCURRENCY: String(generateConcurrency) });
-      const { generator, overrides } = simulatedProviders(config, { seed: 1 });
-      const { worker, connection: workerConnection } = await createDarkroomWorker({ config, providers: overrides, workflowBundle });
-      await worker.runUntil(async () => {
-        // Warm-up (not measured): bundle loaded, sharp and the simulated images' first paint done.
-        await client.workflow.execute('briefWorkflow', { taskQueue, workflowId: `brief-warm-up-g${generateConcurrency}`, args: [testBrief({ candidates: 12, styleHints: ['clean studio look'] })] });
+  for (const partitions of PARTITIONS) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'darkroom-ideal-'));
+    const cli = partitions ? await partitionedCli(dir, partitions) : undefined;
+    const server = await startDevServer({ dbFile: path.join(dir, 'temporal.sqlite'), uiPort: false, ...(cli ? { cli } : {}) });
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
+    sections.push(partitions ? `### Every task queue in ${partitions} partition${partitions > 1 ? 's' : ''} (matching.numTaskqueueRead/WritePartitions=${partitions})` : '### Task queues with the dev server\'s default partitions (4)');
+    try {
+      for (const [variant, generateConcurrency] of GENERATE_CONCURRENCY.entries()) {
+        const taskQueue = `bench-ideal-g${generateConcurrency}`;
+        // Provider limits (DARKROOM_<VENDOR>_RPM, _CONCURRENCY) may come from the environment, as for a worker.
+        const config = parseConfig({ ...process.env, TEMPORAL_ADDRESS: server.address, DARKROOM_TASK_QUEUE: taskQueue, DARKROOM_DATA_DIR: dir, DARKROOM_GENERATE_CONCURRENCY: String(generateConcurrency) });
+        const { generator, overrides } = simulatedProviders(config, { seed: 1 });
+        const { worker, connection: workerConnection } = await createDarkroomWorker({ config, providers: overrides, workflowBundle });
+        await worker.runUntil(async () => {
+          // Warm-up (not measured): bundle loaded, sharp and the simulated images' first paint done.
+          await client.workflow.execute('briefWorkflow', { taskQueue, workflowId: `brief-warm-up-g${generateConcurrency}`, args: [testBrief({ candidates: 12, styleHints: ['clean studio look'] })] });
 
-        // 1. One brief of CANDIDATES candidates, auto approval.
-        const callsBefore = generator.calls.length;
-        const handle = await client.workflow.start('briefWorkflow', { taskQueue, workflowId: `brief-ideal-${CANDIDATES}-g${generateConcurrency}`, args: [testBrief({ candidates: CANDIDATES, styleHints: ['clean studio look'], budgetUsd: 20 })] });
-        await handle.result();
-        const loadBrief = load();
-        const h = readHistory((await handle.fetchHistory()).events ?? []);
-        const calls = generator.calls.slice(callsBefore);
-        const answered = calls.filter((c) => !c.refused);
-        const model = answered[0]?.model ?? 'none';
-        const provider = IMAGE_MODELS[model]!.provider as Exclude<ReturnType<typeof providerOf>, 'local'>;
-        const limits = providerLimits(config, provider);
-        const slots = Math.min(config.DARKROOM_GENERATE_CONCURRENCY, limits.concurrency);
-        const latencies = answered.sort((a, b) => a.seed - b.seed).map((c) => c.latencyMs);
-        // The calls in the order the workflow issues them (index order: seeds follow the index).
-        const gIdeal = listSchedule(latencies, slots, limits.perMinute);
-        const gSmooth = listSchedule(latencies, slots, limits.perMinute, 60_000 / limits.perMinute);
-        const callRuns = h.activities.filter(isCall);
-        const others = h.activities.filter((a) => !isCall(a));
-        const stages = stagesMs(others);
-        const ideal = stages + gIdeal;
-        const makespan = h.closedAt - h.startedAt;
-        const gActual = Math.max(...callRuns.map((a) => a.closed)) - Math.min(...callRuns.map((a) => a.scheduled));
-        const callOverhead = callRuns.reduce((s, a) => s + (a.closed - a.started), 0) - latencies.reduce((s, x) => s + x, 0);
-        const dispatchOthers = others.map((a) => a.started - a.scheduled);
-        const nonCallSpan = makespan - gActual;
-        const gap = gaps(h.activities, slots);
-        const byType = new Map<string, number[]>();
-        for (const a of others) byType.set(a.type, [...(byType.get(a.type) ?? []), a.closed - a.started]);
-        sections.push([
-          `### One brief, ${CANDIDATES} candidates, auto approval, DARKROOM_GENERATE_CONCURRENCY=${generateConcurrency} (${model}: median ${IMAGE_MODELS[model]!.typicalLatencyMs} ms, ${limits.perMinute}/min, ${slots} slots = min(generate concurrency ${config.DARKROOM_GENERATE_CONCURRENCY}, ${provider} concurrency ${limits.concurrency}))`,
-          '',
-          table(['', 'seconds'], [
-            ['measured makespan (workflow started → closed)', s1(makespan)],
-            ['ideal = non-provider stages + scheduled calls', s1(ideal)],
-            ['  non-provider stages, execution only', s1(stages)],
-            ['  calls list-scheduled under the vendor\'s per-minute window', s1(gIdeal)],
-            [`  (same, with the worker's smooth ${(limits.perMinute / 60).toFixed(2)}/s task-queue rate)`, s1(gSmooth)],
-            ['generate phase as run (first call scheduled → last closed)', s1(gActual)],
-            ['  of which time in generate activities beyond the vendor latency (store, ledger), summed', s1(callOverhead)],
-            ['everything outside the generate phase', s1(nonCallSpan)],
-            ['where the gap goes (measured − ideal)', s1(makespan - ideal)],
-            ['  workflow-task turnarounds between stages (close → next scheduled)', s1(gap.turnaround)],
-            ['  dispatch of each stage (scheduled → started), summed', s1(gap.dispatch)],
-            [`  calls after the first wave: close → next call scheduled, per slot (÷${slots})`, s1(gap.callTurnaround)],
-            [`  calls after the first wave: scheduled → started, per slot (÷${slots})`, s1(gap.callDispatch)],
-            [`  time in calls beyond the drawn latency, per slot (÷${slots})`, s1(callOverhead / slots)],
-            ['  calls: the worker\'s smooth rate against the per-minute window', s1(gSmooth - gIdeal)],
-          ]),
-          '',
-          `**Ratio measured / ideal: ${(makespan / ideal).toFixed(3)}** (target ≤ 1.05); load average ${loadBrief}. ` +
-            `Vendor calls: ${answered.length} answered, ${calls.length - answered.length} refused by the simulated vendor's limits; drawn latencies median ${median(latencies)} ms, p90 ${Math.round(quantile(latencies, 0.9))} ms. ` +
-            `Non-provider activity dispatch median ${median(dispatchOthers)} ms, max ${Math.max(...dispatchOthers)} ms.`,
-          '',
-          table(['non-provider activity', 'runs', 'median exec ms'], [...byType].map(([t, xs]) => [t, xs.length, Math.round(median(xs))])),
-        ].join('\n'));
+          // 1. One brief of CANDIDATES candidates, auto approval.
+          const callsBefore = generator.calls.length;
+          const handle = await client.workflow.start('briefWorkflow', { taskQueue, workflowId: `brief-ideal-${CANDIDATES}-g${generateConcurrency}`, args: [testBrief({ candidates: CANDIDATES, styleHints: ['clean studio look'], budgetUsd: 20 })] });
+          await handle.result();
+          const loadBrief = load();
+          const h = readHistory((await handle.fetchHistory()).events ?? []);
+          const calls = generator.calls.slice(callsBefore);
+          const answered = calls.filter((c) => !c.refused);
+          const model = answered[0]?.model ?? 'none';
+          const provider = IMAGE_MODELS[model]!.provider as Exclude<ReturnType<typeof providerOf>, 'local'>;
+          const limits = providerLimits(config, provider);
+          const slots = Math.min(config.DARKROOM_GENERATE_CONCURRENCY, limits.concurrency);
+          const latencies = answered.sort((a, b) => a.seed - b.seed).map((c) => c.latencyMs);
+          // The calls in the order the workflow issues them (index order: seeds follow the index).
+          const gIdeal = listSchedule(latencies, slots, limits.perMinute);
+          const gSmooth = listSchedule(latencies, slots, limits.perMinute, 60_000 / limits.perMinute);
+          const callRuns = h.activities.filter(isCall);
+          const others = h.activities.filter((a) => !isCall(a));
+          const stages = stagesMs(others);
+          const ideal = stages + gIdeal;
+          const makespan = h.closedAt - h.startedAt;
+          const gActual = Math.max(...callRuns.map((a) => a.closed)) - Math.min(...callRuns.map((a) => a.scheduled));
+          const callOverhead = callRuns.reduce((s, a) => s + (a.closed - a.started), 0) - latencies.reduce((s, x) => s + x, 0);
+          const dispatchOthers = others.map((a) => a.started - a.scheduled);
+          const nonCallSpan = makespan - gActual;
+          const gap = gaps(h.activities, slots);
+          const byType = new Map<string, number[]>();
+          for (const a of others) byType.set(a.type, [...(byType.get(a.type) ?? []), a.closed - a.started]);
+          sections.push([
+            `#### One brief, ${CANDIDATES} candidates, auto approval, DARKROOM_GENERATE_CONCURRENCY=${generateConcurrency} (${model}: median ${IMAGE_MODELS[model]!.typicalLatencyMs} ms, ${limits.perMinute}/min, ${slots} slots = min(generate concurrency ${config.DARKROOM_GENERATE_CONCURRENCY}, ${provider} concurrency ${limits.concurrency}))`,
+            '',
+            table(['', 'seconds'], [
+              ['measured makespan (workflow started → closed)', s1(makespan)],
+              ['ideal = non-provider stages + scheduled calls', s1(ideal)],
+              ['  non-provider stages, execution only', s1(stages)],
+              ['  calls list-scheduled under the vendor\'s per-minute window', s1(gIdeal)],
+              [`  (same, with the worker's smooth ${(limits.perMinute / 60).toFixed(2)}/s task-queue rate)`, s1(gSmooth)],
+              ['generate phase as run (first call scheduled → last closed)', s1(gActual)],
+              ['  of which time in generate activities beyond the vendor latency (store, ledger), summed', s1(callOverhead)],
+              ['everything outside the generate phase', s1(nonCallSpan)],
+              ['where the gap goes (measured − ideal)', s1(makespan - ideal)],
+              ['  workflow-task turnarounds between stages (close → next scheduled)', s1(gap.turnaround)],
+              ['  dispatch of each stage (scheduled → started), summed', s1(gap.dispatch)],
+              [`  calls after the first wave: close → next call scheduled, per slot (÷${slots})`, s1(gap.callTurnaround)],
+              [`  calls after the first wave: slot free and call scheduled → started, per slot (÷${slots})`, s1(gap.callDispatch)],
+              [`  time in calls beyond the drawn latency, per slot (÷${slots})`, s1(callOverhead / slots)],
+              ['  calls: the worker\'s smooth rate against the per-minute window', s1(gSmooth - gIdeal)],
+            ]),
+            '',
+            `**Ratio measured / ideal: ${(makespan / ideal).toFixed(3)}** (target ≤ 1.05); load average ${loadBrief}. ` +
+              `Vendor calls: ${answered.length} answered, ${calls.length - answered.length} refused by the simulated vendor's limits; drawn latencies median ${median(latencies)} ms, p90 ${Math.round(quantile(latencies, 0.9))} ms. ` +
+              `Non-provider activity dispatch median ${median(dispatchOthers)} ms, max ${Math.max(...dispatchOthers)} ms.`,
+            '',
+            table(['non-provider activity', 'runs', 'median exec ms'], [...byType].map(([t, xs]) => [t, xs.length, Math.round(median(xs))])),
+          ].join('\n'));
 
-        // 2. A catalog of ROWS rows, one candidate each (with the first setting only).
-        if (variant > 0 || ROWS === 0) return;
-        const catalogCallsBefore = generator.calls.length;
-        const window = 8;
-        const catalog = await startCatalog(client, { dataDir: dir, taskQueue, catalogId: `ideal-${ROWS}`, feed: productFeed(ROWS), window });
-        const result = await catalog.result();
-        const loadCatalog = load();
-        const catalogRuns: ReturnType<typeof readHistory>[] = [];
-        for await (const w of client.workflow.list({ query: `WorkflowId = 'catalog-ideal-${ROWS}'` })) {
-          catalogRuns.push(readHistory((await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory()).events ?? []));
-        }
-        const rowRuns: ReturnType<typeof readHistory>[] = [];
-        for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH 'catalog-ideal-${ROWS}/'` })) {
-          rowRuns.push(readHistory((await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory()).events ?? []));
-        }
-        const cCalls = generator.calls.slice(catalogCallsBefore);
-        const cAnswered = cCalls.filter((c) => !c.refused).sort((a, b) => a.startedAt - b.startedAt);
-        const cModel = cAnswered[0]?.model ?? 'none';
-        const cProvider = providerOf(cModel) as Exclude<ReturnType<typeof providerOf>, 'local'>;
-        const cLimits = providerLimits(config, cProvider);
-        const cStart = Math.min(...catalogRuns.map((r) => r.startedAt));
-        const cEnd = Math.max(...catalogRuns.map((r) => r.closedAt));
-        const cMakespan = cEnd - cStart;
-        const pre = rowRuns.map((r) => stagesMs(r.activities.filter((a) => !isCall(a) && a.closed <= Math.min(...r.activities.filter(isCall).map((c) => c.scheduled)))));
-        const post = rowRuns.map((r, i) => stagesMs(r.activities.filter((a) => !isCall(a))) - pre[i]!);
-        const cLat = cAnswered.map((c: SimulatedCall) => c.latencyMs);
-        const vendorBound = Math.min(...pre) + listSchedule(cLat, cLimits.concurrency, cLimits.perMinute) + Math.min(...post);
-        const rowIdeal = rowRuns.map((r, i) => pre[i]! + post[i]!).reduce((s, x) => s + x, 0) + cLat.reduce((s, x) => s + x, 0);
-        const windowBound = rowIdeal / window;
-        const nonProviderExec = rowRuns.flatMap((r) => r.activities.filter((a) => !isCall(a))).reduce((s, a) => s + a.closed - a.started, 0);
-        const slotBound = nonProviderExec / config.DARKROOM_MAX_CONCURRENT_ACTIVITIES;
-        const cIdeal = Math.max(vendorBound, windowBound, slotBound);
-        const bookkeeping = catalogRuns.flatMap((r) => r.activities).reduce((s, a) => s + a.closed - a.started, 0);
-        const rowDispatch = rowRuns.flatMap((r) => r.activities.filter((a) => !isCall(a)).map((a) => a.started - a.scheduled));
-        const rowSpan = rowRuns.map((r) => r.closedAt - r.startedAt);
-        sections.push([
-          `### A catalog of ${ROWS} rows, window ${window}, one candidate a row (${cModel}: median ${IMAGE_MODELS[cModel]?.typicalLatencyMs} ms, ${cLimits.perMinute}/min, ${cLimits.concurrency} at once)`,
-          '',
-          table(['', 'seconds'], [
-            ['measured makespan (catalog started → last run closed)', s1(cMakespan)],
-            ['ideal = the largest of the three bounds below', s1(cIdeal)],
-            ['  vendor bound: calls list-scheduled + shortest head and tail', s1(vendorBound)],
-            [`  window bound: Σ row ideals / ${window}`, s1(windowBound)],
-            [`  activity-slot bound: non-provider execution / ${config.DARKROOM_MAX_CONCURRENT_ACTIVITIES}`, s1(slotBound)],
-            ['catalog bookkeeping activities, execution summed (not in the ideal)', s1(bookkeeping)],
-          ]),
-          '',
-          `**Ratio measured / ideal: ${(cMakespan / cIdeal).toFixed(3)}**; load average ${loadCatalog}. ${result.counts.done} rows done, ${result.counts.failed} failed; ` +
-            `${cAnswered.length} calls answered, ${cCalls.length - cAnswered.length} refused. Row makespan median ${s1(median(rowSpan))} s against a median row ideal of ${s1(median(rowRuns.map((_, i) => pre[i]! + post[i]! + (cLat[i] ?? 0))))} s; ` +
-            `non-provider activity dispatch (scheduled → started) median ${median(rowDispatch)} ms, p90 ${Math.round(quantile(rowDispatch, 0.9))} ms over ${rowDispatch.length} activities.`,
-        ].join('\n'));
-      });
-      await workerConnection.close();
+          // 2. A catalog of ROWS rows, one candidate each (with the first setting only).
+          if (variant > 0 || ROWS === 0) return;
+          const catalogCallsBefore = generator.calls.length;
+          const window = 8;
+          const catalog = await startCatalog(client, { dataDir: dir, taskQueue, catalogId: `ideal-${ROWS}`, feed: productFeed(ROWS), window });
+          const result = await catalog.result();
+          const loadCatalog = load();
+          const catalogRuns: ReturnType<typeof readHistory>[] = [];
+          for await (const w of client.workflow.list({ query: `WorkflowId = 'catalog-ideal-${ROWS}'` })) {
+            catalogRuns.push(readHistory((await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory()).events ?? []));
+          }
+          const rowRuns: ReturnType<typeof readHistory>[] = [];
+          for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH 'catalog-ideal-${ROWS}/'` })) {
+            rowRuns.push(readHistory((await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory()).events ?? []));
+          }
+          const cCalls = generator.calls.slice(catalogCallsBefore);
+          const cAnswered = cCalls.filter((c) => !c.refused).sort((a, b) => a.startedAt - b.startedAt);
+          const cModel = cAnswered[0]?.model ?? 'none';
+          const cProvider = providerOf(cModel) as Exclude<ReturnType<typeof providerOf>, 'local'>;
+          const cLimits = providerLimits(config, cProvider);
+          const cStart = Math.min(...catalogRuns.map((r) => r.startedAt));
+          const cEnd = Math.max(...catalogRuns.map((r) => r.closedAt));
+          const cMakespan = cEnd - cStart;
+          const pre = rowRuns.map((r) => stagesMs(r.activities.filter((a) => !isCall(a) && a.closed <= Math.min(...r.activities.filter(isCall).map((c) => c.scheduled)))));
+          const post = rowRuns.map((r, i) => stagesMs(r.activities.filter((a) => !isCall(a))) - pre[i]!);
+          const cLat = cAnswered.map((c: SimulatedCall) => c.latencyMs);
+          const vendorBound = Math.min(...pre) + listSchedule(cLat, cLimits.concurrency, cLimits.perMinute) + Math.min(...post);
+          const rowIdeal = rowRuns.map((r, i) => pre[i]! + post[i]!).reduce((s, x) => s + x, 0) + cLat.reduce((s, x) => s + x, 0);
+          const windowBound = rowIdeal / window;
+          const nonProviderExec = rowRuns.flatMap((r) => r.activities.filter((a) => !isCall(a))).reduce((s, a) => s + a.closed - a.started, 0);
+          const slotBound = nonProviderExec / config.DARKROOM_MAX_CONCURRENT_ACTIVITIES;
+          const cIdeal = Math.max(vendorBound, windowBound, slotBound);
+          const bookkeeping = catalogRuns.flatMap((r) => r.activities).reduce((s, a) => s + a.closed - a.started, 0);
+          const rowDispatch = rowRuns.flatMap((r) => r.activities.filter((a) => !isCall(a)).map((a) => a.started - a.scheduled));
+          const rowSpan = rowRuns.map((r) => r.closedAt - r.startedAt);
+          sections.push([
+            `#### A catalog of ${ROWS} rows, window ${window}, one candidate a row (${cModel}: median ${IMAGE_MODELS[cModel]?.typicalLatencyMs} ms, ${cLimits.perMinute}/min, ${cLimits.concurrency} at once)`,
+            '',
+            table(['', 'seconds'], [
+              ['measured makespan (catalog started → last run closed)', s1(cMakespan)],
+              ['ideal = the largest of the three bounds below', s1(cIdeal)],
+              ['  vendor bound: calls list-scheduled + shortest head and tail', s1(vendorBound)],
+              [`  window bound: Σ row ideals / ${window}`, s1(windowBound)],
+              [`  activity-slot bound: non-provider execution / ${config.DARKROOM_MAX_CONCURRENT_ACTIVITIES}`, s1(slotBound)],
+              ['catalog bookkeeping activities, execution summed (not in the ideal)', s1(bookkeeping)],
+            ]),
+            '',
+            `**Ratio measured / ideal: ${(cMakespan / cIdeal).toFixed(3)}**; load average ${loadCatalog}. ${result.counts.done} rows done, ${result.counts.failed} failed; ` +
+              `${cAnswered.length} calls answered, ${cCalls.length - cAnswered.length} refused. Row makespan median ${s1(median(rowSpan))} s against a median row ideal of ${s1(median(rowRuns.map((_, i) => pre[i]! + post[i]! + (cLat[i] ?? 0))))} s; ` +
+              `non-provider activity dispatch (scheduled → started) median ${median(rowDispatch)} ms, p90 ${Math.round(quantile(rowDispatch, 0.9))} ms over ${rowDispatch.length} activities.`,
+          ].join('\n'));
+        });
+        await workerConnection.close();
+      }
+    } finally {
+      await connection.close();
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
     }
-  } finally {
-    await connection.close();
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
   }
-  writeSection('pipeline-ideal', 'Pipeline against its ideal (simulated vendor)', `npx tsx bench/pipeline-ideal.ts --candidates ${CANDIDATES} --rows ${ROWS} --generate-concurrency ${GENERATE_CONCURRENCY.join(',')}`, sections.join('\n\n'));
+  const preface = [
+    'The ideal is the same work with zero orchestration cost: the non-provider activities as they ran (each workflow task\'s batch counted once, for its longest member) plus the vendor calls with the latencies the simulated vendor drew, list-scheduled in order onto min(DARKROOM_GENERATE_CONCURRENCY, vendor concurrency) slots under the vendor\'s per-minute window. For the catalog it is the largest of the vendor, window and activity-slot bounds. The gap rows split measured − ideal into workflow-task turnarounds, dispatch (scheduled → started) and time in the call activities beyond the drawn latency.',
+    'Temporal splits a task queue\'s rate limit (maxTaskQueueActivitiesPerSecond, set from DARKROOM_<VENDOR>_RPM / 60) between the queue\'s partitions; compare the dispatch rows of the partition settings below.',
+  ].join('\n\n');
+  writeSection('pipeline-ideal', 'Pipeline against its ideal (simulated vendor)', `npx tsx bench/pipeline-ideal.ts --candidates ${CANDIDATES} --rows ${ROWS} --generate-concurrency ${GENERATE_CONCURRENCY.join(',')} --partitions ${PARTITIONS.join(',')}`, [preface, ...sections].join('\n\n'));
+}
+
+/**
+ * A `temporal` that starts its dev server with every task queue in `n` partitions. The server splits
+ * a queue's rate limit (maxTaskQueueActivitiesPerSecond) between its partitions, so a vendor queue's
+ * 1 call/s is 0.25/s per partition with the default 4.
+ */
+async function partitionedCli(dir: string, n: number): Promise<string> {
+  const real = await ensureTemporalCli();
+  const file = path.join(dir, 'temporal-partitioned.sh');
+  const extra = ['Read', 'Write'].map((rw) => `--dynamic-config-value matching.numTaskqueue${rw}Partitions=${n}`).join(' ');
+  await writeFile(file, `#!/bin/sh\nif [ "$1" = server ]; then exec '${real}' "$@" ${extra}; fi\nexec '${real}' "$@"\n`, { mode: 0o755 });
+  return file;
 }
 
 function providerOf(model: string) {
