@@ -152,7 +152,7 @@ function report(record: RunRecord): void {
       `${r.largestRunHistoryEvents} events, ${(r.largestRunHistoryBytes / 1024).toFixed(0)} KiB (${r.catalogRuns} runs)`, `${r.loadStart} → ${r.loadEnd}`,
     ]),
   );
-  writeSection('catalog-scale', 'Catalog at scale', `npx tsx bench/catalog-scale.ts ${argv.join(' ')}`, body);
+  writeSection('catalog-scale', 'Catalog at scale', `npx tsx bench/catalog-scale.ts ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`, body);
 }
 
 main().catch((err) => {
