@@ -69,6 +69,12 @@ export const ConfigSchema = z.object({
   DARKROOM_MAX_CONCURRENT_ACTIVITIES: int(1, 256).default(4),
   /** Workflow tasks one worker runs at once. @default 20 */
   DARKROOM_MAX_CONCURRENT_WORKFLOW_TASKS: int(2, 256).default(20),
+  /**
+   * A workflow bundle built ahead (`npx tsx scripts/bundle-workflows.ts <file>`): the worker loads it
+   * instead of running webpack at start, which costs a few hundred MiB of peak memory and seconds
+   * of CPU in every worker process. Unset: the worker bundles the workflows itself.
+   */
+  DARKROOM_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   /** How soon a crashed worker's activity is retried elsewhere. @default 30s */
   DARKROOM_HEARTBEAT_TIMEOUT: durationMs.default(30_000),
   /** Longest one image activity may take. @default 10m */

@@ -152,7 +152,9 @@ async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metr
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue,
     dataConverter,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle }
+      : config.DARKROOM_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: config.DARKROOM_WORKFLOW_BUNDLE } }
+        : { workflowsPath: WORKFLOWS_PATH }),
     activities,
     maxConcurrentActivityTaskExecutions: config.DARKROOM_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.DARKROOM_MAX_CONCURRENT_WORKFLOW_TASKS,

@@ -16,10 +16,15 @@ import { briefWorkflow } from '../brief';
 import type { catalogWorkflow } from '../catalog';
 import { cancelCatalogSignal, catalogRowSignal, catalogStatusQuery, pauseSignal, resumeSignal, retryFailedSignal, SA } from '../messages';
 
-const acts = proxyActivities<CatalogActivities>({
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [Failure.InvalidCatalog] },
-});
+const CATALOG_RETRY = { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [Failure.InvalidCatalog] };
+const acts = proxyActivities<CatalogActivities>({ startToCloseTimeout: '10 minutes', retry: CATALOG_RETRY });
+/**
+ * Page-sized steps (read a page of the plan, save a batch of results) take well under a second,
+ * and the whole catalog waits on them: an attempt lost on its way to a worker, or a worker that
+ * died holding one, is retried after a minute rather than the ten a whole-feed step may need
+ * (bench:catalog saw a lost readPlanPage hold a 1,000-row catalog up for ten minutes).
+ */
+const pageActs = proxyActivities<CatalogActivities>({ startToCloseTimeout: '1 minute', retry: CATALOG_RETRY });
 
 /** Plan runs read per page, and row results saved per batch. */
 const PAGE = 25;
@@ -53,7 +58,7 @@ export function planPages(plan: CatalogPlan): (index: number) => Promise<Planned
   let pageStart = -1;
   return async (index) => {
     if (index < pageStart || index >= pageStart + page.length) {
-      page = await acts.readPlanPage({ planKey: plan.planKey, offset: index, limit: PAGE });
+      page = await pageActs.readPlanPage({ planKey: plan.planKey, offset: index, limit: PAGE });
       pageStart = index;
     }
     const run = page[index - pageStart];
@@ -193,7 +198,7 @@ export class CatalogRun {
     const rows = this.unsaved.splice(0);
     const { progress, batch } = nextBatch(this.progress);
     this.progress = progress;
-    await acts.saveRowResults({ catalogId: this.catalogId, batch, rows, counts: progress.counts });
+    await pageActs.saveRowResults({ catalogId: this.catalogId, batch, rows, counts: progress.counts });
   }
 
   idle(): boolean {

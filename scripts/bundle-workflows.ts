@@ -1,0 +1,23 @@
+/**
+ * `npx tsx scripts/bundle-workflows.ts <file>`: bundles the workflows once, for workers started with
+ * DARKROOM_WORKFLOW_BUNDLE=<file> (no webpack in each worker process). Bundles with the encrypting
+ * failure converter when DARKROOM_CODEC_KEYS is set, as a worker bundling for itself would.
+ */
+import { writeFile } from 'node:fs/promises';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { parseConfig } from '../domain/config';
+import { codecFromConfig, ENCRYPTING_FAILURE_CONVERTER_PATH } from '../temporal/codec';
+import { WORKFLOWS_PATH } from '../workers/worker';
+
+const file = process.argv[2];
+if (!file) {
+  console.error('usage: npx tsx scripts/bundle-workflows.ts <file>');
+  process.exit(2);
+}
+const encrypted = Boolean(codecFromConfig(parseConfig(process.env)));
+const { code } = await bundleWorkflowCode({
+  workflowsPath: WORKFLOWS_PATH,
+  ...(encrypted ? { failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH } : {}),
+});
+await writeFile(file, code);
+console.log(`workflows bundled to ${file}${encrypted ? ' (failures encrypted)' : ''}`);
