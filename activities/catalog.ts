@@ -12,6 +12,7 @@ import { clip } from '../domain/text';
 import type { ProviderRegistry } from './providers';
 import { instrumentActivities, Metrics } from './metrics';
 import { postWebhook } from './webhook';
+import { heartbeating } from './failures';
 import { forecastBrief } from '../domain/models';
 
 /** Where a catalog keeps its files in the blob store. */
@@ -83,7 +84,7 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
     }
   }
 
-  return instrumentActivities({
+  return instrumentActivities(heartbeating({
     /**
      * Validates the whole feed against the template and stores the plan (one run per line)
      * so the workflow reads it in pages: a feed of thousands of rows never enters history.
@@ -254,7 +255,8 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
       const delivered = await postWebhook(config, { text: input.text, darkroom: { event: `catalog.${input.event}`, catalogId: input.catalogId, counts: input.counts } });
       return { delivered };
     },
-  }, deps.metrics ?? new Metrics(), providers);
+    // The steps that may take long (a whole feed, a whole report, a webhook's retries) heartbeat.
+  }, ['planCatalog', 'describeRows', 'writeCatalogReport', 'notifyCatalog']), deps.metrics ?? new Metrics(), providers);
 }
 
 export type CatalogActivities = ReturnType<typeof createCatalogActivities>;

@@ -61,6 +61,20 @@ export function toFailure(err: unknown): unknown {
 }
 
 /** Keeps the heartbeat going while a long call is in flight, so a dead worker is noticed quickly. */
+/**
+ * `acts` with each activity named in `names` heartbeating every second while it runs, so a
+ * workflow can give them a short heartbeat timeout: a worker that dies holding one is noticed
+ * in seconds, not after the activity's whole start-to-close timeout.
+ */
+export function heartbeating<T extends Record<string, (input: never) => Promise<unknown>>>(acts: T, names: ReadonlyArray<keyof T>): T {
+  const out: Record<string, unknown> = { ...acts };
+  for (const name of names) {
+    const fn = acts[name]!;
+    out[name as string] = (input: never) => withHeartbeat(() => fn(input));
+  }
+  return out as T;
+}
+
 export async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
   const ctx = Context.current();
   ctx.heartbeat();

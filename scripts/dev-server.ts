@@ -128,6 +128,16 @@ export const FAIRNESS = ['matching.enableFairness=true'];
 export const PROMPT_DISPATCH = ['history.transferProcessorMaxPollRPS=1000'];
 
 /**
+ * One partition per task queue. Each provider's queue carries the vendor's rate limit
+ * (`maxTaskQueueActivitiesPerSecond`), and the server splits a queue's limit evenly across its
+ * partitions (4 by default), each handing out tasks at a quarter of the rate from its own
+ * backlog: a 25-candidate brief at 60/min then ran 1.54× its ideal, 1.11× with one partition
+ * (bench/pipeline-ideal.ts). A dev server's queues are far below what one partition serves.
+ * docker-compose sets the same for the provider queues only.
+ */
+export const ONE_PARTITION = ['matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'];
+
+/**
  * The state file's journal: a write-ahead log synced at every commit. As durable as SQLite's
  * default rollback journal (a committed step survives a crash of the server or of the machine),
  * but a commit costs one fsync instead of four plus a file deletion (counted with strace), and
@@ -177,6 +187,7 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
     // payloads are kilobytes: images travel as blob keys. Production clusters: set the same.
     ...PAYLOAD_LIMITS.flatMap((v) => ['--dynamic-config-value', v]),
     ...PROMPT_DISPATCH.flatMap((v) => ['--dynamic-config-value', v]),
+    ...ONE_PARTITION.flatMap((v) => ['--dynamic-config-value', v]),
     ...((opts.fairness ?? true) ? FAIRNESS : []).flatMap((v) => ['--dynamic-config-value', v]),
     ...(opts.dynamicConfig ?? []).flatMap((v) => ['--dynamic-config-value', v]),
     ...(opts.sqlitePragmas ?? SQLITE_PRAGMAS).flatMap((v) => ['--sqlite-pragma', v]),

@@ -17,7 +17,13 @@ import type { catalogWorkflow } from '../catalog';
 import { cancelCatalogSignal, catalogRowSignal, catalogStatusQuery, pauseSignal, resumeSignal, retryFailedSignal, SA } from '../messages';
 
 const CATALOG_RETRY = { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [Failure.InvalidCatalog] };
-const acts = proxyActivities<CatalogActivities>({ startToCloseTimeout: '10 minutes', retry: CATALOG_RETRY });
+/**
+ * Whole-feed and whole-catalog steps may take minutes; they heartbeat, so a worker that dies
+ * holding one is noticed within {@link CATALOG_HEARTBEAT} and the step retried, rather than the
+ * catalog waiting out the ten minutes.
+ */
+const CATALOG_HEARTBEAT = '30 seconds';
+const acts = proxyActivities<CatalogActivities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: CATALOG_HEARTBEAT, retry: CATALOG_RETRY });
 /**
  * Page-sized steps (read a page of the plan, save a batch of results) take well under a second,
  * and the whole catalog waits on them: an attempt lost on its way to a worker, or a worker that
