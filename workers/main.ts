@@ -1,6 +1,7 @@
 import { Runtime } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
 import { C2paUnavailableError } from '../activities/provenance';
+import { configureSharpForWorker } from '../activities/images/format';
 import { codecFromConfig } from '../temporal/codec';
 import { describeConnection, explainConnectFailure, NamespaceNotFoundError, TemporalAuthError, TemporalTlsConfigError, temporalConnectionOptions } from '../temporal/connection';
 import { createDarkroomWorker } from './worker';
@@ -11,6 +12,7 @@ import { createDarkroomWorker } from './worker';
  */
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
+  configureSharpForWorker();
   Runtime.install({
     shutdownSignals: ['SIGINT', 'SIGTERM'],
     // The SDK's own worker and connection metrics (temporal_*), on their own port.

@@ -69,23 +69,47 @@ export interface FormatOptions {
   focus?: ImageRegion;
 }
 
+/**
+ * Process-wide sharp settings for a worker, called once at start. libvips' operation cache
+ * (50 MiB by default) only pays off when the same input is processed again, which a worker
+ * never does: every master is decoded once per activity. Memory settings that must be in the
+ * environment before the process starts (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_) are set by
+ * `npm run worker` and the Dockerfile; bench/format-throughput.ts measured what each saves.
+ */
+export function configureSharpForWorker(): void {
+  sharp.cache(false);
+}
+
 /** Encoder qualities that look clean at delivery sizes; AVIF's scale runs lower than JPEG's. */
 export const DEFAULT_QUALITY = { jpeg: 82, webp: 80, avif: 50 } as const;
 
 const SCREEN_DENSITY = 72;
 
 /**
+ * Channels at most this many pixels encode their formats side by side; larger ones (a custom
+ * 8192x8192 is 67 MP, 192 MiB of raw RGB) encode one format at a time, so only one encoder's
+ * whole-image buffers (libwebp's YUV picture, mozjpeg's progressive coefficients) exist at once.
+ */
+const PARALLEL_FORMATS_MAX_PIXELS = 4096 * 4096;
+
+/** Formats whose decoders shrink on load (JPEG's DCT scaling, WebP's scaled decode): cheap to decode per channel. */
+const SHRINK_ON_LOAD = new Set(['jpeg', 'webp']);
+
+/**
  * Crops and encodes one master for every channel: attention-based smart crop to each
  * channel's exact size, then each of the channel's formats, all metadata stripped.
  *
- * The master is decoded by one sharp instance and cloned per channel; each channel is
- * resized once into raw pixels and every format is encoded from those pixels. Encoding from
- * raw pixels is also what guarantees that nothing from the master (EXIF, GPS, XMP, IPTC)
- * can reach a deliverable: raw input has no metadata to carry.
+ * The master is decoded once (a PNG or AVIF master has no shrink-on-load, so a decode per
+ * channel cost most of the stage's CPU) into raw pixels, which each channel's resize reads;
+ * a JPEG or WebP master is instead decoded per channel, shrunk on load, as the reviewer's
+ * preview decodes it. Channels run one after another, so one activity holds one master and
+ * one channel's pixels at a time; each channel is resized once into raw pixels and every
+ * format is encoded from those pixels. Encoding from raw pixels is also what guarantees that
+ * nothing from the master (EXIF, GPS, XMP, IPTC) can reach a deliverable: raw input has no
+ * metadata to carry.
  */
 export async function formatForChannels(master: Uint8Array, channels: readonly ChannelPreset[], options: FormatOptions = {}): Promise<FormattedImage[]> {
-  const source = sharp(master, { failOn: 'error' }).autoOrient();
-  const { autoOrient } = await source.metadata();
+  const { source, width, height } = await decodeMaster(master);
   const settings: EncoderSettings = {
     quality: { ...DEFAULT_QUALITY, ...options.quality },
     pngCompressionLevel: options.pngCompressionLevel ?? 6,
@@ -98,13 +122,26 @@ export async function formatForChannels(master: Uint8Array, channels: readonly C
     if (!rendered.has(size)) rendered.set(size, renderLogo(options.logo!.image, box.width, box.height));
     return rendered.get(size)!;
   };
-  const perChannel = await Promise.all(
-    channels.map((channel) => {
-      const box = options.logo?.placements[channel.id];
-      return formatChannel(source, autoOrient.width, autoOrient.height, channel, settings, options.signal, box && { box, image: () => logoFor(box) }, options.focus);
-    }),
-  );
-  return perChannel.flat();
+  const out: FormattedImage[] = [];
+  for (const channel of channels) {
+    const box = options.logo?.placements[channel.id];
+    out.push(...(await formatChannel(source, width, height, channel, settings, options.signal, box && { box, image: () => logoFor(box) }, options.focus)));
+  }
+  return out;
+}
+
+/**
+ * The master ready to be cut: a sharp instance to clone per channel and its size after EXIF
+ * orientation. Decoding to raw pixels gives the same pixels the encoded master would give
+ * each channel's resize, so the crops are the same either way.
+ */
+async function decodeMaster(master: Uint8Array): Promise<{ source: Sharp; width: number; height: number }> {
+  const encoded = sharp(master, { failOn: 'error' }).autoOrient();
+  const { autoOrient, format } = await encoded.metadata();
+  if (SHRINK_ON_LOAD.has(format)) return { source: encoded, width: autoOrient.width, height: autoOrient.height };
+  const { data, info } = await encoded.raw().toBuffer({ resolveWithObject: true });
+  const source = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+  return { source, width: info.width, height: info.height };
 }
 
 interface EncoderSettings {
@@ -133,16 +170,21 @@ async function formatChannel(
   const pixels = () => sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
   const hasAlpha = raw.channels === 2 || raw.channels === 4;
 
-  return Promise.all(
-    channel.formats.map(async (format): Promise<FormattedImage> => {
-      const { bytes, density } = await encode(pixels(), format, channel.density, settings, hasAlpha);
-      return {
-        channel: channel.id, format, data: bytes, width: raw.width, height: raw.height, density, mime: FORMAT_MIME[format], crop, cropKept,
-        ...(productKept !== undefined ? { productKept } : {}),
-        ...(logo ? { logo: logo.box, placed: [{ description: `brand logo, ${logo.box.width}x${logo.box.height} at ${logo.box.x},${logo.box.y}` }] } : {}),
-      };
-    }),
-  );
+  const one = async (format: ImageFormat): Promise<FormattedImage> => {
+    const { bytes, density } = await encode(pixels(), format, channel.density, settings, hasAlpha);
+    return {
+      channel: channel.id, format, data: bytes, width: raw.width, height: raw.height, density, mime: FORMAT_MIME[format], crop, cropKept,
+      ...(productKept !== undefined ? { productKept } : {}),
+      ...(logo ? { logo: logo.box, placed: [{ description: `brand logo, ${logo.box.width}x${logo.box.height} at ${logo.box.x},${logo.box.y}` }] } : {}),
+    };
+  };
+  if (raw.width * raw.height <= PARALLEL_FORMATS_MAX_PIXELS) return Promise.all(channel.formats.map(one));
+  const out: FormattedImage[] = [];
+  for (const format of channel.formats) {
+    signal?.throwIfAborted();
+    out.push(await one(format));
+  }
+  return out;
 }
 
 /** One channel's cut of a master: its pixels at exactly the channel's size, and where in the master they come from. */
