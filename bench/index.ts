@@ -23,7 +23,10 @@ interface Bench {
 }
 
 const BENCHES: Bench[] = [
+  { name: 'ideal', script: 'pipeline-ideal.ts', args: ['--candidates', '25', '--rows', '100', '--partitions', '4,0'], sections: ['pipeline-ideal'], about: 'a 25-candidate brief and a 100-row catalog on the simulated vendor against their ideal (Temporal\'s default 4 partitions, then Darkroom\'s 1)' },
   { name: 'overhead', script: 'temporal-overhead.ts', args: ['--variants'], sections: ['temporal-overhead'], about: "Temporal's overhead per activity vs a plain Promise.all script, before and after the dispatch fix" },
+  { name: 'format', script: 'format-throughput.ts', args: ['--masters', '20'], sections: ['format-throughput'], about: 'the channel matrix from 20 masters: Darkroom vs the vips CLI vs ImageMagick, the effort sweep, an 8192² channel' },
+  { name: 'scale', script: 'catalog-scale.ts', args: ['1000'], sections: ['catalog-scale'], about: 'a 1,000-row catalog on the local provider: rows per minute, worker memory, largest history (add --workers N for scale-out)' },
   { name: 'stages', script: 'stages.ts', sections: ['stages'], about: 'offline generate, judge and format timings' },
   { name: 'publish', script: 'publish.ts', args: ['7'], sections: ['publish'], about: 'one brief published to a folder vs S3 (versitygw)' },
   { name: 'c2pa', script: 'c2pa.ts', sections: ['c2pa-node20'], about: 'C2PA signing cost per file' },
@@ -36,6 +39,7 @@ function join(): void {
   const known = BENCHES.flatMap((b) => b.sections);
   const present = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.md')).map((f) => f.slice(0, -3)) : [];
   const order = [...known.filter((s) => present.includes(s)), ...present.filter((s) => !known.includes(s)).sort()];
+  // `npm run chaos` writes its own section (fault injection), shown after the benchmarks.
   const missing = known.filter((s) => !present.includes(s));
   const parts = [
     '# Darkroom benchmark results',

@@ -41,7 +41,7 @@ const arg = (name: string, dflt: number) => {
 const CANDIDATES = arg('candidates', 25);
 const ROWS = arg('rows', 100);
 /** DARKROOM_GENERATE_CONCURRENCY values to run the brief with, each on its own worker (the catalog runs with the first). */
-/** Task-queue partitions of the dev server to run on: 0 for its default (4), else every queue in that many. */
+/** Task-queue partitions of the dev server to run on: 0 for Darkroom's dev-server setting (1, ONE_PARTITION), else every queue in that many (Temporal's default is 4). */
 const PARTITIONS = process.argv.includes('--partitions') ? process.argv[process.argv.indexOf('--partitions') + 1]!.split(',').map(Number) : [0];
 const GENERATE_CONCURRENCY = (process.argv[process.argv.indexOf('--generate-concurrency') + 1] && process.argv.includes('--generate-concurrency')
   ? process.argv[process.argv.indexOf('--generate-concurrency') + 1]!.split(',').map(Number) : [4]);
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
     const server = await startDevServer({ dbFile: path.join(dir, 'temporal.sqlite'), uiPort: false, ...(cli ? { cli } : {}) });
     const connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
-    sections.push(partitions ? `### Every task queue in ${partitions} partition${partitions > 1 ? 's' : ''} (matching.numTaskqueueRead/WritePartitions=${partitions})` : '### Task queues with the dev server\'s default partitions (4)');
+    sections.push(partitions ? `### Every task queue in ${partitions} partition${partitions > 1 ? 's' : ''} (matching.numTaskqueueRead/WritePartitions=${partitions})` : '### Task queues as Darkroom\'s dev server sets them (one partition, ONE_PARTITION in scripts/dev-server.ts)');
     try {
       for (const [variant, generateConcurrency] of GENERATE_CONCURRENCY.entries()) {
         const taskQueue = `bench-ideal-g${generateConcurrency}`;
