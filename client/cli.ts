@@ -37,8 +37,7 @@ const HELP = helpText(
   TEMPORAL_UI_URL (the Web UI the printed links point at), USER (the default reviewer name)
   TLS and Temporal Cloud: the temporal CLI's TEMPORAL_TLS*, TEMPORAL_API_KEY; DARKROOM_CODEC_KEYS encrypts payloads
 
-Provider keys (OPENAI_API_KEY, GEMINI_API_KEY, REPLICATE_API_TOKEN, DARKROOM_VERTEX_API_KEY or GOOGLE_GENAI_USE_VERTEXAI
-  with GOOGLE_CLOUD_PROJECT, DARKROOM_SELF_HOSTED_BASE_URL) set in this shell price catalog forecasts.
+Provider keys and endpoints set in this shell (README, Real providers) price catalog forecasts.
 
 Exit codes: 0 done, 1 the brief or catalog failed, or refused (a decision, a second run of a catalog),
 2 bad input (unknown workflow or catalog), 3 no Temporal server.`,

@@ -17,6 +17,7 @@ import { resolveChannel } from '../../domain/channels';
 import { startBrief } from '../../client/briefs';
 import { decide } from '../../client/review/actions';
 import { startReviewServer, type ReviewServer } from '../../client/review/server';
+import { focusParam } from '../../client/review/previews';
 import { statusQuery } from '../../workflows/messages';
 import { closeTestConnection, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
@@ -271,8 +272,11 @@ describe('reviewer tool in a real browser', () => {
           for (const id of channels) {
             const img = shown.find((x) => x.channel === id && x.src.startsWith(`/previews/${id}/${c.key}?brand=`));
             const ch = resolveChannel(id)!;
-            // Decoded in the browser at exactly the channel's aspect ratio, with the stored kit named.
-            expect({ id, ratio: img && img.w * ch.height === img.h * ch.width, brand: img?.src.endsWith(encodeURIComponent(s.brand!.key)) }).toEqual({ id, ratio: true, brand: true });
+            // Decoded in the browser at exactly the channel's aspect ratio, with the stored kit named
+            // and, where the judge found the product, its region (the crop keeps it in frame).
+            const query = new URLSearchParams(img?.src.split('?')[1] ?? '');
+            expect({ id, ratio: img && img.w * ch.height === img.h * ch.width, brand: query.get('brand'), focus: query.get('focus') })
+              .toEqual({ id, ratio: true, brand: s.brand!.key, focus: c.product ? focusParam(c.product) : null });
           }
         }
         expect(shown.filter((x) => x.channel === 'packshot').map((x) => x.src)).toEqual(s.review!.candidates.map(() => `/blobs/${packshot.key}?w=320`));
