@@ -70,9 +70,19 @@ export function heartbeating<T extends Record<string, (input: never) => Promise<
   const out: Record<string, unknown> = { ...acts };
   for (const name of names) {
     const fn = acts[name]!;
-    out[name as string] = (input: never) => withHeartbeat(() => fn(input));
+    // Outside a worker (tools and tests call activities as functions) there is nothing to heartbeat to.
+    out[name as string] = (input: never) => (inActivity() ? withHeartbeat(() => fn(input)) : fn(input));
   }
   return out as T;
+}
+
+function inActivity(): boolean {
+  try {
+    Context.current();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
