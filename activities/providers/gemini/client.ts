@@ -189,36 +189,39 @@ export async function generateContent(ai: GoogleGenAI, params: GenerateContentPa
 }
 
 /**
- * What a Gemini adapter keeps from its options: one SDK client ({@link createGeminiClient}), the
- * key's redactor, the timeout and the response cap. Every public adapter method runs inside
- * {@link call}, the one door its results and errors leave by.
+ * What a Google adapter (Gemini API or Vertex AI) keeps from its options: one SDK client, the
+ * redactor of its secrets, the timeout and the response cap. Every public adapter method runs
+ * inside {@link call}, the one door its results and errors leave by.
  */
-export class GeminiConnection {
-  readonly #ai: GoogleGenAI;
-  readonly #redact: Redact;
-  readonly #timeoutMs: number;
-  readonly #maxBytes: number;
+export abstract class GoogleConnection {
+  protected readonly timeoutMs: number;
+  protected readonly maxBytes: number;
 
-  constructor(options: GeminiClientOptions) {
-    this.#ai = createGeminiClient(options);
-    this.#redact = redactor(options.apiKey);
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#maxBytes = maxResponseBytes(options);
+  protected constructor(protected readonly ai: GoogleGenAI, protected readonly redact: Redact, options: ProviderClientOptions) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.maxBytes = maxResponseBytes(options);
   }
 
-  /** Runs one adapter call: whatever it throws or returns leaves scrubbed of the key ({@link scrubbedCall}). */
+  /** Runs one adapter call: whatever it throws or returns leaves scrubbed of secrets ({@link scrubbedCall}). */
   call<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    return scrubbedCall(this.#redact, signal, fn);
+    return scrubbedCall(this.redact, signal, fn);
   }
 
-  /** Vendor text (what the model said, a field) fit for a message: key redacted, clipped to `max` after that ({@link vendorText}). */
+  /** Vendor text (what the model said, a field) fit for a message: secrets redacted, clipped to `max` after that ({@link vendorText}). */
   text(text: string, max?: number): string {
-    return vendorText(text, this.#redact, max);
+    return vendorText(text, this.redact, max);
+  }
+}
+
+/** A Gemini API adapter's connection ({@link createGeminiClient}, the key's redactor). */
+export class GeminiConnection extends GoogleConnection {
+  constructor(options: GeminiClientOptions) {
+    super(createGeminiClient(options), redactor(options.apiKey), options);
   }
 
   /** One {@link generateContent} call for the adapter `provider`; `what` names the call in messages. */
   generateContent(params: GenerateContentParameters, call: { provider: string; what: string; signal?: AbortSignal }): Promise<GeminiResponse> {
-    const cap = new ResponseCap(this.#maxBytes, 'Gemini', call.provider, call.what);
-    return generateContent(this.#ai, params, { ...call, redact: this.#redact, timeoutMs: this.#timeoutMs, cap });
+    const cap = new ResponseCap(this.maxBytes, 'Gemini', call.provider, call.what);
+    return generateContent(this.ai, params, { ...call, redact: this.redact, timeoutMs: this.timeoutMs, cap });
   }
 }

@@ -1,10 +1,10 @@
 import { GoogleGenAI } from '@google/genai';
 import { z } from 'zod';
 import { AuthenticationError, ContentPolicyError } from '../errors';
-import { cappedCall, redactor as geminiRedactor } from '../gemini/client';
+import { cappedCall, GoogleConnection, redactor as geminiRedactor } from '../gemini/client';
 import { ResponseCap } from '../response-cap';
-import { keyRedactor, scrubbedCall, vendorText, type Redact } from '../scrub';
-import { DEFAULT_TIMEOUT_MS, maxResponseBytes, type ProviderClientOptions } from '../shared';
+import { keyRedactor, vendorText, type Redact } from '../scrub';
+import { DEFAULT_TIMEOUT_MS, type ProviderClientOptions } from '../shared';
 import { malformedResponse } from '../vendor-failure';
 
 /**
@@ -83,31 +83,12 @@ function credentialFailure(err: unknown, redact: Redact, provider: string, what:
 }
 
 /**
- * What a Vertex AI adapter keeps from its options: one SDK client, the redactor, the timeout and
- * the response cap. Every public adapter method runs inside {@link call}, the one door its
- * results and errors leave by; every request goes through {@link request}.
+ * A Vertex AI adapter's connection: the Vertex client and a redactor of the key and access
+ * tokens; every request goes through {@link request}.
  */
-export class VertexConnection {
-  readonly #ai: GoogleGenAI;
-  readonly #redact: Redact;
-  readonly #timeoutMs: number;
-  readonly #maxBytes: number;
-
+export class VertexConnection extends GoogleConnection {
   constructor(options: VertexClientOptions) {
-    this.#ai = createVertexClient(options);
-    this.#redact = vertexRedactor(options.apiKey);
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#maxBytes = maxResponseBytes(options);
-  }
-
-  /** Runs one adapter call: whatever it throws or returns leaves scrubbed of the key and tokens. */
-  call<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    return scrubbedCall(this.#redact, signal, fn);
-  }
-
-  /** Vendor text fit for a message: secrets redacted, clipped to `max`. */
-  text(text: string, max?: number): string {
-    return vendorText(text, this.#redact, max);
+    super(createVertexClient(options), vertexRedactor(options.apiKey), options);
   }
 
   /**
@@ -117,13 +98,13 @@ export class VertexConnection {
    * fetch to hand the SDK in `httpOptions.fetch`.
    */
   request<T>(call: { provider: string; what: string; signal?: AbortSignal }, run: (ai: GoogleGenAI, fetch: typeof globalThis.fetch) => Promise<T>): Promise<T> {
-    const cap = new ResponseCap(this.#maxBytes, 'Vertex AI', call.provider, call.what);
-    const ctx = { ...call, redact: this.#redact, timeoutMs: this.#timeoutMs, cap, vendor: 'Vertex AI', credentialsHint: CREDENTIALS_HINT };
+    const cap = new ResponseCap(this.maxBytes, 'Vertex AI', call.provider, call.what);
+    const ctx = { ...call, redact: this.redact, timeoutMs: this.timeoutMs, cap, vendor: 'Vertex AI', credentialsHint: CREDENTIALS_HINT };
     return cappedCall(ctx, async (fetch) => {
       try {
-        return await run(this.#ai, fetch);
+        return await run(this.ai, fetch);
       } catch (err) {
-        throw credentialFailure(err, this.#redact, call.provider, call.what) ?? err;
+        throw credentialFailure(err, this.redact, call.provider, call.what) ?? err;
       }
     });
   }
