@@ -45,12 +45,13 @@ export async function formatAll(run: BriefRun, plan: PreparedBrief, { approved, 
   run.status.assets.total = approved.length * plan.channels.reduce((n, c) => n + c.formats.length, 0);
   return Promise.all(approved.map(async (candidate) => {
     const master = masters.get(candidate.id)!;
+    const product = gen.judgementOf.get(candidate.id)?.product;
     const [f, alt] = await Promise.all([
       // `generated`: an upscaled master has lost the vendor's C2PA manifest; the original has it.
       acts.formatCandidate({
         workflowId: run.workflowId, candidateId: candidate.id, master: master.blob, channels,
         ...(master.upscaledFrom ? { generated: candidate.blob } : {}),
-        ...(gen.judgementOf.get(candidate.id)?.product ? { focus: gen.judgementOf.get(candidate.id)!.product } : {}),
+        ...(product ? { focus: product } : {}),
         ...(run.brand ? { logo: { blob: run.brand.logo, placements: run.brand.placements } } : {}),
       }),
       acts.writeAltText({ brief: plan.brief, blob: candidate.blob }),
