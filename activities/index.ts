@@ -196,7 +196,7 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Scores every candidate against the brief and ranks them, best first. */
     async judgeCandidates(input: JudgeCandidatesInput): Promise<JudgeResult & { timing: Span }> {
-      return timed(async () => {
+      return timed(() => withHeartbeat(async () => {
         const images = await Promise.all(
           input.candidates.map(async (c) => ({ id: c.id, image: await blobs.get(c.blob.key), mime: c.blob.mime })),
         );
@@ -204,7 +204,7 @@ export function createActivities(deps: ActivityDeps) {
         let out;
         try {
           const brief = input.palette ? { ...input.brief, brandColors: input.palette } : input.brief;
-          out = await withHeartbeat(() => providers.judge.judge({ brief, candidates: images, ...(reference ? { reference } : {}), signal: Context.current().cancellationSignal }));
+          out = await providers.judge.judge({ brief, candidates: images, ...(reference ? { reference } : {}), signal: Context.current().cancellationSignal });
         } catch (err) {
           throw toFailure(err);
         }
@@ -214,25 +214,25 @@ export function createActivities(deps: ActivityDeps) {
           unchecked: out.unchecked,
           costUsd: out.costUsd,
         };
-      });
+      }));
     },
 
     /** Enlarges a master that is smaller than some channel needs. Idempotent by key. */
     async upscaleCandidate(input: UpscaleCandidateInput): Promise<{ blob: BlobRef; costUsd: number; upscaler: string; timing: Span }> {
-      return timed(async () => {
+      return timed(() => withHeartbeat(async () => {
         const key = upscaledKey(input.workflowId, input.candidateId, input.minWidth, input.minHeight);
         const existing = await blobs.head(key);
         if (existing && existing.width > 0) return { blob: existing, costUsd: 0, upscaler: providers.upscaler.name };
         const image = await blobs.get(input.blob.key);
         let out;
         try {
-          out = await withHeartbeat(() => providers.upscaler.upscale({ image, minWidth: input.minWidth, minHeight: input.minHeight }));
+          out = await providers.upscaler.upscale({ image, minWidth: input.minWidth, minHeight: input.minHeight });
         } catch (err) {
           throw toFailure(err);
         }
         const blob = await blobs.put(key, out.image, { mime: out.mime, width: out.width, height: out.height });
         return { blob, costUsd: out.costUsd, upscaler: providers.upscaler.name };
-      });
+      }));
     },
 
     /**
@@ -242,14 +242,16 @@ export function createActivities(deps: ActivityDeps) {
      * own C2PA manifest on the generated image, if any, is read first and kept as an ingredient.
      */
     async formatCandidate(input: FormatCandidateInput): Promise<{ assets: Asset[]; source: SourceProvenance; timing: Span }> {
-      return timed(async () => {
+      // Heartbeats from the first read to the last write: sealing and storing a print channel's
+      // files can take longer than a short heartbeat timeout on a busy worker.
+      return timed(() => withHeartbeat(async () => {
         const master = await blobs.get(input.master.key);
         const generatedRef = input.generated ?? input.master;
         const generated = generatedRef.key === input.master.key ? master : await blobs.get(generatedRef.key);
         const source = await provenance.inspect(generated, generatedRef.mime);
         const channels = input.channels.map((c) => resolveChannel(c)!);
         const logo = input.logo ? { image: await blobs.get(input.logo.blob.key), placements: input.logo.placements } : undefined;
-        const outputs = await withHeartbeat(() => formatForChannels(master, channels, { signal: Context.current().cancellationSignal, ...(logo ? { logo } : {}), ...(input.focus ? { focus: input.focus } : {}) }));
+        const outputs = await formatForChannels(master, channels, { signal: Context.current().cancellationSignal, ...(logo ? { logo } : {}), ...(input.focus ? { focus: input.focus } : {}) });
         const assets: Asset[] = [];
         for (const o of outputs) {
           const key = assetKey(input.workflowId, o.channel, input.candidateId, o.format);
@@ -270,7 +272,7 @@ export function createActivities(deps: ActivityDeps) {
           });
         }
         return { assets, source };
-      });
+      }));
     },
 
     /** One sentence for a reader who cannot see the image. */

@@ -23,9 +23,10 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { CHANNEL_PRESETS, FORMAT_EXTENSION, resolveChannel, type ChannelPreset, type ImageFormat } from '../domain/channels';
-import { channelCrop, configureSharpForWorker, DEFAULT_QUALITY, formatForChannels } from '../activities/images/format';
+import { channelCrop, configureSharpForWorker, DEFAULT_EFFORT, DEFAULT_QUALITY, formatForChannels } from '../activities/images/format';
+import { lumaSsim } from '../activities/images/stats';
 import { LocalImageGenerator, SharpUpscaler } from '../activities/providers/local';
-import { median, table, writeSection } from './support';
+import { table, writeSection } from './support';
 
 const PRESETS = Object.values(CHANNEL_PRESETS);
 /** Masters whose web-hero crop the effort sweep encodes (AVIF effort 9 is slow). */
@@ -100,10 +101,11 @@ async function cropBoxes(masters: string[]): Promise<Crops> {
   for (const m of masters) {
     const key = path.basename(m);
     if (crops[key]) continue;
-    const source = sharp(readFileSync(m)).autoOrient();
-    const { autoOrient } = await source.metadata();
+    const bytes = readFileSync(m);
+    const open = () => sharp(bytes).autoOrient();
+    const { autoOrient } = await open().metadata();
     crops[key] = {};
-    for (const c of PRESETS) crops[key][c.id] = (await channelCrop(source, autoOrient, c)).crop;
+    for (const c of PRESETS) crops[key][c.id] = (await channelCrop(open, autoOrient, c)).crop;
     writeFileSync(file, JSON.stringify(crops, null, 1));
   }
   return crops;
@@ -178,8 +180,8 @@ function vipsSave(format: ImageFormat, density: number): string {
   switch (format) {
     case 'jpeg': return `[Q=${Q.jpeg},interlace,optimize_coding,strip]`;
     case 'png': return `[compression=${PNG_LEVEL},filter=all,strip]`;
-    case 'webp': return `[Q=${Q.webp},effort=4,strip]`;
-    case 'avif': return `[Q=${Q.avif},effort=2,compression=av1,subsample-mode=off,strip]`;
+    case 'webp': return `[Q=${Q.webp},effort=${DEFAULT_EFFORT.webp},strip]`;
+    case 'avif': return `[Q=${Q.avif},effort=${DEFAULT_EFFORT.avif},compression=av1,subsample-mode=off,strip]`;
     case 'tiff': return `[compression=lzw,predictor=horizontal,xres=${perMm},yres=${perMm},resunit=inch,strip]`;
   }
 }
@@ -199,7 +201,7 @@ function magickFormat(format: ImageFormat, density: number): string[] {
   switch (format) {
     case 'jpeg': return ['-quality', String(Q.jpeg), '-interlace', 'JPEG', ...dpi];
     case 'png': return ['-define', `png:compression-level=${PNG_LEVEL}`, '-define', 'png:compression-filter=5', ...dpi];
-    case 'webp': return ['-quality', String(Q.webp), '-define', 'webp:method=4'];
+    case 'webp': return ['-quality', String(Q.webp), '-define', `webp:method=${DEFAULT_EFFORT.webp}`];
     // ImageMagick 6.9.11's AVIF writer takes no speed setting: libheif's default is used.
     case 'avif': return ['-quality', String(Q.avif)];
     case 'tiff': return ['-compress', 'LZW', '-define', 'tiff:predictor=2', ...dpi];
@@ -315,54 +317,102 @@ async function child(tool: string, args: Args): Promise<void> {
 
 // ─── encoder effort sweep ──────────────────────────────────────────────────────────────────
 
-interface SweepRow { effort: number; ms: number; bytes: number }
+interface SweepPoint { quality: number; ms: number; bytes: number; ssim: number }
+interface SweepRow {
+  effort: number;
+  /** At the format's default quality. */
+  ms: number;
+  bytes: number;
+  ssim: number;
+  /** Each quality of the ladder, for the rate–quality curve. */
+  points: SweepPoint[];
+  /** Bytes and CPU ms interpolated at the reference SSIM (undefined: the ladder does not reach it). */
+  atRef?: { bytes: number; ms: number };
+}
+
+/** Qualities each effort is encoded at, around the default: the curve bytes are read from at equal SSIM. */
+const LADDER = { avif: [35, 40, 45, 50, 55, 60, 65], webp: [65, 70, 75, 80, 85, 90] } as const;
+
+/** Linear interpolation of `y` at `x0` along points sorted by `x`; undefined outside their range. */
+function interpolate(points: ReadonlyArray<{ x: number; y: number }>, x0: number): number | undefined {
+  const sorted = [...points].sort((p, q) => p.x - q.x);
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1]!, b = sorted[i]!;
+    if (x0 >= a.x && x0 <= b.x) return b.x === a.x ? a.y : a.y + ((b.y - a.y) * (x0 - a.x)) / (b.x - a.x);
+  }
+  return undefined;
+}
 
 /**
- * Each effort over the same crops (web-hero, 1920x1080, raw pixels), one encode at a time.
- * Time is this process's CPU time (the encoders run in its threads), which the shared
- * machine's load disturbs far less than wall time.
+ * Each effort over the same crops (web-hero, 1920x1080, raw pixels), one encode at a time, at
+ * every quality of a ladder around the default; each output is decoded and compared with its
+ * crop (luminance SSIM). Efforts change quality as well as size at a fixed quality setting, so
+ * they are compared at equal SSIM: the SSIM Darkroom's shipped setting reaches. Time is this
+ * process's CPU time (the encoders run in its threads), which the shared machine's load
+ * disturbs far less than wall time.
  */
-async function sweep(masters: string[], format: 'avif' | 'webp', efforts: readonly number[]): Promise<SweepRow[]> {
+async function sweep(masters: string[], format: 'avif' | 'webp', efforts: readonly number[], reference: { effort: number; quality: number }): Promise<SweepRow[]> {
   const channel = CHANNEL_PRESETS['web-hero']!;
   const raws = [];
   for (const m of masters) {
-    const source = sharp(readFileSync(m)).autoOrient();
-    raws.push((await channelCrop(source, (await source.metadata()).autoOrient, channel)).raw);
+    const bytes = readFileSync(m);
+    const open = () => sharp(bytes).autoOrient();
+    raws.push((await channelCrop(open, (await open().metadata()).autoOrient, channel)).raw);
   }
   const rows: SweepRow[] = [];
   for (const effort of efforts) {
-    let bytes = 0;
-    const times: number[] = [];
-    for (const raw of raws) {
-      const img = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
-      const t = process.cpuUsage();
-      const out = format === 'avif' ? await img.avif({ quality: Q.avif, effort }).toBuffer() : await img.webp({ quality: Q.webp, effort }).toBuffer();
-      const used = process.cpuUsage(t);
-      times.push((used.user + used.system) / 1000);
-      bytes += out.length;
+    const points: SweepPoint[] = [];
+    for (const quality of LADDER[format]) {
+      let bytes = 0;
+      let ms = 0;
+      let ssim = 0;
+      for (const raw of raws) {
+        const img = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
+        const t = process.cpuUsage();
+        const out = format === 'avif' ? await img.avif({ quality, effort }).toBuffer() : await img.webp({ quality, effort }).toBuffer();
+        const used = process.cpuUsage(t);
+        ms += (used.user + used.system) / 1000;
+        bytes += out.length;
+        const { data, info } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+        ssim += lumaSsim(raw, { data, width: info.width, height: info.height, channels: info.channels }) / raws.length;
+      }
+      points.push({ quality, ms, bytes, ssim });
     }
-    rows.push({ effort, ms: times.reduce((a, b) => a + b, 0), bytes });
-    console.log(`${format} effort ${effort}: ${rows.at(-1)!.ms.toFixed(0)} ms, ${bytes} bytes (median ${median(times).toFixed(0)} ms an image)`);
+    const at = points.find((p) => p.quality === Q[format])!;
+    rows.push({ effort, ms: at.ms, bytes: at.bytes, ssim: at.ssim, points });
+    console.log(`${format} effort ${effort}: ${points.map((p) => `q${p.quality} ${p.bytes} B ${p.ssim.toFixed(4)} ${p.ms.toFixed(0)} ms`).join(' · ')}`);
+  }
+  const ref = rows.find((r) => r.effort === reference.effort)?.points.find((p) => p.quality === reference.quality);
+  if (ref) {
+    for (const r of rows) {
+      const bytes = interpolate(r.points.map((p) => ({ x: p.ssim, y: p.bytes })), ref.ssim);
+      const ms = interpolate(r.points.map((p) => ({ x: p.ssim, y: p.ms })), ref.ssim);
+      if (bytes !== undefined && ms !== undefined) r.atRef = { bytes, ms };
+    }
   }
   return rows;
 }
 
 /**
- * The effort to ship: the lowest one from which no higher effort buys at least 1% of bytes for
- * each 10% of extra encode time. Bytes are paid on every delivery and time once, but past that
- * rate a catalog's format stage slows far more than its files shrink.
+ * The effort to ship: the lowest one from which no higher effort buys at least 1% of bytes,
+ * at equal SSIM, for each 10% of extra encode time. Bytes are paid on every delivery and time
+ * once, but past that rate a catalog's format stage slows far more than its files shrink.
  */
 function chooseEffort(rows: SweepRow[]): { effort: number; why: string } {
-  for (const a of rows) {
-    const better = rows.find((b) => b.effort > a.effort && b.ms > a.ms && (a.bytes - b.bytes) / a.bytes / ((b.ms - a.ms) / a.ms) >= 0.1);
+  const measured = rows.filter((r) => r.atRef);
+  for (const a of measured) {
+    const A = a.atRef!;
+    const better = measured.find((b) => b.effort > a.effort && b.atRef!.ms > A.ms && (A.bytes - b.atRef!.bytes) / A.bytes / ((b.atRef!.ms - A.ms) / A.ms) >= 0.1);
     if (better) continue;
-    const next = rows.find((b) => b.effort > a.effort && b.bytes < a.bytes);
+    const next = measured.find((b) => b.effort > a.effort && b.atRef!.bytes < A.bytes);
     return {
       effort: a.effort,
-      why: next ? `the next effort with smaller files, ${next.effort}, saves ${(((a.bytes - next.bytes) / a.bytes) * 100).toFixed(1)}% of bytes for ${(next.ms / a.ms).toFixed(1)}× the CPU time` : 'no higher effort made smaller files',
+      why: next
+        ? `the next effort with smaller files at the same SSIM, ${next.effort}, saves ${(((A.bytes - next.atRef!.bytes) / A.bytes) * 100).toFixed(1)}% of bytes for ${(next.atRef!.ms / A.ms).toFixed(1)}× the CPU time`
+        : 'no higher effort made smaller files at the same SSIM',
     };
   }
-  return { effort: rows.at(-1)!.effort, why: 'every step up paid for itself' };
+  return { effort: measured.at(-1)?.effort ?? rows[0]!.effort, why: 'every step up paid for itself' };
 }
 
 // ─── report ────────────────────────────────────────────────────────────────────────────────
@@ -396,7 +446,7 @@ async function main(): Promise<void> {
   const parts = [
     `${args.masters} masters (offline generator upscaled to ${[...new Set(SIZES.slice(0, args.masters).map(([w, h]) => `${w}x${h}`))].join(', ')}; PNG) × all ${PRESETS.length} presets × their formats = ${args.masters * PRESETS.reduce((n, p) => n + p.formats.length, 0)} files a tool.`,
     `Each tool in its own child process, ${args.jobs} jobs at a time (Darkroom: one master's formatForChannels a job; CLIs: one master × channel a job, vips as crop → thumbnail --size force → one copy per format, ImageMagick as one convert writing every format).`,
-    'Same crop boxes (Darkroom\'s attention crop, handed to the CLIs), sizes, formats, qualities (JPEG 82, WebP 80 effort 4, AVIF 50 effort 2 4:4:4, PNG zlib 6 adaptive filter, TIFF LZW + predictor), metadata stripped.',
+    `Same crop boxes (Darkroom's attention crop, handed to the CLIs), sizes, formats, qualities (JPEG ${Q.jpeg}, WebP ${Q.webp} effort ${DEFAULT_EFFORT.webp}, AVIF ${Q.avif} effort ${DEFAULT_EFFORT.avif} 4:4:4, PNG zlib 6 adaptive filter, TIFF LZW + predictor), metadata stripped.`,
     'Darkroom uses mozjpeg, the CLIs Debian\'s libjpeg-turbo; ImageMagick 6 cannot set AVIF speed (libheif\'s default) nor 4:4:4.',
     'Peak: VmHWM of the Darkroom child; for the CLIs the larger of the summed RSS of concurrent processes (sampled every 20 ms) and the largest single process (`/usr/bin/time %M`). files/CPU-s is less sensitive to the shared machine\'s load than files/s.',
     '',
@@ -406,20 +456,29 @@ async function main(): Promise<void> {
   if (big) parts.push('', `\`${BIG_CHANNEL}\` (WebP + JPEG) from ${path.basename(masters[0]!)} alone in a child process (${big.at}): ${big.seconds.toFixed(1)} s, CPU ${big.cpuSeconds.toFixed(1)} s, peak ${big.peakMiB} MiB (goal < 1024 MiB), ${mib((big.bytes.webp ?? 0) + (big.bytes.jpeg ?? 0))} MiB out.`);
   if (args.sweep) {
     const sample = masters.slice(0, SWEEP_IMAGES);
-    const { avif, webp, at } = await part('sweep', args, async () => ({
-      avif: await sweep(sample, 'avif', Array.from({ length: args.avifMaxEffort + 1 }, (_, e) => e)),
-      webp: await sweep(sample, 'webp', [0, 1, 2, 3, 4, 5, 6]),
+    const { avif, webp, at } = await part('sweep-ssim', args, async () => ({
+      avif: await sweep(sample, 'avif', Array.from({ length: args.avifMaxEffort + 1 }, (_, e) => e), { effort: DEFAULT_EFFORT.avif, quality: Q.avif }),
+      webp: await sweep(sample, 'webp', [0, 1, 2, 3, 4, 5, 6], { effort: DEFAULT_EFFORT.webp, quality: Q.webp }),
     }));
-    const sweepTable = (rows: SweepRow[]) => table(['effort', `CPU ms (${sample.length} images)`, 'bytes', 'bytes vs effort 0', 'time vs effort 0'], rows.map((r) => [
-      r.effort, r.ms.toFixed(0), r.bytes, `${((r.bytes / rows[0]!.bytes) * 100).toFixed(1)}%`, `${(r.ms / rows[0]!.ms).toFixed(2)}×`,
-    ]));
+    const sweepTable = (rows: SweepRow[], format: 'avif' | 'webp') => {
+      const ref = rows.find((r) => r.effort === DEFAULT_EFFORT[format])?.atRef;
+      return table(
+        ['effort', `CPU ms (${sample.length} images)`, 'bytes', 'SSIM', `bytes at SSIM of effort ${DEFAULT_EFFORT[format]}`, `CPU ms there`, 'bytes vs shipped', 'time vs shipped'],
+        rows.map((r) => [
+          r.effort, r.ms.toFixed(0), r.bytes, r.ssim.toFixed(4),
+          r.atRef ? Math.round(r.atRef.bytes) : 'out of ladder', r.atRef ? r.atRef.ms.toFixed(0) : '–',
+          r.atRef && ref ? `${((r.atRef.bytes / ref.bytes) * 100).toFixed(1)}%` : '–', r.atRef && ref ? `${(r.atRef.ms / ref.ms).toFixed(2)}×` : '–',
+        ]),
+      );
+    };
     const a = chooseEffort(avif);
     const w = chooseEffort(webp);
     parts.push(
       '', `### Encoder effort (web-hero crops, 1920x1080, of ${sample.length} masters, one encode at a time; measured ${at})`,
-      '', `AVIF at quality ${Q.avif}:`, '', sweepTable(avif),
-      '', `WebP at quality ${Q.webp}:`, '', sweepTable(webp),
-      '', `Rule: the lowest effort from which no higher effort buys 1% of bytes per 10% more CPU time. AVIF: effort ${a.effort} (${a.why}). WebP: effort ${w.effort} (${w.why}).`,
+      '', `Each effort encoded at qualities ${LADDER.avif.join(', ')} (AVIF) and ${LADDER.webp.join(', ')} (WebP); each output decoded and compared with its crop by luminance SSIM (activities/images/stats.ts). Bytes and time are read off each effort's curve at the SSIM the shipped setting reaches, so efforts are compared at equal quality.`,
+      '', `AVIF (shipped: quality ${Q.avif}, effort ${DEFAULT_EFFORT.avif}; the first columns at quality ${Q.avif}):`, '', sweepTable(avif, 'avif'),
+      '', `WebP (shipped: quality ${Q.webp}, effort ${DEFAULT_EFFORT.webp}; the first columns at quality ${Q.webp}):`, '', sweepTable(webp, 'webp'),
+      '', `Rule: the lowest effort from which no higher effort buys 1% of bytes at equal SSIM per 10% more CPU time. AVIF: effort ${a.effort} (${a.why}). WebP: effort ${w.effort} (${w.why}).`,
     );
   }
   writeSection('format-throughput', 'Format throughput', `npx tsx bench/format-throughput.ts ${process.argv.slice(2).join(' ')}`.trim(), parts.join('\n'));

@@ -11,7 +11,8 @@
  *                     local activities and as a plain Promise.all script with the same chains;
  *                     the overhead of a step is the gap from one step's end to the next one's start
  *
- * `--variants` also measures one setting at a time (how the cause was found). `--steps N`
+ * `--variants` also measures one setting at a time (how the cause was found); `--only TEXT`
+ * measures just the variants whose name contains TEXT (and skips the before/after run). `--steps N`
  * changes N (default 100; chains run 2N). `--address host:port` measures a server that is
  * already running instead (no before/after then).
  */
@@ -20,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
-import { PROMPT_DISPATCH, SQLITE_PRAGMAS, startDevServer } from '../scripts/dev-server';
+import { EAGER_ACTIVITIES, PROMPT_DISPATCH, SQLITE_PRAGMAS, startDevServer } from '../scripts/dev-server';
 import type { OverheadActivities, OverheadInput, OverheadSinks } from './overhead-workflow';
 import { quantile, table, writeSection } from './support';
 
@@ -28,6 +29,7 @@ const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
 const STEPS = args.includes('--steps') ? Number(args[args.indexOf('--steps') + 1]) : 100;
 const ADDRESS = args.includes('--address') ? args[args.indexOf('--address') + 1] : undefined;
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 if (!Number.isInteger(STEPS) || STEPS < 10) throw new Error(`--steps must be a whole number of at least 10 (got ${args[args.indexOf('--steps') + 1]})`);
 if (args.includes('--address') && !ADDRESS) throw new Error('--address needs host:port');
 
@@ -41,14 +43,15 @@ interface Variant {
   worker?: Partial<WorkerOptions>;
 }
 
-/** Temporal's defaults for what Darkroom now sets: 20 transfer-queue reads a second, SQLite's rollback journal. */
-const TEMPORAL_DEFAULTS = { dynamicConfig: ['history.transferProcessorMaxPollRPS=20'], sqlitePragmas: [] };
+/** Temporal's defaults for what Darkroom now sets: 20 transfer-queue reads a second, no eager activities, SQLite's rollback journal. */
+const NO_EAGER = 'system.enableActivityEagerExecution=false';
+const TEMPORAL_DEFAULTS = { dynamicConfig: ['history.transferProcessorMaxPollRPS=20', NO_EAGER], sqlitePragmas: [] };
 const BEFORE: Variant = { name: 'before', ...TEMPORAL_DEFAULTS };
 const AFTER: Variant = { name: 'after' };
 
 const autoscaling: Partial<WorkerOptions> = { workflowTaskPollerBehavior: { type: 'autoscaling' }, activityTaskPollerBehavior: { type: 'autoscaling' } };
 const onePartition = ['matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'];
-const eager = 'system.enableActivityEagerExecution=true';
+const eager = EAGER_ACTIVITIES[0]!;
 
 /** One setting changed at a time, from before and from after. */
 const VARIANTS: Variant[] = [
@@ -58,13 +61,15 @@ const VARIANTS: Variant[] = [
   { name: 'before, eager activities', ...TEMPORAL_DEFAULTS, dynamicConfig: [...TEMPORAL_DEFAULTS.dynamicConfig, eager] },
   { name: 'before, autoscaling pollers', ...TEMPORAL_DEFAULTS, worker: autoscaling },
   { name: 'before, WAL synced at commit', ...TEMPORAL_DEFAULTS, sqlitePragmas: SQLITE_PRAGMAS },
-  { name: 'before, 1000 transfer reads/s', ...TEMPORAL_DEFAULTS, dynamicConfig: PROMPT_DISPATCH },
+  { name: 'before, 1000 transfer reads/s', ...TEMPORAL_DEFAULTS, dynamicConfig: [...PROMPT_DISPATCH, NO_EAGER] },
   AFTER,
   { name: 'after, fairness off', fairness: false },
   { name: 'after, one task queue partition', dynamicConfig: onePartition },
-  { name: 'after, eager activities', dynamicConfig: [eager] },
+  { name: 'after, eager activities off', dynamicConfig: [NO_EAGER] },
   { name: 'after, autoscaling pollers', worker: autoscaling },
   { name: 'after, WAL synchronous=normal (not durable)', sqlitePragmas: ['journal_mode=wal', 'synchronous=normal'] },
+  // Diagnosis only: debugMode runs workflow code on the main thread without its deadlock detector.
+  { name: 'after, workflows on the main thread (debugMode)', worker: { debugMode: true } },
 ];
 
 interface Span {
@@ -276,7 +281,7 @@ async function measure(variant: Variant, workflowBundle: { code: string }, dir: 
 }
 
 function describe(v: Variant): string {
-  const config = [...(v.fairness === false ? [] : ['matching.enableFairness=true']), ...(v.dynamicConfig ?? PROMPT_DISPATCH)].join(', ');
+  const config = [...(v.fairness === false ? [] : ['matching.enableFairness=true']), ...(v.dynamicConfig ?? [...PROMPT_DISPATCH, ...EAGER_ACTIVITIES])].join(', ');
   const pragmas = v.sqlitePragmas ?? SQLITE_PRAGMAS;
   return `dynamic config ${config}; SQLite ${pragmas.length ? pragmas.join(', ') : 'defaults (rollback journal, synchronous=full)'}`;
 }
@@ -291,6 +296,14 @@ async function main(): Promise<void> {
   });
   const out: string[] = [];
   try {
+    if (ONLY !== undefined) {
+      // A quick look at some variants: printed, not written to the results.
+      for (const v of VARIANTS.filter((x) => x.name.includes(ONLY))) {
+        const r = await measure(v, workflowBundle, dir, { chains: [1, 4], work: false });
+        console.log(`${v.name}: sequential ${p50p99(r.noop.get(1)!.steps)}, 4 chains ${p50p99(r.noop.get(4)!.steps)}; legs p50 ${r.legs.map((l) => p(l, 0.5)).join(' / ')}`);
+      }
+      return;
+    }
     const compared = ADDRESS ? [{ ...AFTER, name: `server at ${ADDRESS}` }] : [BEFORE, AFTER];
     const results: Measured[] = [];
     for (const v of compared) results.push(await measure(v, workflowBundle, dir, { chains: [1, 4, 16], work: true }));
@@ -302,7 +315,7 @@ async function main(): Promise<void> {
       ...(ADDRESS
         ? []
         : [
-            "Why: History reads its transfer queue (the tasks that become workflow and activity tasks) at most `history.transferProcessorMaxPollRPS` times a second per shard, 20 by default with a burst of 20, and the dev server has one shard. A sequential step needs two reads (its workflow task, then its activity task), so once the burst is spent a step takes 100 ms whatever the storage; activities scheduled together share the reads. With the reads free, SQLite's rollback journal (four fsyncs a commit, counted with strace) is the next cost; a write-ahead log synced at every commit needs one and is as durable.",
+            "Why: History reads its transfer queue (the tasks that become workflow and activity tasks) at most `history.transferProcessorMaxPollRPS` times a second per shard, 20 by default with a burst of 20, and the dev server has one shard. A sequential step needs two reads (its workflow task, then its activity task), so once the burst is spent a step takes 100 ms whatever the storage; activities scheduled together share the reads. With the reads free, SQLite's rollback journal (four fsyncs a commit, counted with strace) is the next cost; a write-ahead log synced at every commit needs one and is as durable. Eager activity execution then saves an activity's own dispatch: the server hands it back in its answer to the workflow task that scheduled it. What remains is the workflow task's round trip (two commits, a dispatch, a delivery, the worker's activation), which only a local activity skips.",
             '',
           ]),
       '### No-op activities',

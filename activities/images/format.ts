@@ -83,6 +83,9 @@ export function configureSharpForWorker(): void {
 /** Encoder qualities that look clean at delivery sizes; AVIF's scale runs lower than JPEG's. */
 export const DEFAULT_QUALITY = { jpeg: 82, webp: 80, avif: 50 } as const;
 
+/** Encoder effort (speed) per format, 0 fastest. AVIF's can be overridden per call (FormatOptions.avifEffort). */
+export const DEFAULT_EFFORT = { avif: 2, webp: 4 } as const;
+
 const SCREEN_DENSITY = 72;
 
 /**
@@ -109,11 +112,11 @@ const SHRINK_ON_LOAD = new Set(['jpeg', 'webp']);
  * metadata to carry.
  */
 export async function formatForChannels(master: Uint8Array, channels: readonly ChannelPreset[], options: FormatOptions = {}): Promise<FormattedImage[]> {
-  const { source, width, height } = await decodeMaster(master);
+  const { open, width, height } = await decodeMaster(master);
   const settings: EncoderSettings = {
     quality: { ...DEFAULT_QUALITY, ...options.quality },
     pngCompressionLevel: options.pngCompressionLevel ?? 6,
-    avifEffort: options.avifEffort ?? 2,
+    avifEffort: options.avifEffort ?? DEFAULT_EFFORT.avif,
   };
   // Channels that place the logo at the same size share one rendering.
   const rendered = new Map<string, Promise<Buffer>>();
@@ -125,23 +128,30 @@ export async function formatForChannels(master: Uint8Array, channels: readonly C
   const out: FormattedImage[] = [];
   for (const channel of channels) {
     const box = options.logo?.placements[channel.id];
-    out.push(...(await formatChannel(source, width, height, channel, settings, options.signal, box && { box, image: () => logoFor(box) }, options.focus)));
+    out.push(...(await formatChannel(open, width, height, channel, settings, options.signal, box && { box, image: () => logoFor(box) }, options.focus)));
   }
   return out;
 }
 
 /**
- * The master ready to be cut: a sharp instance to clone per channel and its size after EXIF
- * orientation. Decoding to raw pixels gives the same pixels the encoded master would give
- * each channel's resize, so the crops are the same either way.
+ * Opens a fresh sharp pipeline on one image. Pipelines are opened anew rather than cloned:
+ * sharp's `clone()` deep-copies its input buffer (a `structuredClone` of the options), which
+ * for a decoded 4096² master is 48 MiB of garbage per channel.
  */
-async function decodeMaster(master: Uint8Array): Promise<{ source: Sharp; width: number; height: number }> {
-  const encoded = sharp(master, { failOn: 'error' }).autoOrient();
-  const { autoOrient, format } = await encoded.metadata();
-  if (SHRINK_ON_LOAD.has(format)) return { source: encoded, width: autoOrient.width, height: autoOrient.height };
-  const { data, info } = await encoded.raw().toBuffer({ resolveWithObject: true });
-  const source = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
-  return { source, width: info.width, height: info.height };
+export type OpenImage = () => Sharp;
+
+/**
+ * The master ready to be cut: how to open it and its size after EXIF orientation. Decoding
+ * to raw pixels gives the same pixels the encoded master would give each channel's resize,
+ * so the crops are the same either way.
+ */
+async function decodeMaster(master: Uint8Array): Promise<{ open: OpenImage; width: number; height: number }> {
+  const encoded = () => sharp(master, { failOn: 'error' }).autoOrient();
+  const { autoOrient, format } = await encoded().metadata();
+  if (SHRINK_ON_LOAD.has(format)) return { open: encoded, width: autoOrient.width, height: autoOrient.height };
+  const { data, info } = await encoded().raw().toBuffer({ resolveWithObject: true });
+  const open = () => sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+  return { open, width: info.width, height: info.height };
 }
 
 interface EncoderSettings {
@@ -151,7 +161,7 @@ interface EncoderSettings {
 }
 
 async function formatChannel(
-  source: Sharp,
+  open: OpenImage,
   masterWidth: number,
   masterHeight: number,
   channel: ChannelPreset,
@@ -161,7 +171,7 @@ async function formatChannel(
   focus?: ImageRegion,
 ): Promise<FormattedImage[]> {
   signal?.throwIfAborted();
-  const { raw: cut, crop, cropKept, productKept } = await channelCrop(source, { width: masterWidth, height: masterHeight }, channel, focus);
+  const { raw: cut, crop, cropKept, productKept } = await channelCrop(open, { width: masterWidth, height: masterHeight }, channel, focus);
   signal?.throwIfAborted();
 
   // The logo goes on after the crop, so it is never cropped, and before encoding, so every format carries it.
@@ -206,11 +216,11 @@ export interface ChannelCrop {
  * whole whenever it fits in the crop at all. The one place the crop is decided, so the
  * formatting stage and the reviewer's preview of it (client/review/previews.ts) cut the same
  * pixels.
- * @param source the master, decoded and auto-oriented (it is cloned, not consumed)
+ * @param open opens the master, decoded and auto-oriented
  * @param master its size after EXIF orientation
  * @param focus a region of the master, as shares of its size, to keep in frame
  */
-export async function channelCrop(source: Sharp, master: { width: number; height: number }, channel: Pick<ChannelPreset, 'width' | 'height'>, focus?: ImageRegion): Promise<ChannelCrop> {
+export async function channelCrop(open: OpenImage, master: { width: number; height: number }, channel: Pick<ChannelPreset, 'width' | 'height'>, focus?: ImageRegion): Promise<ChannelCrop> {
   const { width, height } = channel;
   // Cover scales the master until it covers the channel, then crops.
   const scale = Math.max(width / master.width, height / master.height);
@@ -222,8 +232,7 @@ export async function channelCrop(source: Sharp, master: { width: number; height
     const left = clamp(Math.round(box.left + box.width / 2 - cropWidth / 2), 0, master.width - cropWidth);
     const top = clamp(Math.round(box.top + box.height / 2 - cropHeight / 2), 0, master.height - cropHeight);
     const crop = { left, top, width: cropWidth, height: cropHeight };
-    const { data, info } = await source
-      .clone()
+    const { data, info } = await open()
       .extract(crop)
       .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
       .raw()
@@ -233,8 +242,7 @@ export async function channelCrop(source: Sharp, master: { width: number; height
       crop, cropKept, productKept: overlapShare(box, crop),
     };
   }
-  const { data, info } = await source
-    .clone()
+  const { data, info } = await open()
     .resize(width, height, { fit: 'cover', position: sharp.strategy.attention, kernel: 'lanczos3' })
     .raw()
     .toBuffer({ resolveWithObject: true });
@@ -284,7 +292,7 @@ async function encode(
       return { bytes: withPngDensity(bytes, density), density };
     }
     case 'webp':
-      return { bytes: await image.webp({ quality: quality.webp ?? DEFAULT_QUALITY.webp, effort: 4 }).toBuffer(), density: SCREEN_DENSITY };
+      return { bytes: await image.webp({ quality: quality.webp ?? DEFAULT_QUALITY.webp, effort: DEFAULT_EFFORT.webp }).toBuffer(), density: SCREEN_DENSITY };
     case 'avif':
       return { bytes: await image.avif({ quality: quality.avif ?? DEFAULT_QUALITY.avif, effort: avifEffort }).toBuffer(), density: SCREEN_DENSITY };
     case 'tiff': {

@@ -167,9 +167,9 @@ export class CropPreviews {
     let cut;
     try {
       // Decoded exactly as formatForChannels decodes a master.
-      const source = sharp(master, { failOn: 'error', limitInputPixels: this.opts.limitInputPixels ?? 100_000_000 }).autoOrient();
-      const { autoOrient } = await source.metadata();
-      cut = await channelCrop(source, autoOrient, channel, focus);
+      const open = () => sharp(master, { failOn: 'error', limitInputPixels: this.opts.limitInputPixels ?? 100_000_000 }).autoOrient();
+      const { autoOrient } = await open().metadata();
+      cut = await channelCrop(open, autoOrient, channel, focus);
     } catch {
       throw new BlobRequestError(415, 'not an image that can be previewed (unreadable or too many pixels)');
     }

@@ -166,8 +166,8 @@ describe('formatForChannels: smart crop, orientation and options', () => {
     for (const id of ['custom-150x200', 'story-9x16', 'web-hero']) {
       const channel = resolveChannel(id)!;
       const [out] = await formatForChannels(master, [{ ...channel, formats: ['png'] }]);
-      const source = sharp(master, { failOn: 'error' }).autoOrient();
-      const cut = await channelCrop(source, (await source.metadata()).autoOrient, channel);
+      const open = () => sharp(master, { failOn: 'error' }).autoOrient();
+      const cut = await channelCrop(open, (await open().metadata()).autoOrient, channel);
       expect({ id, crop: cut.crop, kept: cut.cropKept }).toEqual({ id, crop: out!.crop, kept: out!.cropKept });
       expect([cut.raw.width, cut.raw.height]).toEqual([channel.width, channel.height]);
       const shipped = await sharp(out!.data).raw().toBuffer();
@@ -192,8 +192,8 @@ describe('formatForChannels: smart crop, orientation and options', () => {
     expect(focused!.crop).toEqual({ left: 8, top: 0, width: 225, height: 400 });
     expect(focused!.productKept).toBe(1);
     expect([focused!.width, focused!.height]).toEqual([1080, 1920]);
-    const source = sharp(master, { failOn: 'error' }).autoOrient();
-    const cut = await channelCrop(source, (await source.metadata()).autoOrient, channel, focus);
+    const open = () => sharp(master, { failOn: 'error' }).autoOrient();
+    const cut = await channelCrop(open, (await open().metadata()).autoOrient, channel, focus);
     expect(cut.crop).toEqual(focused!.crop);
     expect((await sharp(focused!.data).raw().toBuffer()).equals(cut.raw.data)).toBe(true);
 
