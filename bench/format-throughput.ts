@@ -351,7 +351,7 @@ function interpolate(points: ReadonlyArray<{ x: number; y: number }>, x0: number
  * process's CPU time (the encoders run in its threads), which the shared machine's load
  * disturbs far less than wall time.
  */
-async function sweep(masters: string[], format: 'avif' | 'webp', efforts: readonly number[], reference: { effort: number; quality: number }): Promise<SweepRow[]> {
+async function sweep(masters: string[], format: 'avif' | 'webp', efforts: readonly number[]): Promise<SweepRow[]> {
   const channel = CHANNEL_PRESETS['web-hero']!;
   const raws = [];
   for (const m of masters) {
@@ -382,33 +382,40 @@ async function sweep(masters: string[], format: 'avif' | 'webp', efforts: readon
     rows.push({ effort, ms: at.ms, bytes: at.bytes, ssim: at.ssim, points });
     console.log(`${format} effort ${effort}: ${points.map((p) => `q${p.quality} ${p.bytes} B ${p.ssim.toFixed(4)} ${p.ms.toFixed(0)} ms`).join(' · ')}`);
   }
-  const ref = rows.find((r) => r.effort === reference.effort)?.points.find((p) => p.quality === reference.quality);
-  if (ref) {
-    for (const r of rows) {
-      const bytes = interpolate(r.points.map((p) => ({ x: p.ssim, y: p.bytes })), ref.ssim);
-      const ms = interpolate(r.points.map((p) => ({ x: p.ssim, y: p.ms })), ref.ssim);
-      if (bytes !== undefined && ms !== undefined) r.atRef = { bytes, ms };
-    }
-  }
   return rows;
 }
 
+/** Each row with its bytes and time read off its curve at the SSIM that `reference` (effort, quality) reaches. */
+function atReference(rows: SweepRow[], reference: { effort: number; quality: number }): SweepRow[] {
+  const ref = rows.find((r) => r.effort === reference.effort)?.points.find((p) => p.quality === reference.quality);
+  return rows.map((r) => {
+    const bytes = ref && interpolate(r.points.map((p) => ({ x: p.ssim, y: p.bytes })), ref.ssim);
+    const ms = ref && interpolate(r.points.map((p) => ({ x: p.ssim, y: p.ms })), ref.ssim);
+    const { atRef: _, ...rest } = r;
+    return bytes !== undefined && ms !== undefined ? { ...rest, atRef: { bytes, ms } } : rest;
+  });
+}
+
 /**
- * The effort to ship: the lowest one from which no higher effort buys at least 1% of bytes,
- * at equal SSIM, for each 10% of extra encode time. Bytes are paid on every delivery and time
- * once, but past that rate a catalog's format stage slows far more than its files shrink.
+ * The effort to ship: the lowest one from which no higher effort saves at least 1% of bytes at
+ * equal SSIM and 2% for each doubling of encode CPU time (an effort both smaller and faster
+ * always wins). A file's bytes are paid on every delivery and its encode once, so bytes are
+ * worth some time; past 2% a doubling, a catalog's format stage slows far more than its files
+ * shrink.
  */
 function chooseEffort(rows: SweepRow[]): { effort: number; why: string } {
   const measured = rows.filter((r) => r.atRef);
+  const saving = (a: SweepRow, b: SweepRow) => (a.atRef!.bytes - b.atRef!.bytes) / a.atRef!.bytes;
+  const worth = (a: SweepRow, b: SweepRow) =>
+    saving(a, b) >= 0.01 && (b.atRef!.ms <= a.atRef!.ms || saving(a, b) / Math.log2(b.atRef!.ms / a.atRef!.ms) >= 0.02);
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   for (const a of measured) {
-    const A = a.atRef!;
-    const better = measured.find((b) => b.effort > a.effort && b.atRef!.ms > A.ms && (A.bytes - b.atRef!.bytes) / A.bytes / ((b.atRef!.ms - A.ms) / A.ms) >= 0.1);
-    if (better) continue;
-    const next = measured.find((b) => b.effort > a.effort && b.atRef!.bytes < A.bytes);
+    if (measured.some((b) => b.effort > a.effort && worth(a, b))) continue;
+    const next = measured.find((b) => b.effort > a.effort && saving(a, b) > 0);
     return {
       effort: a.effort,
       why: next
-        ? `the next effort with smaller files at the same SSIM, ${next.effort}, saves ${(((A.bytes - next.atRef!.bytes) / A.bytes) * 100).toFixed(1)}% of bytes for ${(next.atRef!.ms / A.ms).toFixed(1)}× the CPU time`
+        ? `the next effort with smaller files at the same SSIM, ${next.effort}, saves ${pct(saving(a, next))} of bytes for ${(next.atRef!.ms / a.atRef!.ms).toFixed(2)}× the CPU time`
         : 'no higher effort made smaller files at the same SSIM',
     };
   }
@@ -456,10 +463,13 @@ async function main(): Promise<void> {
   if (big) parts.push('', `\`${BIG_CHANNEL}\` (WebP + JPEG) from ${path.basename(masters[0]!)} alone in a child process (${big.at}): ${big.seconds.toFixed(1)} s, CPU ${big.cpuSeconds.toFixed(1)} s, peak ${big.peakMiB} MiB (goal < 1024 MiB), ${mib((big.bytes.webp ?? 0) + (big.bytes.jpeg ?? 0))} MiB out.`);
   if (args.sweep) {
     const sample = masters.slice(0, SWEEP_IMAGES);
-    const { avif, webp, at } = await part('sweep-ssim', args, async () => ({
-      avif: await sweep(sample, 'avif', Array.from({ length: args.avifMaxEffort + 1 }, (_, e) => e), { effort: DEFAULT_EFFORT.avif, quality: Q.avif }),
-      webp: await sweep(sample, 'webp', [0, 1, 2, 3, 4, 5, 6], { effort: DEFAULT_EFFORT.webp, quality: Q.webp }),
+    const swept = await part('sweep-ssim', args, async () => ({
+      avif: await sweep(sample, 'avif', Array.from({ length: args.avifMaxEffort + 1 }, (_, e) => e)),
+      webp: await sweep(sample, 'webp', [0, 1, 2, 3, 4, 5, 6]),
     }));
+    const at = swept.at;
+    const avif = atReference(swept.avif, { effort: DEFAULT_EFFORT.avif, quality: Q.avif });
+    const webp = atReference(swept.webp, { effort: DEFAULT_EFFORT.webp, quality: Q.webp });
     const sweepTable = (rows: SweepRow[], format: 'avif' | 'webp') => {
       const ref = rows.find((r) => r.effort === DEFAULT_EFFORT[format])?.atRef;
       return table(
@@ -478,7 +488,7 @@ async function main(): Promise<void> {
       '', `Each effort encoded at qualities ${LADDER.avif.join(', ')} (AVIF) and ${LADDER.webp.join(', ')} (WebP); each output decoded and compared with its crop by luminance SSIM (activities/images/stats.ts). Bytes and time are read off each effort's curve at the SSIM the shipped setting reaches, so efforts are compared at equal quality.`,
       '', `AVIF (shipped: quality ${Q.avif}, effort ${DEFAULT_EFFORT.avif}; the first columns at quality ${Q.avif}):`, '', sweepTable(avif, 'avif'),
       '', `WebP (shipped: quality ${Q.webp}, effort ${DEFAULT_EFFORT.webp}; the first columns at quality ${Q.webp}):`, '', sweepTable(webp, 'webp'),
-      '', `Rule: the lowest effort from which no higher effort buys 1% of bytes at equal SSIM per 10% more CPU time. AVIF: effort ${a.effort} (${a.why}). WebP: effort ${w.effort} (${w.why}).`,
+      '', `Rule: the lowest effort from which no higher effort saves at least 1% of bytes at equal SSIM and 2% per doubling of CPU time (bytes are paid on every delivery, the encode once). AVIF: effort ${a.effort} (${a.why}). WebP: effort ${w.effort} (${w.why}).`,
     );
   }
   writeSection('format-throughput', 'Format throughput', `npx tsx bench/format-throughput.ts ${process.argv.slice(2).join(' ')}`.trim(), parts.join('\n'));

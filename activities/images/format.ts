@@ -55,10 +55,11 @@ export interface FormatOptions {
    */
   pngCompressionLevel?: number;
   /**
-   * AVIF encoder effort, 0 (fastest) – 9. Measured at 1920x1080 on this class of machine:
-   * effort 4 took 7.5 s, effort 2 0.9 s, for files within 3% of each other (libaom's effort 4
-   * is a cliff). The encoder uses as many threads as `sharp.concurrency()` allows.
-   * @default 2
+   * AVIF encoder effort, 0 (fastest) – 9. Measured on 1920x1080 crops at equal SSIM
+   * (bench/format-throughput.ts): effort 3 makes files 9% smaller than efforts 0–2 for 1.5× the
+   * time of effort 2; effort 4 is no smaller and 5.6× slower than 3 (libaom's cliff). The
+   * encoder uses as many threads as `sharp.concurrency()` allows.
+   * @default 3
    */
   avifEffort?: number;
   /** Stops between channels when aborted. */
@@ -83,8 +84,14 @@ export function configureSharpForWorker(): void {
 /** Encoder qualities that look clean at delivery sizes; AVIF's scale runs lower than JPEG's. */
 export const DEFAULT_QUALITY = { jpeg: 82, webp: 80, avif: 50 } as const;
 
-/** Encoder effort (speed) per format, 0 fastest. AVIF's can be overridden per call (FormatOptions.avifEffort). */
-export const DEFAULT_EFFORT = { avif: 2, webp: 4 } as const;
+/**
+ * Encoder effort per format, 0 fastest, chosen from a sweep at equal SSIM (bench/RESULTS.md,
+ * Format throughput): the lowest effort from which no higher one saves 1% of bytes and 2% a
+ * doubling of encode time. AVIF 3: 9% smaller than 0–2 at the same SSIM. WebP 4: efforts 0–2
+ * are 9–14% larger at the same SSIM; 6 saves 2.3% for 2.3× the time.
+ * AVIF's can be overridden per call (FormatOptions.avifEffort).
+ */
+export const DEFAULT_EFFORT = { avif: 3, webp: 4 } as const;
 
 const SCREEN_DENSITY = 72;
 
