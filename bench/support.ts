@@ -1,14 +1,16 @@
 /**
  * What every benchmark under bench/ shares: the machine it ran on, simple statistics, a markdown
  * table, and the one place a benchmark's section of bench/RESULTS.md is written
- * (`bench/results/<name>.md`; `npm run bench` joins them into RESULTS.md).
+ * (`bench/results/<name>.md`, followed by any hand-written findings in `bench/notes/<name>.md`;
+ * `npm run bench` joins them into RESULTS.md).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 export const RESULTS_DIR = path.resolve(import.meta.dirname, 'results');
+const NOTES_DIR = path.resolve(import.meta.dirname, 'notes');
 
 /** One line naming the machine: CPU model and count, memory, Node, load average when measured. */
 export function machineLine(): string {
@@ -56,6 +58,10 @@ export function gitRevision(): string {
  * it ran, then `body` (tables and what they say). Also prints it.
  */
 export function writeSection(name: string, title: string, command: string, body: string): void {
+  // Findings written by hand about a benchmark (what changed, before and after) live in
+  // bench/notes/<name>.md and follow its measured section, so a rerun keeps them.
+  const notesFile = path.join(NOTES_DIR, `${name}.md`);
+  const notes = existsSync(notesFile) ? readFileSync(notesFile, 'utf8').trim() : '';
   const text = [
     `## ${title}`,
     '',
@@ -63,6 +69,7 @@ export function writeSection(name: string, title: string, command: string, body:
     `Machine: ${machineLine()}`,
     '',
     body.trim(),
+    ...(notes ? ['', notes] : []),
     '',
   ].join('\n');
   mkdirSync(RESULTS_DIR, { recursive: true });

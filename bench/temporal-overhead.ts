@@ -12,7 +12,8 @@
  *                     the overhead of a step is the gap from one step's end to the next one's start
  *
  * `--variants` also measures one setting at a time (how the cause was found); `--only TEXT`
- * measures just the variants whose name contains TEXT (and skips the before/after run). `--steps N`
+ * measures just the variants whose name contains TEXT (and skips the before/after run);
+ * `--rounds R` measures the variants R times, interleaved, and pools their steps. `--steps N`
  * changes N (default 100; chains run 2N). `--address host:port` measures a server that is
  * already running instead (no before/after then).
  */
@@ -30,6 +31,8 @@ const flag = (name: string) => args.includes(name);
 const STEPS = args.includes('--steps') ? Number(args[args.indexOf('--steps') + 1]) : 100;
 const ADDRESS = args.includes('--address') ? args[args.indexOf('--address') + 1] : undefined;
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const ROUNDS = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : 1;
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a whole number of at least 1 (got ${args[args.indexOf('--rounds') + 1]})`);
 if (!Number.isInteger(STEPS) || STEPS < 10) throw new Error(`--steps must be a whole number of at least 10 (got ${args[args.indexOf('--steps') + 1]})`);
 if (args.includes('--address') && !ADDRESS) throw new Error('--address needs host:port');
 
@@ -280,6 +283,20 @@ async function measure(variant: Variant, workflowBundle: { code: string }, dir: 
   }
 }
 
+/** Each variant's sequential and 4-chain steps and legs, pooled over ROUNDS interleaved rounds. */
+async function measureVariants(variants: Variant[], workflowBundle: { code: string }, dir: string): Promise<Array<[Variant, { sequential: number[]; fourChains: number[]; legs: number[][] }]>> {
+  const pooled = variants.map(() => ({ sequential: [] as number[], fourChains: [] as number[], legs: LEGS.map(() => [] as number[]) }));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, v] of variants.entries()) {
+      const r = await measure(v, workflowBundle, dir, { chains: [1, 4], work: false });
+      pooled[i]!.sequential.push(...r.noop.get(1)!.steps);
+      pooled[i]!.fourChains.push(...r.noop.get(4)!.steps);
+      r.legs.forEach((l, leg) => pooled[i]!.legs[leg]!.push(...l));
+    }
+  }
+  return variants.map((v, i) => [v, pooled[i]!]);
+}
+
 function describe(v: Variant): string {
   const config = [...(v.fairness === false ? [] : ['matching.enableFairness=true']), ...(v.dynamicConfig ?? [...PROMPT_DISPATCH, ...EAGER_ACTIVITIES])].join(', ');
   const pragmas = v.sqlitePragmas ?? SQLITE_PRAGMAS;
@@ -298,9 +315,8 @@ async function main(): Promise<void> {
   try {
     if (ONLY !== undefined) {
       // A quick look at some variants: printed, not written to the results.
-      for (const v of VARIANTS.filter((x) => x.name.includes(ONLY))) {
-        const r = await measure(v, workflowBundle, dir, { chains: [1, 4], work: false });
-        console.log(`${v.name}: sequential ${p50p99(r.noop.get(1)!.steps)}, 4 chains ${p50p99(r.noop.get(4)!.steps)}; legs p50 ${r.legs.map((l) => p(l, 0.5)).join(' / ')}`);
+      for (const [v, r] of await measureVariants(VARIANTS.filter((x) => x.name.includes(ONLY)), workflowBundle, dir)) {
+        console.log(`${v.name}: sequential ${p50p99(r.sequential)}, 4 chains ${p50p99(r.fourChains)}; legs p50 ${r.legs.map((l) => p(l, 0.5)).join(' / ')}`);
       }
       return;
     }
@@ -351,15 +367,14 @@ async function main(): Promise<void> {
 
     if (flag('--variants') && !ADDRESS) {
       const rows: Array<Array<string | number>> = [];
-      for (const v of VARIANTS) {
-        const r = await measure(v, workflowBundle, dir, { chains: [1, 4], work: false });
-        rows.push([v.name, p50p99(r.noop.get(1)!.steps), p50p99(r.noop.get(4)!.steps), ...r.legs.map((l) => p(l, 0.5))]);
+      for (const [v, r] of await measureVariants(VARIANTS, workflowBundle, dir)) {
+        rows.push([v.name, p50p99(r.sequential), p50p99(r.fourChains), ...r.legs.map((l) => p(l, 0.5))]);
       }
       out.push(
         '',
         '### One setting at a time',
         '',
-        `No-op steps (${STEPS} in one chain, ${STEPS * 2} in 4 chains), step p50 / p99, and the p50 of each leg of a sequential step (same order as above). Milliseconds.`,
+        `No-op steps (${STEPS} in one chain, ${STEPS * 2} in 4 chains), step p50 / p99, and the p50 of each leg of a sequential step (same order as above). Milliseconds. The variants ran in ${ROUNDS} interleaved round${ROUNDS > 1 ? 's' : ''} (every variant once a round, each on a new server), their steps pooled, so a drift of the machine's speed during the run falls on every variant alike.`,
         '',
         table(['variant', 'sequential', '4 chains', 'wft dispatch', 'wft commit+worker', 'wft → server', 'activity dispatch', 'activity commit+delivery', 'activity → server'], rows),
       );
