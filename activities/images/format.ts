@@ -56,8 +56,8 @@ export interface FormatOptions {
   pngCompressionLevel?: number;
   /**
    * AVIF encoder effort, 0 (fastest) – 9. Measured on 1920x1080 crops at equal SSIM
-   * (bench/format-throughput.ts): effort 3 makes files 9% smaller than efforts 0–2 for 1.5× the
-   * time of effort 2; effort 4 is no smaller and 5.6× slower than 3 (libaom's cliff). The
+   * (bench/format-throughput.ts): effort 3 makes files 11% smaller than efforts 0–2 for 1.4× the
+   * time of effort 2; effort 4 is no smaller and 5.8× slower than 3 (libaom's cliff). The
    * encoder uses as many threads as `sharp.concurrency()` allows.
    * @default 3
    */
@@ -87,7 +87,7 @@ export const DEFAULT_QUALITY = { jpeg: 82, webp: 80, avif: 50 } as const;
 /**
  * Encoder effort per format, 0 fastest, chosen from a sweep at equal SSIM (bench/RESULTS.md,
  * Format throughput): the lowest effort from which no higher one saves 1% of bytes and 2% a
- * doubling of encode time. AVIF 3: 9% smaller than 0–2 at the same SSIM. WebP 4: efforts 0–2
+ * doubling of encode time. AVIF 3: 11% smaller than 0–2 at the same SSIM. WebP 4: efforts 0–2
  * are 9–14% larger at the same SSIM; 6 saves 2.3% for 2.3× the time.
  * AVIF's can be overridden per call (FormatOptions.avifEffort).
  */
