@@ -60,7 +60,6 @@ export function toFailure(err: unknown): unknown {
   return err;
 }
 
-/** Keeps the heartbeat going while a long call is in flight, so a dead worker is noticed quickly. */
 /**
  * `acts` with each activity named in `names` heartbeating every second while it runs, so a
  * workflow can give them a short heartbeat timeout: a worker that dies holding one is noticed
@@ -70,8 +69,7 @@ export function heartbeating<T extends Record<string, (input: never) => Promise<
   const out: Record<string, unknown> = { ...acts };
   for (const name of names) {
     const fn = acts[name]!;
-    // Outside a worker (tools and tests call activities as functions) there is nothing to heartbeat to.
-    out[name as string] = (input: never) => (inActivity() ? withHeartbeat(() => fn(input)) : fn(input));
+    out[name as string] = (input: never) => withHeartbeat(() => fn(input));
   }
   return out as T;
 }
@@ -85,7 +83,10 @@ function inActivity(): boolean {
   }
 }
 
+/** Keeps the heartbeat going while a long call is in flight, so a dead worker is noticed quickly. */
 export async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+  // Outside a worker (tools and tests call activities as functions) there is nothing to heartbeat to.
+  if (!inActivity()) return fn();
   const ctx = Context.current();
   ctx.heartbeat();
   const timer = setInterval(() => ctx.heartbeat(), 1000);
