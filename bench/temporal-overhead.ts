@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
-import { EAGER_ACTIVITIES, PROMPT_DISPATCH, SQLITE_PRAGMAS, startDevServer } from '../scripts/dev-server';
+import { EAGER_ACTIVITIES, ONE_PARTITION, PROMPT_DISPATCH, SQLITE_PRAGMAS, startDevServer } from '../scripts/dev-server';
 import type { OverheadActivities, OverheadInput, OverheadSinks } from './overhead-workflow';
 import { quantile, table, writeSection } from './support';
 
@@ -53,21 +53,20 @@ const BEFORE: Variant = { name: 'before', ...TEMPORAL_DEFAULTS };
 const AFTER: Variant = { name: 'after' };
 
 const autoscaling: Partial<WorkerOptions> = { workflowTaskPollerBehavior: { type: 'autoscaling' }, activityTaskPollerBehavior: { type: 'autoscaling' } };
-const onePartition = ['matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'];
 const eager = EAGER_ACTIVITIES[0]!;
 
 /** One setting changed at a time, from before and from after. */
 const VARIANTS: Variant[] = [
   BEFORE,
   { name: 'before, fairness off', ...TEMPORAL_DEFAULTS, fairness: false },
-  { name: 'before, one task queue partition', ...TEMPORAL_DEFAULTS, dynamicConfig: [...TEMPORAL_DEFAULTS.dynamicConfig, ...onePartition] },
+  { name: 'before, one task queue partition', ...TEMPORAL_DEFAULTS, dynamicConfig: [...TEMPORAL_DEFAULTS.dynamicConfig, ...ONE_PARTITION] },
   { name: 'before, eager activities', ...TEMPORAL_DEFAULTS, dynamicConfig: [...TEMPORAL_DEFAULTS.dynamicConfig, eager] },
   { name: 'before, autoscaling pollers', ...TEMPORAL_DEFAULTS, worker: autoscaling },
   { name: 'before, WAL synced at commit', ...TEMPORAL_DEFAULTS, sqlitePragmas: SQLITE_PRAGMAS },
   { name: 'before, 1000 transfer reads/s', ...TEMPORAL_DEFAULTS, dynamicConfig: [...PROMPT_DISPATCH, NO_EAGER] },
   AFTER,
   { name: 'after, fairness off', fairness: false },
-  { name: 'after, one task queue partition', dynamicConfig: onePartition },
+  { name: 'after, one task queue partition', dynamicConfig: ONE_PARTITION },
   { name: 'after, eager activities off', dynamicConfig: [NO_EAGER] },
   { name: 'after, autoscaling pollers', worker: autoscaling },
   { name: 'after, WAL synchronous=normal (not durable)', sqlitePragmas: ['journal_mode=wal', 'synchronous=normal'] },

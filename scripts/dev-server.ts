@@ -140,12 +140,16 @@ export const ONE_PARTITION = ['matching.numTaskqueueReadPartitions=1', 'matching
 /**
  * Eager activity execution: when a workflow task schedules an activity on the worker's own task
  * queue and that worker has a free slot, the server hands the activity back in its answer to the
- * workflow task instead of queueing it for a poll, saving a transfer-queue read, a matching hop
- * and a commit. A sequential no-op step went from 28 to 20 ms (bench/temporal-overhead.ts). It
- * never applies to the provider queues (another queue than the workflow's), so their rate limits
- * hold. docker-compose sets the same.
+ * workflow task instead of queueing it for a poll, saving a transfer-queue read and a matching
+ * hop: with Temporal's default 20 reads a second a sequential no-op step went from 100 to 41 ms,
+ * with PROMPT_DISPATCH it saves about 1 ms of 20 (bench/temporal-overhead.ts). It never applies
+ * to the provider queues (another queue than the workflow's), so their rate limits hold.
+ * docker-compose sets the same.
  */
 export const EAGER_ACTIVITIES = ['system.enableActivityEagerExecution=true'];
+
+/** The dynamic config every Darkroom server gets: this dev server and scripts/temporal-on-postgres.ts (docker-compose's file mirrors it). */
+export const SERVER_SETTINGS = [...PAYLOAD_LIMITS, ...PROMPT_DISPATCH, ...ONE_PARTITION, ...EAGER_ACTIVITIES];
 
 /**
  * The state file's journal: a write-ahead log synced at every commit. As durable as SQLite's
@@ -195,10 +199,7 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
     // Refuse oversized payloads at the door (a 1.9 MB signal of junk ids), where the caller gets
     // the error, instead of in history, where they slow every workflow task. Darkroom's own
     // payloads are kilobytes: images travel as blob keys. Production clusters: set the same.
-    ...PAYLOAD_LIMITS.flatMap((v) => ['--dynamic-config-value', v]),
-    ...PROMPT_DISPATCH.flatMap((v) => ['--dynamic-config-value', v]),
-    ...ONE_PARTITION.flatMap((v) => ['--dynamic-config-value', v]),
-    ...EAGER_ACTIVITIES.flatMap((v) => ['--dynamic-config-value', v]),
+    ...SERVER_SETTINGS.flatMap((v) => ['--dynamic-config-value', v]),
     ...((opts.fairness ?? true) ? FAIRNESS : []).flatMap((v) => ['--dynamic-config-value', v]),
     ...(opts.dynamicConfig ?? []).flatMap((v) => ['--dynamic-config-value', v]),
     ...(opts.sqlitePragmas ?? SQLITE_PRAGMAS).flatMap((v) => ['--sqlite-pragma', v]),

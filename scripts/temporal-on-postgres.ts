@@ -16,7 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { EAGER_ACTIVITIES, INDEXED_VALUE_TYPE, PAYLOAD_LIMITS, ONE_PARTITION, PROMPT_DISPATCH, SEARCH_ATTRIBUTES, stopChild } from './dev-server';
+import { INDEXED_VALUE_TYPE, SEARCH_ATTRIBUTES, SERVER_SETTINGS, stopChild } from './dev-server';
 import type { Postgres } from './postgres';
 import type { TemporalServerBinaries } from './temporal-server';
 
@@ -220,7 +220,7 @@ function dynamicConfig(): Record<string, Array<{ value: unknown }>> {
     // Search attributes registered a moment ago are visible to the next call.
     'system.forceSearchAttributesCacheRefreshOnRead': [{ value: true }],
   };
-  for (const kv of [...PAYLOAD_LIMITS, ...PROMPT_DISPATCH, ...ONE_PARTITION, ...EAGER_ACTIVITIES]) {
+  for (const kv of SERVER_SETTINGS) {
     const [key, value] = kv.split('=') as [string, string];
     settings[key] = [{ value: value === 'true' || value === 'false' ? value === 'true' : Number(value) }];
   }
