@@ -147,6 +147,10 @@ async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metr
     ...createCatalogActivities({ blobs, providers: registry, config, temporal: client, metrics }),
   };
   const taskQueue = opts.taskQueue ?? config.DARKROOM_TASK_QUEUE;
+  // The SDK sends heartbeats at most every 0.8 x the timeout, which leaves a busy worker 20% of
+  // it (0.6 s of a 3 s timeout) before the server calls the attempt dead. A third of the timeout
+  // leaves two thirds, for one small RPC per running activity every 10 s at the default 30 s.
+  const maxHeartbeatThrottleInterval = Math.max(500, Math.round(config.DARKROOM_HEARTBEAT_TIMEOUT / 3));
   const main = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -161,6 +165,7 @@ async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metr
     // Running activities get this long to finish on SIGINT/SIGTERM before they are cancelled;
     // whatever is cut off is retried by another worker and finds its stored results.
     shutdownGraceTime: '10s',
+    maxHeartbeatThrottleInterval,
     ...opts.worker,
   });
   const providers = new Set(registry.imageModels.map((m) => IMAGE_MODELS[m]!.provider).filter((p) => p !== 'local')) as Set<Exclude<Provider, 'local'>>;
@@ -177,6 +182,7 @@ async function createWorkers(opts: DarkroomWorkerOptions, metrics: Metrics, metr
       // Enforced by the server for the whole task queue, so N workers together stay under it.
       maxTaskQueueActivitiesPerSecond: limits.perMinute / 60,
       shutdownGraceTime: '10s',
+      maxHeartbeatThrottleInterval,
       ...opts.worker,
     }));
   }
