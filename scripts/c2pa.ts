@@ -13,32 +13,22 @@
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { C2PA_PACKAGES, c2paInstallProblem, c2paLayout, defaultC2paDir } from '../activities/provenance/install';
-import { logToStderr, runAsScript, runBuild } from './pinned-tool';
+import { logToStderr, PinnedToolBuildError, PinnedToolMissingError, runAsScript, runBuild, type PinnedToolOptions } from './pinned-tool';
 
-export interface EnsureC2paOptions {
-  /** Environment to read DARKROOM_C2PA_DIR and PATH from. @default process.env */
-  env?: NodeJS.ProcessEnv;
-  /** Progress messages. @default writes to stderr */
-  log?: (msg: string) => void;
+/** `env` gives DARKROOM_C2PA_DIR and PATH. */
+export interface EnsureC2paOptions extends PinnedToolOptions {
   /** Install with npm when the directory is not complete. @default true */
   install?: boolean;
 }
 
 /** The SDK is not installed and installing was not allowed. */
-export class C2paNotInstalledError extends Error {
+export class C2paNotInstalledError extends PinnedToolMissingError {
   override readonly name = 'C2paNotInstalledError';
 }
 
 /** `npm install` of the pinned packages failed. */
-export class C2paInstallError extends Error {
+export class C2paInstallError extends PinnedToolBuildError {
   override readonly name = 'C2paInstallError';
-  constructor(
-    message: string,
-    /** The last lines npm printed. */
-    readonly outputTail: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Returns a directory holding the pinned SDK and Node 22, installing them into it first if needed. */

@@ -14,6 +14,28 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
+/** A pinned tool is not there and was not to be, or could not be, built or installed; each tool has its own subclass. */
+export class PinnedToolMissingError extends Error {}
+
+/** Building or installing a pinned tool failed; each tool has its own subclass. */
+export class PinnedToolBuildError extends Error {
+  constructor(
+    message: string,
+    /** The last lines the build printed. */
+    readonly outputTail: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Where each pinned-tool script reads its environment and writes its progress. */
+export interface PinnedToolOptions {
+  /** Environment to read the tool's variable, PATH, XDG_CACHE_HOME and HOME from. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Progress messages (what was picked, build progress). @default writes to stderr */
+  log?: (msg: string) => void;
+}
+
 /** `${XDG_CACHE_HOME:-~/.cache}/darkroom/<name>`: one directory per tool and version. */
 export function darkroomCacheDir(name: string, env: NodeJS.ProcessEnv = process.env): string {
   const cacheHome = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
@@ -174,11 +196,7 @@ export interface GoToolSpec {
   buildFailed: (message: string, outputTail: string) => Error;
 }
 
-export interface EnsureGoToolOptions {
-  /** Environment to read the tool's variable, PATH, XDG_CACHE_HOME and HOME from. @default process.env */
-  env?: NodeJS.ProcessEnv;
-  /** Progress messages (which binary was picked, build progress). @default writes to stderr */
-  log?: (msg: string) => void;
+export interface EnsureGoToolOptions extends PinnedToolOptions {
   /** Build the tool with Go when no binary is found. @default true */
   build?: boolean;
 }

@@ -8,7 +8,7 @@
  * As a script (`tsx scripts/temporal-cli.ts`) it prints the binary's path on stdout and all
  * messages on stderr, so `.ci/run` can do `TEMPORAL_CLI=$(npx tsx scripts/temporal-cli.ts)`.
  */
-import { darkroomCacheDir, ensureGoTool, runAsScript, type EnsureGoToolOptions, type GoToolSpec } from './pinned-tool';
+import { darkroomCacheDir, ensureGoTool, PinnedToolBuildError, PinnedToolMissingError, runAsScript, type EnsureGoToolOptions, type GoToolSpec } from './pinned-tool';
 
 /** The pinned CLI release: Temporal Server 1.29.1, Web UI 2.42.1. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -18,20 +18,13 @@ export const TEMPORAL_CLI_MODULE = `github.com/temporalio/cli/cmd/temporal@${TEM
 export type EnsureTemporalCliOptions = EnsureGoToolOptions;
 
 /** No usable `temporal` binary was found and none could be built. */
-export class TemporalCliNotFoundError extends Error {
+export class TemporalCliNotFoundError extends PinnedToolMissingError {
   override readonly name = 'TemporalCliNotFoundError';
 }
 
 /** `go install` of the pinned CLI failed. */
-export class TemporalCliBuildError extends Error {
+export class TemporalCliBuildError extends PinnedToolBuildError {
   override readonly name = 'TemporalCliBuildError';
-  constructor(
-    message: string,
-    /** The last lines `go` printed. */
-    readonly outputTail: string,
-  ) {
-    super(message);
-  }
 }
 
 const TEMPORAL_CLI: GoToolSpec = {

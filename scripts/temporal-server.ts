@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { acquireBuildLock, darkroomCacheDir, findGo, isDir, isExecutableFile, logToStderr, runAsScript, runBuild } from './pinned-tool';
+import { acquireBuildLock, darkroomCacheDir, findGo, isDir, isExecutableFile, logToStderr, PinnedToolBuildError, PinnedToolMissingError, runAsScript, runBuild, type PinnedToolOptions } from './pinned-tool';
 
 const execFileAsync = promisify(execFile);
 
@@ -38,30 +38,20 @@ export interface TemporalServerBinaries {
   postgresSchemaDir: string;
 }
 
-export interface EnsureTemporalServerOptions {
-  /** Environment to read TEMPORAL_SERVER, XDG_CACHE_HOME, HOME and PATH (for go) from. @default process.env */
-  env?: NodeJS.ProcessEnv;
-  /** Progress messages. @default writes to stderr */
-  log?: (msg: string) => void;
+/** `env` gives TEMPORAL_SERVER, XDG_CACHE_HOME, HOME and PATH (for go). */
+export interface EnsureTemporalServerOptions extends PinnedToolOptions {
   /** Build with Go when the cache is empty. @default true */
   build?: boolean;
 }
 
 /** No usable server was found and none could be built. */
-export class TemporalServerNotFoundError extends Error {
+export class TemporalServerNotFoundError extends PinnedToolMissingError {
   override readonly name = 'TemporalServerNotFoundError';
 }
 
 /** The pinned module cannot be built with `go install` (a replace directive), or the build failed. */
-export class TemporalServerBuildError extends Error {
+export class TemporalServerBuildError extends PinnedToolBuildError {
   override readonly name = 'TemporalServerBuildError';
-  constructor(
-    message: string,
-    /** The last lines `go` printed. */
-    readonly outputTail: string,
-  ) {
-    super(message);
-  }
 }
 
 /** `${XDG_CACHE_HOME:-~/.cache}/darkroom/temporal-server-v1.29.1`. */

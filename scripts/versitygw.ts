@@ -8,7 +8,7 @@
  * As a script (`tsx scripts/versitygw.ts`) it prints the binary's path on stdout and all
  * messages on stderr, so `.ci/run` can do `VERSITYGW=$(npx tsx scripts/versitygw.ts)`.
  */
-import { darkroomCacheDir, ensureGoTool, runAsScript, type EnsureGoToolOptions, type GoToolSpec } from './pinned-tool';
+import { darkroomCacheDir, ensureGoTool, PinnedToolBuildError, PinnedToolMissingError, runAsScript, type EnsureGoToolOptions, type GoToolSpec } from './pinned-tool';
 
 export const VERSITYGW_VERSION = 'v1.8.0';
 /** What `go install` builds. */
@@ -17,20 +17,13 @@ export const VERSITYGW_MODULE = `github.com/versity/versitygw/cmd/versitygw@${VE
 export type EnsureVersitygwOptions = EnsureGoToolOptions;
 
 /** No usable `versitygw` binary was found and none could be built. */
-export class VersitygwNotFoundError extends Error {
+export class VersitygwNotFoundError extends PinnedToolMissingError {
   override readonly name = 'VersitygwNotFoundError';
 }
 
 /** `go install` of the pinned versitygw failed. */
-export class VersitygwBuildError extends Error {
+export class VersitygwBuildError extends PinnedToolBuildError {
   override readonly name = 'VersitygwBuildError';
-  constructor(
-    message: string,
-    /** The last lines `go` printed. */
-    readonly outputTail: string,
-  ) {
-    super(message);
-  }
 }
 
 const VERSITYGW: GoToolSpec = {

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { ImageModelSpec } from '../../domain/models';
+import { IMAGE_MODELS, type ImageModelSpec } from '../../domain/models';
 import { InvalidRequestError } from './errors';
 import type { ReferenceImage } from './types';
 
@@ -8,6 +8,19 @@ export interface PreparedReference {
   role: ReferenceImage['role'];
   data: Buffer;
   mime: string;
+}
+
+/**
+ * The catalog's entry for `model` when `provider` serves it: every generator asks first, so a
+ * model routed to the wrong vendor is refused before any request, with the models it does serve.
+ * `label` names the kind ("a Gemini image model"); `generator` is the refusing generator's name.
+ * @throws InvalidRequestError
+ */
+export function catalogImageModel(model: string, provider: ImageModelSpec['provider'], label: string, generator: string): ImageModelSpec {
+  const spec = IMAGE_MODELS[model];
+  if (spec?.provider === provider) return spec;
+  const served = Object.values(IMAGE_MODELS).filter((m) => m.provider === provider).map((m) => m.id);
+  throw new InvalidRequestError(`model ${JSON.stringify(model)} is not ${label} in the catalog (use ${served.join(', ')})`, generator);
 }
 
 /**

@@ -14,7 +14,7 @@ import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
 import { fakeFidelity, fakeFidelityReasons } from './fake-fidelity';
-import { echoesOf, leakyHeaders, leakyTree, sendJson, sendRaw, startRecordingServer, type LeakKind, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
+import { echoesOf, leakyHeaders, leakyTree, sendJson, oneShotAnswers, startRecordingServer, type LeakKind, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
 
 /** The sizes Gemini 2.5 Flash Image makes per aspect ratio (its documented 1024-class outputs). */
 export const GEMINI_IMAGE_SIZES: Readonly<Record<string, [number, number]>> = {
@@ -154,24 +154,13 @@ export interface FakeGeminiOptions {
 export async function startFakeGemini(options: FakeGeminiOptions): Promise<FakeGemini> {
   let pending: { kind: Fault; variant?: FaultVariant } | undefined;
   let cannedText: string | undefined;
-  let pendingLeak: LeakKind | undefined;
-  let raw: RawResponse | undefined;
-  const streams: StreamReport[] = [];
+  const oneShot = oneShotAnswers(options.leak, (kind, req) => leakResponse(kind, String(req.headers['x-goog-api-key'] ?? '')));
 
   const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
     sendJson(res, status, body, { 'content-type': 'application/json; charset=UTF-8', ...headers });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, { url, body }: ReceivedRequest) {
-    const leak = pendingLeak ?? options.leak;
-    pendingLeak = undefined;
-    if (leak !== undefined) return sendRaw(res, leakResponse(leak, String(req.headers['x-goog-api-key'] ?? '')));
-    if (raw) {
-      const r = raw;
-      raw = undefined;
-      const report = sendRaw(res, r);
-      if (report) streams.push(report);
-      return;
-    }
+    if (oneShot.answer(req, res)) return;
     const fault = pending;
     pending = undefined;
     if (fault?.kind === 'timeout') return; // never answers; close() destroys the socket
@@ -276,13 +265,7 @@ export async function startFakeGemini(options: FakeGeminiOptions): Promise<FakeG
     nextText(text) {
       cannedText = text;
     },
-    leakNext(kind) {
-      pendingLeak = kind;
-    },
-    rawNext(r) {
-      raw = r;
-    },
-    streams: () => [...streams],
+    ...oneShot.controls,
     close: server.close,
   };
 }

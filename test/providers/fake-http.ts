@@ -210,6 +210,47 @@ export function sendRaw(res: http.ServerResponse, r: RawResponse): StreamReport 
 }
 
 /**
+ * The one-shot answers every fake shares: a leaky one (`leakNext`, or the fake's standing
+ * `leak` on every request) and an exact raw one (`rawNext`), each for the next request only.
+ * `answer` sends whichever is due (true) or nothing (false); `send` answers with a raw response
+ * any time. Streamed bodies are reported in `streams()`.
+ */
+export function oneShotAnswers<K>(standingLeak: K | undefined, leakAnswer: (kind: K, req: http.IncomingMessage) => RawResponse) {
+  let leak: K | undefined;
+  let raw: RawResponse | undefined;
+  const streams: StreamReport[] = [];
+  const send = (res: http.ServerResponse, r: RawResponse) => {
+    const report = sendRaw(res, r);
+    if (report) streams.push(report);
+  };
+  return {
+    send,
+    answer(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+      const kind = leak ?? standingLeak;
+      leak = undefined;
+      if (kind !== undefined) {
+        sendRaw(res, leakAnswer(kind, req));
+        return true;
+      }
+      if (!raw) return false;
+      const r = raw;
+      raw = undefined;
+      send(res, r);
+      return true;
+    },
+    controls: {
+      leakNext(kind: K) {
+        leak = kind;
+      },
+      rawNext(r: RawResponse) {
+        raw = r;
+      },
+      streams: () => [...streams],
+    },
+  };
+}
+
+/**
  * How a careless gateway or proxy might answer a request: an error status repeating the key, a
  * 200 whose JSON does not fit the vendor's schema and repeats it, or a 200 that is not JSON at all.
  */

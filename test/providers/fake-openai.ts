@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
-import { echoesOf, leakyHeaders, leakyTree, sendRaw, startRecordingServer, type LeakKind, type MultipartBody, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
+import { echoesOf, leakyHeaders, leakyTree, oneShotAnswers, startRecordingServer, type LeakKind, type MultipartBody, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
 import { fakeFidelity, fakeFidelityReasons } from './fake-fidelity';
 
 export interface FakeOpenAIOptions {
@@ -402,13 +402,14 @@ async function chatCompletions(body: Record<string, unknown>, content: string | 
   };
 }
 
+/** The key a request carries as its bearer token ('' without one). */
+const bearerOf = (req: http.IncomingMessage) => /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+
 /** Starts the fake on a free port of 127.0.0.1. */
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   let pendingFault: { kind: Fault; retryAfter: string } | undefined;
   let canned: CannedResponse | undefined;
-  let pendingLeak: LeakKind | undefined;
-  let raw: RawResponse | undefined;
-  const streams: StreamReport[] = [];
+  const oneShot = oneShotAnswers(options.leak, (kind, req) => leakResponse(kind, bearerOf(req), new URL(req.url ?? '/', 'http://x').pathname));
   let chatContent: string | undefined;
   let seq = 0;
   let imageIndex = 0;
@@ -425,17 +426,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, { url, body }: ReceivedRequest) {
     const path = url.pathname;
-    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-    const leak = pendingLeak ?? options.leak;
-    pendingLeak = undefined;
-    if (leak !== undefined) return sendRaw(res, leakResponse(leak, bearer, path));
-    if (raw) {
-      const r = raw;
-      raw = undefined;
-      const report = sendRaw(res, r);
-      if (report) streams.push(report);
-      return;
-    }
+    const bearer = bearerOf(req);
+    if (oneShot.answer(req, res)) return;
     const fault = pendingFault;
     pendingFault = undefined;
     if (fault?.kind === 'timeout') return; // never answers; close() drops the socket
@@ -455,11 +447,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (path === '/v1/images/generations' || path === '/v1/images/edits') {
       const scheduled = options.imageFaults?.(imageIndex++);
       if (scheduled === 'timeout') return; // accepted, never answered; close() drops the socket
-      if (typeof scheduled === 'object') {
-        const report = sendRaw(res, scheduled);
-        if (report) streams.push(report);
-        return;
-      }
+      if (typeof scheduled === 'object') return oneShot.send(res, scheduled);
       if (scheduled) return send(res, faultResponse(scheduled, { retryAfter: '1', bearer, path }));
       const edit = path.endsWith('/edits');
       if (edit && !(body as Partial<MultipartBody>).multipart) {
@@ -504,13 +492,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     nextChatContent(content) {
       chatContent = content;
     },
-    leakNext(kind) {
-      pendingLeak = kind;
-    },
-    rawNext(r) {
-      raw = r;
-    },
-    streams: () => [...streams],
+    ...oneShot.controls,
     async close() {
       // A `timeout` fault leaves a request open for ever; close() would wait for it.
       holding = false;

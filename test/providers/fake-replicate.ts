@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
-import { echoesOf, leakyHeaders, leakyTree, sendJson, sendRaw, startRecordingServer, type LeakKind, type MultipartBody, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
+import { echoesOf, leakyHeaders, leakyTree, sendJson, oneShotAnswers, startRecordingServer, type LeakKind, type MultipartBody, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
 
 /** The version id the fake gives nightmareai/real-esrgan (64 hex digits, like a real one). */
 export const REAL_ESRGAN_VERSION = 'f121d640bd286e1fdc67f9799164c1d5be36ff74576ee11c803ae5b665dd46aa';
@@ -167,11 +167,9 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
     const up = /\/v1\/files\/([^/]+)$/.exec(uri);
     return up ? uploads.get(up[1]!)?.data : undefined;
   };
-  let pendingLeak: ReplicateLeakKind | undefined;
-  let raw: RawResponse | undefined;
+  const oneShot = oneShotAnswers(options.leak, (kind, req) => leakResponse(kind, (req.headers.authorization ?? '').replace(/^Bearer /, ''), req.method ?? 'GET'));
   let serve: RawResponse | undefined;
   const served = new Map<string, RawResponse>();
-  const streams: StreamReport[] = [];
   let pending: { kind: Fault; method?: string } | undefined;
   let slowPolls = 0;
   let outputOverride: string | undefined;
@@ -274,27 +272,14 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
     const file = /^\/files\/([0-9a-f]+)\.png$/.exec(url.pathname);
     if (file && method === 'GET') {
       const special = served.get(file[1]!);
-      if (special) {
-        const report = sendRaw(res, special);
-        if (report) streams.push(report);
-        return;
-      }
+      if (special) return oneShot.send(res, special);
       const f = files.get(file[1]!);
       if (!f) return send(res, 404, problem(404, 'Not found', 'no such file'));
       res.writeHead(200, { 'content-type': f.mime, 'content-length': f.data.length });
       return res.end(f.data);
     }
 
-    const leak = pendingLeak ?? options.leak;
-    pendingLeak = undefined;
-    if (leak !== undefined) return sendRaw(res, leakResponse(leak, (req.headers.authorization ?? '').replace(/^Bearer /, ''), method));
-    if (raw) {
-      const r = raw;
-      raw = undefined;
-      const report = sendRaw(res, r);
-      if (report) streams.push(report);
-      return;
-    }
+    if (oneShot.answer(req, res)) return;
 
     const answersPrediction = /^\/v1\/(?:models\/[^/]+\/[^/]+\/)?predictions(?:\/[^/]+)?$/.test(url.pathname);
     let fault: Fault | undefined;
@@ -435,16 +420,10 @@ export async function startFakeReplicate(options: FakeReplicateOptions): Promise
     outputNext(u) {
       outputOverride = u;
     },
-    leakNext(kind) {
-      pendingLeak = kind;
-    },
-    rawNext(r) {
-      raw = r;
-    },
+    ...oneShot.controls,
     serveNext(r) {
       serve = r;
     },
-    streams: () => [...streams],
     uploads: () => ({ live: new Map(uploads), deleted: [...deleted] }),
     close: server.close,
   };

@@ -20,7 +20,7 @@
 import type http from 'node:http';
 import sharp from 'sharp';
 import type { Fault, RecordedRequest } from './contract/faults';
-import { echoesOf, leakyHeaders, leakyTree, sendJson, sendRaw, startRecordingServer, type LeakKind, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
+import { echoesOf, leakyHeaders, leakyTree, sendJson, oneShotAnswers, startRecordingServer, type LeakKind, type RawResponse, type ReceivedRequest, type StreamReport } from './fake-http';
 
 /** Imagen 4's 1K outputs per aspect ratio, and Ultra's 2K ones (sampleImageSize "2K"). */
 export const IMAGEN_SIZES: Readonly<Record<string, Readonly<Record<string, [number, number]>>>> = {
@@ -100,10 +100,8 @@ interface PredictBody {
 export async function startFakeVertex(options: FakeVertexOptions): Promise<FakeVertex> {
   const accessToken = options.accessToken ?? 'ya29.fake-vertex-token';
   let pending: Fault | undefined;
-  let pendingLeak: LeakKind | undefined;
-  let raw: RawResponse | undefined;
+  const oneShot = oneShotAnswers<LeakKind>(undefined, (kind, req) => leakResponse(kind, String(req.headers['x-goog-api-key'] ?? '')));
   let refuseToken = false;
-  const streams: StreamReport[] = [];
   const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
     sendJson(res, status, body, { 'content-type': 'application/json; charset=UTF-8', ...headers });
 
@@ -124,17 +122,8 @@ export async function startFakeVertex(options: FakeVertexOptions): Promise<FakeV
       }
       return send(res, 200, { access_token: accessToken, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'Bearer', expires_in: 3600 });
     }
+    if (oneShot.answer(req, res)) return;
     const sentKey = String(req.headers['x-goog-api-key'] ?? '');
-    const leak = pendingLeak;
-    pendingLeak = undefined;
-    if (leak !== undefined) return sendRaw(res, leakResponse(leak, sentKey));
-    if (raw) {
-      const r = raw;
-      raw = undefined;
-      const report = sendRaw(res, r);
-      if (report) streams.push(report);
-      return;
-    }
     const fault = pending;
     pending = undefined;
     if (fault === 'timeout') return; // never answers; close() destroys the socket
@@ -209,16 +198,10 @@ export async function startFakeVertex(options: FakeVertexOptions): Promise<FakeV
     fault(kind) {
       pending = kind;
     },
-    leakNext(kind) {
-      pendingLeak = kind;
-    },
-    rawNext(r) {
-      raw = r;
-    },
+    ...oneShot.controls,
     refuseNextToken() {
       refuseToken = true;
     },
-    streams: () => [...streams],
     close: server.close,
   };
 }

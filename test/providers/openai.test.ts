@@ -660,7 +660,7 @@ describe('the edit path and a self-hosted server beside OpenAI', () => {
 
   it('refuses a self-hosted generator the OpenAI models, and OpenAI’s the self-hosted one', async () => {
     const mine = generator(own.baseURL, { apiKey: OWN_KEY, selfHosted: { model: 'flux.2-dev' } });
-    await expect(mine.generate(genInput())).rejects.toThrow(/not the self-hosted image model \(use self-hosted\)/);
+    await expect(mine.generate(genInput())).rejects.toThrow(/not the self-hosted image model in the catalog \(use self-hosted\)/);
     await expect(generator(openai.baseURL).generate(genInput({ model: 'self-hosted' }))).rejects.toBeInstanceOf(InvalidRequestError);
     expect(() => generator(own.baseURL, { selfHosted: { model: 'x', usdPerImage: -1 } })).toThrow(/usdPerImage/);
   });

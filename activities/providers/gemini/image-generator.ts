@@ -1,8 +1,7 @@
-import { IMAGE_MODELS, imagePrice } from '../../../domain/models';
+import { imagePrice } from '../../../domain/models';
 import { probeImage } from '../../images/format';
 import { nearestAspectRatio } from '../aspect-ratio';
-import { InvalidRequestError } from '../errors';
-import { checkReferences, prepareReferences, withReferenceInstructions } from '../references';
+import { catalogImageModel, checkReferences, prepareReferences, withReferenceInstructions } from '../references';
 import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
 import { GeminiConnection, malformed, type GeminiClientOptions } from './client';
 
@@ -42,10 +41,7 @@ export class GeminiImageGenerator implements ImageGenerator {
 
   async #generate(input: GenerateImageInput): Promise<GenerateImageResult> {
     input.signal?.throwIfAborted();
-    const spec = IMAGE_MODELS[input.model];
-    if (!spec || spec.provider !== 'google') {
-      throw new InvalidRequestError(`model ${JSON.stringify(input.model)} is not a Gemini image model in the catalog`, this.name);
-    }
+    const spec = catalogImageModel(input.model, 'google', 'a Gemini image model', this.name);
     const aspectRatio = nearestAspectRatio(input.width, input.height, spec.aspectRatios ?? ['1:1']);
     const refs = await prepareReferences(checkReferences(spec, input.references, this.name), INLINE_MIME, this.name);
     const text = withReferenceInstructions(geminiImagePrompt(input.prompt, input.negativePrompt), refs);

@@ -39,6 +39,25 @@ export async function startUpscale(input: UpscaleInput, provider: string): Promi
 }
 
 /**
+ * The end every model upscaler shares: the model's output, decoded (`malformed(detail, cause)`
+ * makes the error when it does not), as the result when it meets the minimums; otherwise a
+ * Lanczos finish from it, which is better than one from the original. Costs the model's price.
+ */
+export async function finishUpscale(
+  out: Buffer,
+  input: UpscaleInput,
+  costUsd: number,
+  malformed: (detail: string, cause: unknown) => Error,
+): Promise<UpscaleResult> {
+  const got = await probeImage(out).catch((err: unknown) => {
+    throw malformed(`does not decode as an image (${(err as Error).message})`, err);
+  });
+  input.signal?.throwIfAborted();
+  if (got.width >= input.minWidth && got.height >= input.minHeight) return { image: out, mime: got.mime, width: got.width, height: got.height, costUsd };
+  return lanczosUpscale(out, upscaleTarget(got.width, got.height, input.minWidth, input.minHeight), { sharpen: false, costUsd, signal: input.signal });
+}
+
+/**
  * A Lanczos-3 resize to exactly `width` x `height` (optionally with a light sharpen to restore
  * edge contrast), as PNG: the local upscaler's whole work, and the finish of a model upscale
  * that came back short of the minimum.

@@ -1,9 +1,9 @@
 import { toFile } from 'openai';
 import sharp, { type Metadata } from 'sharp';
 import { z } from 'zod';
-import { IMAGE_MODELS, imagePrice, type ImageModelSpec, type Quality } from '../../../domain/models';
+import { imagePrice, type ImageModelSpec, type Quality } from '../../../domain/models';
 import { InvalidRequestError } from '../errors';
-import { checkReferences, prepareReferences, withReferenceInstructions } from '../references';
+import { catalogImageModel, checkReferences, prepareReferences, withReferenceInstructions } from '../references';
 import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
 import { malformed, OpenAIConnection, type OpenAIClientOptions } from './client';
 
@@ -109,11 +109,7 @@ export class OpenAIImageGenerator implements ImageGenerator {
     const { signal } = input;
     signal?.throwIfAborted();
     const provider = this.#selfHosted ? 'self-hosted' : 'openai';
-    const spec = IMAGE_MODELS[input.model];
-    if (!spec || spec.provider !== provider) {
-      const ours = Object.values(IMAGE_MODELS).filter((m) => m.provider === provider).map((m) => m.id);
-      throw new InvalidRequestError(`model "${input.model}" is not ${provider === 'openai' ? 'an OpenAI' : 'the self-hosted'} image model (use ${ours.join(', ')})`, this.name);
-    }
+    const spec = catalogImageModel(input.model, provider, provider === 'openai' ? 'an OpenAI image model' : 'the self-hosted image model', this.name);
     const size = `${input.width}x${input.height}`;
     if (!spec.sizes.includes(size)) {
       throw new InvalidRequestError(`${spec.id} does not make ${size} images (it makes ${spec.sizes.join(', ')})`, this.name);

@@ -1,8 +1,7 @@
-import { IMAGE_MODELS, imagePrice, type ImageModelSpec } from '../../../domain/models';
+import { imagePrice, type ImageModelSpec } from '../../../domain/models';
 import { probeImage } from '../../images/format';
 import { nearestAspectRatio } from '../aspect-ratio';
-import { InvalidRequestError } from '../errors';
-import { checkReferences, prepareReferences, withReferenceInstructions, type PreparedReference } from '../references';
+import { catalogImageModel, checkReferences, prepareReferences, withReferenceInstructions, type PreparedReference } from '../references';
 import { scrubbedCall } from '../scrub';
 import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
 import { ReplicateCall, outputUrls } from './client';
@@ -143,10 +142,7 @@ export class ReplicateImageGenerator implements ImageGenerator {
 
   async #generate(input: GenerateImageInput): Promise<GenerateImageResult> {
     input.signal?.throwIfAborted();
-    const spec = IMAGE_MODELS[input.model];
-    if (!spec || spec.provider !== 'replicate') {
-      throw new InvalidRequestError(`model ${JSON.stringify(input.model)} is not a Replicate image model in the catalog`, this.name);
-    }
+    const spec = catalogImageModel(input.model, 'replicate', 'a Replicate image model', this.name);
     const refs = await prepareReferences(checkReferences(spec, input.references, this.name), INPUT_MIME, this.name);
     const call = new ReplicateCall(this.#options, { provider: this.name, what: refs.length ? 'image editing' : 'image generation', signal: input.signal });
     const uploaded: string[] = [];

@@ -1,6 +1,5 @@
 import { UPSCALE_MODELS } from '../../../domain/models';
-import { probeImage } from '../../images/format';
-import { lanczosUpscale, startUpscale, upscaleTarget } from '../local/upscaler';
+import { finishUpscale, startUpscale } from '../local/upscaler';
 import { scrubbedCall } from '../scrub';
 import type { UpscaleInput, UpscaleResult, Upscaler } from '../types';
 import { ReplicateCall, outputUrls, type PredictionTarget } from './client';
@@ -58,7 +57,7 @@ export class ReplicateUpscaler implements Upscaler {
     const start = await startUpscale(input, this.name);
     if (start.done) return start.done;
     const { probe, target } = start;
-    const { image, minWidth, minHeight, signal } = input;
+    const { image, signal } = input;
     const model = MODELS[this.name];
     const call = new ReplicateCall(this.#options, { provider: this.name, what: 'upscaling', signal });
 
@@ -75,15 +74,6 @@ export class ReplicateUpscaler implements Upscaler {
     const dataUri = `data:${probe.mime};base64,${Buffer.from(image).toString('base64')}`;
     const prediction = await call.predict(where, model.input(dataUri, target.factor));
     const out = await call.download(outputUrls(call, prediction)[0]!);
-    const got = await probeImage(out).catch((err: unknown) => {
-      throw call.malformed(`the output of prediction ${prediction.id} does not decode as an image (${(err as Error).message})`, err);
-    });
-    signal?.throwIfAborted();
-    const costUsd = UPSCALE_MODELS[this.name].priceUsdPerImage;
-    if (got.width >= minWidth && got.height >= minHeight) {
-      return { image: out, mime: got.mime, width: got.width, height: got.height, costUsd };
-    }
-    // Still short of the minimum: finish from the model's output (better than from the original).
-    return lanczosUpscale(out, upscaleTarget(got.width, got.height, minWidth, minHeight), { sharpen: false, costUsd, signal });
+    return finishUpscale(out, input, UPSCALE_MODELS[this.name].priceUsdPerImage, (detail, err) => call.malformed(`the output of prediction ${prediction.id} ${detail}`, err));
   }
 }

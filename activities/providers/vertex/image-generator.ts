@@ -1,9 +1,8 @@
 import { PersonGeneration, SafetyFilterLevel, type GenerateImagesConfig } from '@google/genai';
-import { IMAGE_MODELS, imagePrice } from '../../../domain/models';
+import { imagePrice } from '../../../domain/models';
 import { probeImage } from '../../images/format';
 import { nearestAspectRatio } from '../aspect-ratio';
-import { InvalidRequestError } from '../errors';
-import { checkReferences } from '../references';
+import { catalogImageModel, checkReferences } from '../references';
 import type { GenerateImageInput, GenerateImageResult, ImageGenerator } from '../types';
 import { VertexConnection, type VertexClientOptions } from './client';
 
@@ -65,10 +64,7 @@ export class ImagenImageGenerator implements ImageGenerator {
 
   async #generate(input: GenerateImageInput): Promise<GenerateImageResult> {
     input.signal?.throwIfAborted();
-    const spec = IMAGE_MODELS[input.model];
-    if (!spec || spec.provider !== 'vertex') {
-      throw new InvalidRequestError(`model ${JSON.stringify(input.model)} is not an Imagen model in the catalog`, this.name);
-    }
+    const spec = catalogImageModel(input.model, 'vertex', 'an Imagen model', this.name);
     checkReferences(spec, input.references, this.name);
     const aspectRatio = nearestAspectRatio(input.width, input.height, spec.aspectRatios ?? ['1:1']);
     const config = imagenConfig(input, { aspectRatio, twoK: spec.maxLongSide > 2000, addWatermark: this.#addWatermark });

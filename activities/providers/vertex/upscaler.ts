@@ -1,7 +1,6 @@
 import { UPSCALE_MODELS } from '../../../domain/models';
-import { probeImage } from '../../images/format';
 import { InvalidRequestError } from '../errors';
-import { lanczosUpscale, startUpscale, upscaleTarget } from '../local/upscaler';
+import { finishUpscale, startUpscale } from '../local/upscaler';
 import type { UpscaleInput, UpscaleResult, Upscaler } from '../types';
 import { VertexConnection, type VertexClientOptions } from './client';
 
@@ -35,7 +34,7 @@ export class ImagenUpscaler implements Upscaler {
     const start = await startUpscale(input, this.name);
     if (start.done) return start.done;
     const { probe, target } = start;
-    const { image, minWidth, minHeight, signal } = input;
+    const { image, signal } = input;
     if (image.byteLength > IMAGEN_UPSCALE_MAX_INPUT_BYTES) {
       throw new InvalidRequestError(`image is ${image.byteLength} bytes; Imagen upscale takes at most ${IMAGEN_UPSCALE_MAX_INPUT_BYTES}`, this.name);
     }
@@ -49,12 +48,6 @@ export class ImagenUpscaler implements Upscaler {
       }),
     );
     const out = this.#vertex.image(raw, { provider: this.name, what }).bytes;
-    const got = await probeImage(out).catch((err: unknown) => {
-      throw this.#vertex.malformed(what, this.name, `the upscaled image does not decode (${(err as Error).message})`, err);
-    });
-    signal?.throwIfAborted();
-    const costUsd = UPSCALE_MODELS[this.name].priceUsdPerImage;
-    if (got.width >= minWidth && got.height >= minHeight) return { image: out, mime: got.mime, width: got.width, height: got.height, costUsd };
-    return lanczosUpscale(out, upscaleTarget(got.width, got.height, minWidth, minHeight), { sharpen: false, costUsd, signal });
+    return finishUpscale(out, input, UPSCALE_MODELS[this.name].priceUsdPerImage, (detail, err) => this.#vertex.malformed(what, this.name, `the upscaled image ${detail}`, err));
   }
 }
