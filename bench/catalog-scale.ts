@@ -1,9 +1,9 @@
 /**
  * `npm run bench:catalog -- [rows] [--workers N] [--window W] [--provider local|simulated]
- * [--env KEY=VALUE]… [--label text]` (default 1000 rows, 1 worker, window 8, local provider): a
+ * [--env KEY=VALUE]… [--node-arg flag]… [--label text]` (default 1000 rows, 1 worker, window 8, local provider): a
  * catalog of `rows` products end to end on a throwaway dev server, with `N` production worker
  * processes (`workers/main.ts`, or `bench/sim-worker.ts` for the simulated vendor) given the extra
- * environment `--env`. Measures wall time, rows per minute, each worker's peak memory (VmHWM),
+ * environment `--env` and Node flags `--node-arg` (e.g. `--cpu-prof`). Measures wall time, rows per minute, each worker's peak memory (VmHWM),
  * CPU seconds of the workers, the Temporal server and this client (/proc/<pid>/stat), the largest
  * catalog run's history, and the load average. Each run is kept in bench/results/catalog-scale.jsonl
  * (by label, the latest wins) and the section lists them all.
@@ -27,6 +27,7 @@ const rows = Number(argv[0] && !argv[0].startsWith('--') ? argv[0] : 1000);
 const workers = Number(flag('workers') ?? 1);
 const window = Number(flag('window') ?? 8);
 const provider = flag('provider') ?? 'local';
+const nodeArgs = argv.filter((_, i) => argv[i - 1] === '--node-arg');
 const extraEnv = Object.fromEntries(argv.flatMap((a, i) => (argv[i - 1] === '--env' ? [a.split(/=(.*)/s).slice(0, 2)] : [])));
 const label = flag('label') ?? `${workers} worker${workers > 1 ? 's' : ''}, window ${window}, ${provider}${Object.keys(extraEnv).length ? `, ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`;
 if (!Number.isInteger(rows) || rows < 1) throw new Error(`rows: expected a whole number of rows, got ${argv[0]}`);
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
   const server = await startDevServer({ dbFile: path.join(dir, 'temporal.sqlite'), uiPort: false });
   const taskQueue = 'bench-catalog';
   const entry = path.resolve(import.meta.dirname, provider === 'local' ? '../workers/main.ts' : 'sim-worker.ts');
-  const procs: ChildProcess[] = Array.from({ length: workers }, () => spawn(process.execPath, ['--import', 'tsx', entry], {
+  const procs: ChildProcess[] = Array.from({ length: workers }, () => spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
     env: { ...process.env, ...extraEnv, TEMPORAL_ADDRESS: server.address, DARKROOM_TASK_QUEUE: taskQueue, DARKROOM_DATA_DIR: dir },
     stdio: ['ignore', 'pipe', 'inherit'],
   }));

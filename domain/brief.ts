@@ -88,8 +88,7 @@ export const ReferencesSchema = z.strictObject({
   style: z.array(referenceSource).max(MAX_STYLE_REFERENCES).optional(),
 });
 
-/** {@link ReviewSettingsSchema}'s `confidentScore` when a brief leaves it out. */
-export const DEFAULT_CONFIDENT_SCORE = 70;
+export { DEFAULT_CONFIDENT_SCORE } from './verdict';
 
 /**
  * A creative brief: what to make, for which channels, under which constraints.

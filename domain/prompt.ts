@@ -1,5 +1,5 @@
 import type { Brief } from './brief';
-import { bannedIn, describePalette, stripBanned, type PromptBrand } from './brand';
+import { bannedIn, describePalette, stripBanned, type PromptBrand } from './brand-words';
 import { hash8, stableStringify } from './hash';
 
 /** The eight knobs a production image prompt is built from. */

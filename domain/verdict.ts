@@ -1,5 +1,8 @@
 import type { Judgement } from './types';
 
+/** A brief's `review.confidentScore` when it leaves it out (ReviewSettingsSchema in brief.ts). */
+export const DEFAULT_CONFIDENT_SCORE = 70;
+
 /**
  * Why the judge's verdict keeps a candidate from ever being selected: unsafe, or showing a
  * must-avoid item. Undefined when it may be selected (or the judge gave no verdict).

@@ -1,7 +1,7 @@
 import { ApplicationFailure, patched, workflowInfo, type ActivityFailure } from '@temporalio/workflow';
 import { Failure } from '../../domain/failures';
 import { IMAGE_MODELS, imagePrice } from '../../domain/models';
-import { mergedPalette } from '../../domain/brand';
+import { mergedPalette } from '../../domain/brand-words';
 import { candidateId, candidateSeed } from '../../domain/naming';
 import type { BuiltPrompt } from '../../domain/prompt';
 import type { ResolvedReferences } from '../../domain/references';

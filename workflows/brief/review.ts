@@ -1,11 +1,10 @@
 import { ApplicationFailure, condition, patched, upsertSearchAttributes } from '@temporalio/workflow';
-import { DEFAULT_CONFIDENT_SCORE } from '../../domain/brief';
 import { formatDuration } from '../../domain/duration';
 import { Failure } from '../../domain/failures';
 import { buildPrompt, type BuiltPrompt } from '../../domain/prompt';
 import type { ReviewChannel, ReviewDecision, ReviewRecord } from '../../domain/review';
 import type { PreparedBrief, ReviewStatus } from '../../domain/types';
-import { judgeConfidence } from '../../domain/verdict';
+import { DEFAULT_CONFIDENT_SCORE, judgeConfidence } from '../../domain/verdict';
 import { SA } from '../messages';
 import { moderate } from './gates';
 import { Generation } from './generate';
