@@ -5,7 +5,7 @@
  */
 import { createBlobStore } from '../activities/blob-store';
 import { BrandKitError, loadStoredBrand, storeBrandKit } from '../activities/brands';
-import { bannedWordIssues } from '../domain/brand';
+import { bannedWordIssues } from '../domain/brand-words';
 import type { Brief } from '../domain/brief';
 import type { Config } from '../domain/config';
 import { CliError } from './errors';

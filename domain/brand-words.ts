@@ -5,6 +5,7 @@
  */
 import type { FieldIssue } from './brief';
 import { describeColor } from './colors';
+import { wholeWordsSource } from './text';
 
 /** What the prompt builder needs from a kit. */
 export type PromptBrand = { palette: Record<string, string>; style: { approved: readonly string[]; banned: readonly string[] } };
@@ -16,8 +17,7 @@ const matchers = new Map<string, RegExp>();
 function matcher(phrase: string): RegExp {
   let re = matchers.get(phrase);
   if (!re) {
-    const body = phrase.trim().split(/\s+/).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\s+');
-    re = new RegExp(`(?<![\\p{L}\\p{N}])${body}(?![\\p{L}\\p{N}])`, 'giu');
+    re = new RegExp(wholeWordsSource([phrase]), 'giu');
     if (matchers.size > 2048) matchers.clear();
     matchers.set(phrase, re);
   }

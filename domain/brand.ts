@@ -131,8 +131,6 @@ export function parseBrandKit(input: unknown): ParseBrandKitResult {
   return r.success ? { ok: true, kit: r.data } : { ok: false, issues: toFieldIssues(r.error, 'brand kit') };
 }
 
-export { bannedIn, bannedWordIssues, describePalette, mergedPalette, stripBanned, type PromptBrand } from './brand-words';
-
 // ── Logo placement ──────────────────────────────────────────────────────────
 
 /** Where the logo went on one image, in that image's pixels. */

@@ -88,8 +88,6 @@ export const ReferencesSchema = z.strictObject({
   style: z.array(referenceSource).max(MAX_STYLE_REFERENCES).optional(),
 });
 
-export { DEFAULT_CONFIDENT_SCORE } from './verdict';
-
 /**
  * A creative brief: what to make, for which channels, under which constraints.
  * Everything a brief workflow does follows from it; it never holds secrets.

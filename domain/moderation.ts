@@ -1,5 +1,6 @@
 import type { Brief } from './brief';
 import type { BuiltPrompt } from './prompt';
+import { wholeWordsSource } from './text';
 
 /**
  * The offline moderation check: a short list of words and phrases from clearly disallowed
@@ -77,18 +78,8 @@ export function mergeModerationWords(...lists: ReadonlyArray<Readonly<Record<str
   return out;
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-const WORD_BOUNDARY_BEFORE = '(?<![\\p{L}\\p{N}])';
-const WORD_BOUNDARY_AFTER = '(?![\\p{L}\\p{N}])';
-
-/** A phrase's body: its words with any run of spaces or hyphens between them. */
-const phraseBody = (phrase: string) => phrase.trim().split(/[\s-]+/).map(escape).join('[\\s-]+');
-
-/** Whole-word, case-insensitive, with any run of spaces or hyphens between the words of a phrase. */
-function phrasePattern(phrase: string): RegExp {
-  return new RegExp(`${WORD_BOUNDARY_BEFORE}${phraseBody(phrase)}${WORD_BOUNDARY_AFTER}`, 'iu');
-}
+/** Any of `phrases`: whole-word, case-insensitive, with any run of spaces or hyphens between a phrase's words. */
+const phrasePattern = (phrases: readonly string[]) => new RegExp(wholeWordsSource(phrases, { hyphens: true }), 'iu');
 
 interface CompiledWords {
   /** Matches where any one phrase matches, so a clean part costs one scan instead of one a phrase. */
@@ -102,10 +93,8 @@ const compiled = new WeakMap<object, CompiledWords>();
 function compile(words: Readonly<Record<string, readonly string[]>>): CompiledWords {
   let c = compiled.get(words);
   if (!c) {
-    const patterns = Object.entries(words).flatMap(([category, list]) => list.map((w) => ({ category, word: w, re: phrasePattern(w) })));
-    const any = patterns.length
-      ? new RegExp(`${WORD_BOUNDARY_BEFORE}(?:${Object.values(words).flat().map(phraseBody).join('|')})${WORD_BOUNDARY_AFTER}`, 'iu')
-      : undefined;
+    const patterns = Object.entries(words).flatMap(([category, list]) => list.map((w) => ({ category, word: w, re: phrasePattern([w]) })));
+    const any = patterns.length ? phrasePattern(patterns.map((p) => p.word)) : undefined;
     c = { any, patterns };
     compiled.set(words, c);
   }

@@ -111,3 +111,16 @@ export function jsonBytes(value: unknown, limit: number = Number.POSITIVE_INFINI
   walk(value, 0);
   return total;
 }
+
+/**
+ * A regular-expression source matching any of `phrases` as whole words: no letter or digit
+ * directly before or after it, any case (with the `iu` flags), and any run of white space — or
+ * also hyphens, with `hyphens` — between a phrase's words. Word lists (moderation, a brand's
+ * banned words) match with it.
+ */
+export function wholeWordsSource(phrases: readonly string[], options: { hyphens?: boolean } = {}): string {
+  const split = options.hyphens ? /[\s-]+/ : /\s+/;
+  const gap = options.hyphens ? '[\\s-]+' : '\\s+';
+  const bodies = phrases.map((p) => p.trim().split(split).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join(gap));
+  return `(?<![\\p{L}\\p{N}])(?:${bodies.join('|')})(?![\\p{L}\\p{N}])`;
+}

@@ -7,7 +7,8 @@ import type { RunSettings } from './config';
 import type { BatchCost } from './models';
 import type { ResolvedReferences } from './references';
 import type { DeliveryRecord, WebhookFailureRecord } from './webhooks';
-import type { LogoBox, Lora, PromptBrand } from './brand';
+import type { LogoBox, Lora } from './brand';
+import type { PromptBrand } from './brand-words';
 
 /**
  * A pointer to bytes in the blob store. Images travel between activities as BlobRefs,

@@ -110,7 +110,7 @@ export class FsBlobStore implements BlobStore {
 
   #realRoot: string | undefined;
 
-  /** Where the root folder really is, resolved once (resolving it for every blob operation cost 10 ms of CPU a catalog row); undefined while it does not exist. */
+  /** Where the root folder really is, resolved once (it was half the store's realpath calls); undefined while it does not exist. */
   private async realRoot(fresh: boolean): Promise<string | undefined> {
     if (fresh || this.#realRoot === undefined) {
       try {

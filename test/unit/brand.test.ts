@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  bannedIn, bannedWordIssues, boxAvoidsSafeZone, DEFAULT_SAFE_ZONES, LogoPlacementSchema, logoRuleFor, mergedPalette, parseBrandKit, placeLogo, stripBanned,
-  type BrandKit, type PromptBrand,
-} from '../../domain/brand';
+import { boxAvoidsSafeZone, DEFAULT_SAFE_ZONES, LogoPlacementSchema, logoRuleFor, parseBrandKit, placeLogo, type BrandKit } from '../../domain/brand';
+import { bannedIn, bannedWordIssues, mergedPalette, stripBanned, type PromptBrand } from '../../domain/brand-words';
 import { parseBrief, validateBrief } from '../../domain/brief';
 import { resolveChannel } from '../../domain/channels';
 import { BannedWordError, buildPrompt, scorePrompt } from '../../domain/prompt';
