@@ -127,8 +127,10 @@ describe('npm run worker with TEMPORAL_METRICS_ADDRESS and DARKROOM_METRICS_ADDR
     worker.stderr.on('data', (c) => (out += c));
     const exited = new Promise((r) => worker.once('exit', r));
     try {
-      // The worker's own series (its pollers, labelled with its task queue) appear once it polls.
-      const sdk = await waitFor('the worker\'s temporal_ metrics on the SDK port', async () => {
+      // The worker's own series (labelled with its task queue) appear when the SDK creates the
+      // worker, which is before the entry point prints its addresses: wait for both.
+      const sdk = await waitFor('the worker\'s temporal_ metrics on the SDK port and its polling line', async () => {
+        if (!out.includes('darkroom worker: polling')) return undefined;
         const text = await (await fetch(`http://127.0.0.1:${sdkPort}/metrics`)).text();
         return text.includes(`task_queue="${env.DARKROOM_TASK_QUEUE}"`) ? text : undefined;
       }, 90_000).catch((err: Error) => {
