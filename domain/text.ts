@@ -112,6 +112,11 @@ export function jsonBytes(value: unknown, limit: number = Number.POSITIVE_INFINI
   return total;
 }
 
+/** `text` with every regular-expression metacharacter escaped, to match it literally inside a pattern. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /**
  * A regular-expression source matching any of `phrases` as whole words: no letter or digit
  * directly before or after it, any case (with the `iu` flags), and any run of white space — or
@@ -121,6 +126,6 @@ export function jsonBytes(value: unknown, limit: number = Number.POSITIVE_INFINI
 export function wholeWordsSource(phrases: readonly string[], options: { hyphens?: boolean } = {}): string {
   const split = options.hyphens ? /[\s-]+/ : /\s+/;
   const gap = options.hyphens ? '[\\s-]+' : '\\s+';
-  const bodies = phrases.map((p) => p.trim().split(split).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join(gap));
+  const bodies = phrases.map((p) => p.trim().split(split).map(escapeRegExp).join(gap));
   return `(?<![\\p{L}\\p{N}])(?:${bodies.join('|')})(?![\\p{L}\\p{N}])`;
 }

@@ -23,7 +23,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { createBlobStore, FsBlobStore } from '../../activities/blob-store';
 import { startReviewServer, type ReviewServer } from '../../client/review/server';
 import { Failure } from '../../domain/failures';
-import { clip } from '../../domain/text';
+import { clip, escapeRegExp } from '../../domain/text';
 import type { BriefStatus, Manifest } from '../../domain/types';
 import { statusQuery } from '../../workflows/messages';
 import { startFakeOpenAI, type FakeOpenAI } from '../providers/fake-openai';
@@ -451,11 +451,9 @@ const rawRuns = once('rawRuns', async () => {
       return;
     }
     track(start.value);
-    ledger.record(C.raw, c.id, await refusedAtOnce(C.raw, start.value, [Failure.InvalidBrief], new RegExp(escapeRe(c.field))));
+    ledger.record(C.raw, c.id, await refusedAtOnce(C.raw, start.value, [Failure.InvalidBrief], new RegExp(escapeRegExp(c.field))));
   });
 });
-
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The dev server's limit on one payload (scripts/dev-server.ts, `limit.blobSize.error`). */
 const SERVER_PAYLOAD_LIMIT = 512 * 1024;
@@ -522,7 +520,7 @@ const temporalCliRuns = once('temporalCliRuns', async () => {
       return;
     }
     const handle = track(client.workflow.getHandle(workflowId));
-    ledger.record(C.temporalCli, c.id, await refusedAtOnce(C.temporalCli, handle, [Failure.InvalidBrief], new RegExp(escapeRe(c.field))));
+    ledger.record(C.temporalCli, c.id, await refusedAtOnce(C.temporalCli, handle, [Failure.InvalidBrief], new RegExp(escapeRegExp(c.field))));
   });
 });
 

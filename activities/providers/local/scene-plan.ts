@@ -1,5 +1,6 @@
 import { hexToRgb, rgbToHex, type Rgb } from '../../../domain/colors';
 import { hashInt, seededRandom } from '../../../domain/hash';
+import { escapeRegExp } from '../../../domain/text';
 import type { GenerateImageInput } from '../types';
 
 /*
@@ -78,7 +79,7 @@ function toGrey(hex: string): string {
 
 /** True when `text` has one of `words` at the start of a word ("top" matches "top light", not "tabletop"). */
 function has(text: string, ...words: string[]): boolean {
-  return words.some((w) => new RegExp(`(?:^|[^a-z])${w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`).test(text));
+  return words.some((w) => new RegExp(`(?:^|[^a-z])${escapeRegExp(w)}`).test(text));
 }
 
 /**
