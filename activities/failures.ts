@@ -88,6 +88,8 @@ export async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
   // Outside a worker (tools and tests call activities as functions) there is nothing to heartbeat to.
   if (!inActivity()) return fn();
   const ctx = Context.current();
+  // A local activity has no heartbeat: the worker that runs it keeps its workflow task alive.
+  if (ctx.info.isLocal) return fn();
   ctx.heartbeat();
   const timer = setInterval(() => ctx.heartbeat(), 1000);
   try {

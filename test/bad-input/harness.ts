@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { main } from '../../client/cli';
 import { CONTROL_CHARS } from '../../domain/text';
+import { activityAttempts } from '../support/history';
 
 /** tsx's loader by absolute URL: the children run in a scratch directory, where `--import tsx` would not resolve. */
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -113,7 +114,7 @@ export function decodedJson(value: unknown): string {
 }
 
 export interface HistoryFacts {
-  /** Activity type → the attempts its completions recorded. */
+  /** Every attempt the history records, of activities and local activities. */
   attempts: Array<{ activity: string; attempt: number; lastFailure?: string }>;
   /** Attempts of activities still pending (running workflows). */
   pendingAttempts: Array<{ activity: string; attempt: number; lastFailure?: string }>;
@@ -130,7 +131,6 @@ export interface HistoryFacts {
 export async function historyFacts(client: Client, workflowId: string, runId?: string): Promise<HistoryFacts> {
   const handle = client.workflow.getHandle(workflowId, runId);
   const [history, description] = await Promise.all([handle.fetchHistory(), handle.describe()]);
-  const scheduled = new Map<string, string>();
   const facts: HistoryFacts = { attempts: [], pendingAttempts: [], workflowTaskFailures: [], updatesAccepted: [], status: description.status.name, text: '', events: 0 };
   const ms = (t: { seconds?: { toString(): string } | null; nanos?: number | null } | null | undefined) =>
     t ? Number(String(t.seconds ?? 0)) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : undefined;
@@ -140,15 +140,12 @@ export async function historyFacts(client: Client, workflowId: string, runId?: s
     facts.events++;
     if (e.workflowTaskStartedEventAttributes && firstTaskAt === undefined) firstTaskAt = ms(e.eventTime);
     if (e.workflowExecutionFailedEventAttributes || e.workflowExecutionCompletedEventAttributes) closedAt = ms(e.eventTime);
-    const s = e.activityTaskScheduledEventAttributes;
-    if (s) scheduled.set(String(e.eventId), s.activityType?.name ?? '?');
-    const st = e.activityTaskStartedEventAttributes;
-    if (st) facts.attempts.push({ activity: scheduled.get(String(st.scheduledEventId)) ?? '?', attempt: st.attempt ?? 1, lastFailure: st.lastFailure?.message ?? undefined });
     const wf = e.workflowTaskFailedEventAttributes;
     if (wf) facts.workflowTaskFailures.push(`${String(wf.cause)}: ${(wf.failure?.message ?? '').slice(0, 300)}`);
     const ua = e.workflowExecutionUpdateAcceptedEventAttributes;
     if (ua) facts.updatesAccepted.push(ua.acceptedRequest?.meta?.updateId ?? '?');
   }
+  facts.attempts = activityAttempts(history.events ?? []);
   for (const p of description.raw.pendingActivities ?? []) facts.pendingAttempts.push({ activity: p.activityType?.name ?? '?', attempt: p.attempt ?? 1, lastFailure: p.lastFailure?.message ?? undefined });
   facts.text = decodedJson(history);
   if (firstTaskAt !== undefined && closedAt !== undefined) facts.taskToCloseMs = closedAt - firstTaskAt;

@@ -236,15 +236,23 @@ describe('a brief with encrypted payloads on the real server', () => {
     expect(history.includes(subject)).toBe(false);
     expect(history.includes('teapot')).toBe(false);
     expect(history.includes('binary/encrypted')).toBe(true);
-    // Two kinds of payload never go through a codec, and neither holds brief text: search
-    // attributes (the server indexes them; TemporalChangeVersion lists the patches a run took) and
-    // the SDK's own patch markers (a patch's name, written when a workflow meets a patched() branch).
+    // Three kinds of payload never go through a codec, and none holds brief text: search
+    // attributes (the server indexes them; TemporalChangeVersion lists the patches a run took),
+    // the SDK's own patch markers (a patch's name, written when a workflow meets a patched()
+    // branch) and its local-activity markers' bookkeeping (sequence, attempt, activity type and
+    // times; the local activity's result beside it is encrypted like any other payload).
     const plain = await plainPayloads(workflowId);
     expect(plain.length).toBeGreaterThan(0);
     const searchAttribute = /\.searchAttributes\.indexedFields\.(Darkroom(Stage|Channel|AwaitingReview)|TemporalChangeVersion)$/;
     const patchMarker = /\.markerRecordedEventAttributes\.details\.patch-data\.payloads\.\d+$/;
-    expect(plain.filter((p) => !searchAttribute.test(p.at) && !patchMarker.test(p.at)).map((p) => p.at)).toEqual([]);
+    const localActivityMarker = /\.markerRecordedEventAttributes\.details\.data\.payloads\.\d+$/;
+    expect(plain.filter((p) => !searchAttribute.test(p.at) && !patchMarker.test(p.at) && !localActivityMarker.test(p.at)).map((p) => p.at)).toEqual([]);
     for (const p of plain.filter((x) => patchMarker.test(x.at))) expect(Object.keys(JSON.parse(p.data) as object).sort()).toEqual(['deprecated', 'id']);
+    const localMarkers = plain.filter((x) => localActivityMarker.test(x.at)).map((p) => JSON.parse(p.data) as Record<string, unknown>);
+    expect(localMarkers.map((m) => m.activity_type)).toEqual(['prepareBrief', 'moderatePrompt', 'publishManifest']);
+    for (const m of localMarkers) {
+      expect(Object.keys(m).sort()).toEqual(['activity_id', 'activity_type', 'attempt', 'backoff', 'complete_time', 'original_schedule_time', 'seq']);
+    }
     for (const p of plain.filter((x) => x.at.endsWith('TemporalChangeVersion'))) {
       const patches = JSON.parse(p.data) as string[];
       for (const id of patches) expect(id).toMatch(/^[a-z0-9-]+$/);

@@ -25,6 +25,7 @@ import { ensureTemporalServer, TEMPORAL_SERVER_VERSION } from '../../scripts/tem
 import { parseReport, productFeed, testTemplate } from '../support/catalog';
 import { startVersitygw, type Versitygw } from '../support/versitygw';
 import { exited, killWhileHeld, spawnCrashWorker as spawnWorker } from '../support/crash-worker';
+import { activityAttempts } from '../support/history';
 
 const BUCKET = 'darkroom-deploy';
 const ROWS = 16;
@@ -166,7 +167,6 @@ async function listKeys(prefix: string): Promise<string[]> {
 async function rowHistory(client: Client, workflowId: string): Promise<{ finishedBy: string; workers: Set<string>; retried: boolean }> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   let finishedBy = '';
-  let retried = false;
   const workers = new Set<string>();
   for (const e of history.events ?? []) {
     const wft = e.workflowTaskCompletedEventAttributes?.identity;
@@ -176,7 +176,7 @@ async function rowHistory(client: Client, workflowId: string): Promise<{ finishe
     }
     const activity = e.activityTaskStartedEventAttributes;
     if (activity?.identity) workers.add(activity.identity);
-    if ((activity?.attempt ?? 1) > 1) retried = true;
   }
+  const retried = activityAttempts(history.events ?? []).some((a) => a.attempt > 1);
   return { finishedBy, workers, retried };
 }

@@ -1,11 +1,11 @@
-import { ApplicationFailure, condition, patched, upsertSearchAttributes, type ActivityFailure } from '@temporalio/workflow';
+import { ApplicationFailure, condition, upsertSearchAttributes, type ActivityFailure } from '@temporalio/workflow';
 import type { BriefInput } from '../../domain/brief';
 import { formatDuration } from '../../domain/duration';
 import { Failure } from '../../domain/failures';
 import type { BuiltPrompt } from '../../domain/prompt';
 import type { PreparedBrief } from '../../domain/types';
 import { SA } from '../messages';
-import { activitiesFor, failureType, prepareBrief } from './proxies';
+import { briefPatched, cheapStepsFor, failureType, prepareBriefStep } from './proxies';
 import type { BriefRun } from './run';
 
 /**
@@ -16,7 +16,7 @@ export async function validate(run: BriefRun, input: BriefInput): Promise<Prepar
   upsertSearchAttributes([{ key: SA.stage, value: 'validating' }, { key: SA.awaitingReview, value: false }]);
   let plan: PreparedBrief;
   try {
-    plan = await prepareBrief({ raw: input, workflowId: run.workflowId });
+    plan = await prepareBriefStep()({ raw: input, workflowId: run.workflowId });
   } catch (err) {
     // Bad input fails the brief itself, with the fields named, not as an activity that gave up.
     const type = failureType(err);
@@ -92,9 +92,9 @@ async function waitForBudget(run: BriefRun, plan: PreparedBrief): Promise<number
  * gate existed replay without it.
  */
 export async function moderate(run: BriefRun, plan: PreparedBrief, prompt: BuiltPrompt): Promise<void> {
-  if (!patched('prompt-moderation')) return;
+  if (!briefPatched('prompt-moderation')) return;
   const { brief } = plan;
-  const checked = await activitiesFor(plan.settings).moderatePrompt({
+  const checked = await cheapStepsFor(plan.settings).moderatePrompt({
     workflowId: run.workflowId,
     brief: { subject: brief.subject, mustInclude: brief.mustInclude, textInImage: brief.textInImage },
     prompt: { version: prompt.version, text: prompt.text, negative: prompt.negative },

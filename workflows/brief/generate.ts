@@ -1,4 +1,4 @@
-import { ApplicationFailure, patched, workflowInfo, type ActivityFailure } from '@temporalio/workflow';
+import { ApplicationFailure, workflowInfo, type ActivityFailure } from '@temporalio/workflow';
 import { Failure } from '../../domain/failures';
 import { IMAGE_MODELS, imagePrice } from '../../domain/models';
 import { mergedPalette } from '../../domain/brand-words';
@@ -9,7 +9,7 @@ import { clip } from '../../domain/text';
 import type { Judgement, PreparedBrief, RejectedCandidate } from '../../domain/types';
 import { verdictRejection } from '../../domain/verdict';
 import { mapPool } from '../pool';
-import { activitiesFor, failureType, type BriefActivities } from './proxies';
+import { activitiesFor, briefPatched, failureType, type BriefActivities } from './proxies';
 import type { BriefRun, Made } from './run';
 
 /** Failures that mean "this provider cannot serve us now": try the next model in the chain. */
@@ -43,14 +43,14 @@ export class Generation {
 
   constructor(private readonly run: BriefRun, private readonly plan: PreparedBrief, private readonly budgetUsd: number) {
     this.acts = activitiesFor(plan.settings);
-    if (plan.references && patched('brief-references')) {
+    if (plan.references && briefPatched('brief-references')) {
       this.references = plan.references;
       if (plan.references.product) run.status.product = plan.references.product;
     }
     // The brand kit's style references follow the brief's own; the generate activity keeps the
     // first maxReferenceImages of the model (product first), so the brief's choices win a tight cap.
     const brandStyle = run.brand?.styleReferences ?? [];
-    if (brandStyle.length && patched('brand-style-references')) {
+    if (brandStyle.length && briefPatched('brand-style-references')) {
       this.references = { ...this.references, style: [...(this.references?.style ?? []), ...brandStyle] };
     }
     this.chain = plan.route?.chain ?? [plan.model];

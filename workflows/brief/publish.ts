@@ -1,6 +1,6 @@
 import type { ManifestDraft } from '../../activities';
 import type { Asset, BlobRef, Candidate, Manifest, ManifestAsset, ManifestCandidate, PreparedBrief, SourceProvenance, Span, StageTiming } from '../../domain/types';
-import { activitiesFor } from './proxies';
+import { activitiesFor, cheapStepsFor } from './proxies';
 import { referenceKeys } from '../../domain/references';
 import type { Picked } from './review';
 import type { BriefRun, Made } from './run';
@@ -128,7 +128,7 @@ export function manifestDraft(run: BriefRun, plan: PreparedBrief, picked: Picked
  */
 export async function publish(run: BriefRun, plan: PreparedBrief, draft: ManifestDraft): Promise<Manifest> {
   run.enter('publishing');
-  const manifest = await activitiesFor(plan.settings).publishManifest(draft);
+  const manifest = await cheapStepsFor(plan.settings).publishManifest(draft);
   run.status.manifestKey = manifest.manifestKey;
   const rejected = draft.outcome === 'rejected';
   const delivery = rejected ? undefined : await run.deliver();

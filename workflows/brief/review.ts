@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, patched, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, condition, upsertSearchAttributes } from '@temporalio/workflow';
 import { formatDuration } from '../../domain/duration';
 import { Failure } from '../../domain/failures';
 import { buildPrompt, type BuiltPrompt } from '../../domain/prompt';
@@ -8,7 +8,7 @@ import { DEFAULT_CONFIDENT_SCORE, judgeConfidence } from '../../domain/verdict';
 import { SA } from '../messages';
 import { moderate } from './gates';
 import { Generation } from './generate';
-import { activitiesFor } from './proxies';
+import { activitiesFor, briefPatched } from './proxies';
 import type { BriefRun, Made } from './run';
 
 /** What the rounds ended with: the approved candidates, or a reviewer's rejection. */
@@ -49,7 +49,7 @@ export async function chooseCandidates(run: BriefRun, plan: PreparedBrief, budge
     }
     if (brief.approval === 'auto') return { gen, approved: top.map((id) => gen.byId(id)), prompt, promptOf };
     // A person who has started reviewing (round 2 on) sees the brief through.
-    if (brief.approval === 'when-unsure' && round === 1 && patched('review-when-unsure')) {
+    if (brief.approval === 'when-unsure' && round === 1 && briefPatched('review-when-unsure')) {
       const c = judgeConfidence(gen.judgementsOf(top), brief.review.confidentScore ?? DEFAULT_CONFIDENT_SCORE);
       run.autoApproval = { ...c, round };
       if (c.confident) return { gen, approved: top.map((id) => gen.byId(id)), prompt, promptOf };

@@ -1,5 +1,5 @@
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, getExternalWorkflowHandle, log, patched, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
+  ActivityFailure, ApplicationFailure, CancellationScope, getExternalWorkflowHandle, log, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import { Failure } from '../../domain/failures';
 import { hasControlChars, jsonBytes } from '../../domain/text';
@@ -8,7 +8,7 @@ import {
 } from '../../domain/review';
 import type { BriefStatus, Candidate, ModerationRecord, PreparedBrand, PreparedBrief, ReviewStatus, Span, Stage } from '../../domain/types';
 import { briefCurrentDetails, briefEventId, briefRef, deliveryRecordKey, type BriefEventType, type DeliveryRecord } from '../../domain/webhooks';
-import { webhookActivitiesFor } from './proxies';
+import { briefPatched, webhookActivitiesFor } from './proxies';
 import {
   approveSignal, catalogRowSignal, raiseBudgetUpdate, rejectSignal, requestChangesSignal, reviewUpdate, SA, statusQuery, type CatalogRowEvent,
 } from '../messages';
@@ -92,7 +92,7 @@ export class BriefRun {
    * had one configured, and the run is not replaying a history from before webhooks existed.
    */
   private webhookOn(which: 'events' | 'delivery'): boolean {
-    return Boolean(this.plan?.settings.webhooks?.[which]) && patched('brief-webhooks');
+    return Boolean(this.plan?.settings.webhooks?.[which]) && briefPatched('brief-webhooks');
   }
 
   /**
@@ -144,7 +144,7 @@ export class BriefRun {
    * recorded before brand kits never has one, and this keeps that promise visible in history.
    */
   useBrand(plan: PreparedBrief): void {
-    if (plan.brand && patched('brand-kit')) {
+    if (plan.brand && briefPatched('brand-kit')) {
       this.brand = plan.brand;
       // Status only (a query's answer, not history), for the reviewer's crop previews.
       this.status.brand = { name: plan.brand.name, key: plan.brand.key };
