@@ -8,8 +8,9 @@
  * cancelled), and writes each history as JSON. Cases on vendor
  * models get a worker of their own, talking to the local fake vendor servers the tests use.
  * Commit the files: the replay test proves new workflow code still replays them.
- * Only missing files are recorded (`--all` records every one again): record again only when a
- * change is deliberately incompatible (and then use patched()).
+ * Only missing files of the current era (`ERA`) are recorded (`--all` records every one of them
+ * again); files of earlier eras are never touched. Record a new era only when a change is
+ * deliberately incompatible (and then use patched()).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -41,6 +42,13 @@ import { startDevServer } from './dev-server';
 import { ensureTemporalCli } from './temporal-cli';
 
 const OUT = path.resolve('test/replay/histories');
+/**
+ * The workflow shape this code records, in each file's name (`<case>.<era>.json`). Histories of an
+ * earlier shape keep their names and still replay; after a deliberately incompatible change
+ * (behind a patch), name a new era here so its recordings land beside the old ones.
+ */
+const ERA = 'local-steps';
+const historyFile = (c: Case) => path.join(OUT, `${c.name}.${ERA}.json`);
 const all = process.argv.includes('--all');
 
 const published = validateBrief({
@@ -269,7 +277,7 @@ async function record(c: Case, client: Client, taskQueue: string, show: (workflo
   // For a catalog, one run's history: the first (which continued as new) unless the case says the last.
   const runId = c.type !== 'catalogWorkflow' ? undefined : c.keep === 'last' ? (await handle.describe()).runId : handle.firstExecutionRunId;
   const json = await show(handle.workflowId, runId);
-  const file = path.join(OUT, `${c.name}.json`);
+  const file = historyFile(c);
   await writeFile(file, json);
   const events = (JSON.parse(json) as { events: unknown[] }).events.length;
   console.log(`${c.name}: ${outcome}; ${events} events, ${json.length} bytes → ${path.relative(process.cwd(), file)}`);
@@ -278,7 +286,7 @@ async function record(c: Case, client: Client, taskQueue: string, show: (workflo
 async function main(): Promise<void> {
   // Existing histories are the evidence that new code replays old runs: never overwrite them by default.
   const todo = cases.filter((c) => {
-    const keep = !all && existsSync(path.join(OUT, `${c.name}.json`));
+    const keep = !all && existsSync(historyFile(c));
     if (keep) console.log(`${c.name}: kept (exists; pass --all to record it again)`);
     return !keep;
   });

@@ -8,13 +8,15 @@ const dir = path.resolve('test/replay/histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 describe('recorded histories replay on the current workflow code', () => {
-  it('has recorded histories to replay', () => {
-    expect(files).toEqual(expect.arrayContaining([
-      'brief-published.json', 'brief-score-gate.json', 'brief-invalid-input.json', 'brief-human-review.json', 'catalog-continue-as-new.json',
-      'brief-deadline-approve-top.json', 'brief-deadline-remind.json', 'brief-fallback.json', 'brief-raise-budget.json',
-      'catalog-last-run.json', 'catalog-cancelled.json', 'brief-webhooks.json', 'brief-prompt-refused.json', 'brief-when-unsure.json',
-      'brief-provider-retries.json', 'brief-revision-rounds.json',
-    ]));
+  it('has recorded histories to replay, from before the brief\'s local steps and after', () => {
+    const cases = [
+      'brief-published', 'brief-score-gate', 'brief-invalid-input', 'brief-human-review', 'catalog-continue-as-new',
+      'brief-deadline-approve-top', 'brief-deadline-remind', 'brief-fallback', 'brief-raise-budget',
+      'catalog-last-run', 'catalog-cancelled', 'brief-webhooks', 'brief-prompt-refused', 'brief-when-unsure',
+      'brief-provider-retries', 'brief-revision-rounds',
+    ];
+    expect(files).toEqual(expect.arrayContaining(cases.map((c) => `${c}.json`)));
+    expect(files).toEqual(expect.arrayContaining(cases.map((c) => `${c}.local-steps.json`)));
   });
 
   for (const file of files) {

@@ -55,13 +55,13 @@ export function activitiesFor(s: PreparedBrief['settings'], taskQueue?: string) 
     ...(taskQueue ? { taskQueue } : {}),
     startToCloseTimeout: s.activityTimeoutMs,
     heartbeatTimeout: s.heartbeatTimeoutMs,
-    retry: {
-      initialInterval: s.retryInitialMs,
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: taskQueue ? (s.providerAttempts ?? s.retryMaxAttempts) : s.retryMaxAttempts,
-    },
+    retry: briefRetry(s, taskQueue ? (s.providerAttempts ?? s.retryMaxAttempts) : s.retryMaxAttempts),
   });
+}
+
+/** The brief's retry policy: backoff from the worker's config, doubling up to a minute between attempts. */
+function briefRetry(s: PreparedBrief['settings'], maximumAttempts = s.retryMaxAttempts): RetryPolicy {
+  return { initialInterval: s.retryInitialMs, backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts };
 }
 
 export type BriefActivities = ReturnType<typeof activitiesFor>;
@@ -72,10 +72,7 @@ export type BriefActivities = ReturnType<typeof activitiesFor>;
  */
 export function cheapStepsFor(s: PreparedBrief['settings']): Pick<BriefActivities, 'moderatePrompt' | 'publishManifest'> {
   if (!cheapStepsLocal()) return activitiesFor(s);
-  return proxyLocalActivities<DarkroomActivities>({
-    startToCloseTimeout: s.activityTimeoutMs,
-    retry: { initialInterval: s.retryInitialMs, backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: s.retryMaxAttempts },
-  });
+  return proxyLocalActivities<DarkroomActivities>({ startToCloseTimeout: s.activityTimeoutMs, retry: briefRetry(s) });
 }
 
 /** The failure's own type when an activity failed with an ApplicationFailure. */
@@ -89,8 +86,5 @@ export function failureType(err: unknown): string | undefined {
  * failure and goes on.
  */
 export function webhookActivitiesFor(s: PreparedBrief['settings']) {
-  return proxyActivities<DarkroomActivities>({
-    startToCloseTimeout: '1 minute',
-    retry: { initialInterval: s.retryInitialMs, backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: s.retryMaxAttempts },
-  });
+  return proxyActivities<DarkroomActivities>({ startToCloseTimeout: '1 minute', retry: briefRetry(s) });
 }
