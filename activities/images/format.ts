@@ -120,11 +120,7 @@ const SHRINK_ON_LOAD = new Set(['jpeg', 'webp']);
  */
 export async function formatForChannels(master: Uint8Array, channels: readonly ChannelPreset[], options: FormatOptions = {}): Promise<FormattedImage[]> {
   const { open, width, height } = await decodeMaster(master);
-  const settings: EncoderSettings = {
-    quality: { ...DEFAULT_QUALITY, ...options.quality },
-    pngCompressionLevel: options.pngCompressionLevel ?? 6,
-    avifEffort: options.avifEffort ?? DEFAULT_EFFORT.avif,
-  };
+  const settings = encoderSettings(options);
   // Channels that place the logo at the same size share one rendering.
   const rendered = new Map<string, Promise<Buffer>>();
   const logoFor = (box: LogoBox) => {
@@ -161,10 +157,20 @@ async function decodeMaster(master: Uint8Array): Promise<{ open: OpenImage; widt
   return { open, width: info.width, height: info.height };
 }
 
-interface EncoderSettings {
+/** What every encode of one formatForChannels call uses. */
+export interface EncoderSettings {
   quality: Partial<Record<ImageFormat, number>>;
   pngCompressionLevel: number;
   avifEffort: number;
+}
+
+/** The encoder settings for some options, defaults filled in. */
+export function encoderSettings(options: Pick<FormatOptions, 'quality' | 'pngCompressionLevel' | 'avifEffort'> = {}): EncoderSettings {
+  return {
+    quality: { ...DEFAULT_QUALITY, ...options.quality },
+    pngCompressionLevel: options.pngCompressionLevel ?? 6,
+    avifEffort: options.avifEffort ?? DEFAULT_EFFORT.avif,
+  };
 }
 
 async function formatChannel(
@@ -218,7 +224,8 @@ export interface ChannelCrop {
 
 /**
  * The smart crop of one channel, cover-scaled to exactly the channel's size. Without a focus
- * the crop follows sharp's attention strategy (the busiest, most colourful part); with one
+ * the crop follows sharp's attention strategy (the busiest, most colourful part), decided on a
+ * small copy of the master in the channel's shape (ATTENTION_PROBE); with one
  * (the product, where the judge found it) it is centred on that region, which therefore stays
  * whole whenever it fits in the crop at all. The one place the crop is decided, so the
  * formatting stage and the reviewer's preview of it (client/review/previews.ts) cut the same
@@ -234,33 +241,48 @@ export async function channelCrop(open: OpenImage, master: { width: number; heig
   const cropWidth = Math.min(master.width, Math.round(width / scale));
   const cropHeight = Math.min(master.height, Math.round(height / scale));
   const cropKept = (cropWidth * cropHeight) / (master.width * master.height);
-  if (focus) {
-    const box = regionPixels(focus, master);
-    const left = clamp(Math.round(box.left + box.width / 2 - cropWidth / 2), 0, master.width - cropWidth);
-    const top = clamp(Math.round(box.top + box.height / 2 - cropHeight / 2), 0, master.height - cropHeight);
-    const crop = { left, top, width: cropWidth, height: cropHeight };
-    const { data, info } = await open()
-      .extract(crop)
-      .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    return {
-      raw: { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] },
-      crop, cropKept, productKept: overlapShare(box, crop),
-    };
-  }
+  const box = focus && regionPixels(focus, master);
+  const { left, top } = box
+    ? {
+        left: clamp(Math.round(box.left + box.width / 2 - cropWidth / 2), 0, master.width - cropWidth),
+        top: clamp(Math.round(box.top + box.height / 2 - cropHeight / 2), 0, master.height - cropHeight),
+      }
+    : await attentionOffset(open, master, channel);
+  const crop = { left: clamp(left, 0, master.width - cropWidth), top: clamp(top, 0, master.height - cropHeight), width: cropWidth, height: cropHeight };
   const { data, info } = await open()
-    .resize(width, height, { fit: 'cover', position: sharp.strategy.attention, kernel: 'lanczos3' })
+    .extract(crop)
+    .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
     .raw()
     .toBuffer({ resolveWithObject: true });
-  // The offsets are in the scaled image, so divide by the scale to get master pixels; sharp reports them negated.
-  const left = clamp(Math.round(Math.abs(info.cropOffsetLeft ?? 0) / scale), 0, master.width - cropWidth);
-  const top = clamp(Math.round(Math.abs(info.cropOffsetTop ?? 0) / scale), 0, master.height - cropHeight);
   return {
     raw: { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] },
-    crop: { left, top, width: cropWidth, height: cropHeight },
-    cropKept,
+    crop, cropKept, ...(box ? { productKept: overlapShare(box, crop) } : {}),
   };
+}
+
+/**
+ * Longest side, in pixels, of the copy of the master the attention crop is decided on: the
+ * master cover-scaled to the channel's shape at this size, whatever the channel's own size.
+ * Deciding at one size makes the crop depend on the channel's shape alone (a 1080² post and an
+ * 8192² print of the same master cut the same square; scored at each channel's own size,
+ * attention could jump to another part of the master between two sizes of one shape), and it
+ * is cheaper: scoring the whole master cover-scaled to the channel's full size cost more CPU
+ * than the crop's own resize. Of the sizes tried (800–1280 px), 1000 kept the most of the crop
+ * boxes the full-size scoring made on the benchmark's 20 masters (bench/notes/format-throughput.md).
+ */
+const ATTENTION_PROBE = 1000;
+
+/** Where sharp's attention strategy puts the channel's crop, in master pixels. */
+async function attentionOffset(open: OpenImage, master: { width: number; height: number }, channel: { width: number; height: number }): Promise<{ left: number; top: number }> {
+  const k = ATTENTION_PROBE / Math.max(channel.width, channel.height);
+  const probe = { width: Math.max(1, Math.round(channel.width * k)), height: Math.max(1, Math.round(channel.height * k)) };
+  const { info } = await open()
+    .resize(probe.width, probe.height, { fit: 'cover', position: sharp.strategy.attention })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  // The offsets are in the probe's cover-scaled image (sharp reports them negated); divide by its scale for master pixels.
+  const scale = Math.max(probe.width / master.width, probe.height / master.height);
+  return { left: Math.round(Math.abs(info.cropOffsetLeft ?? 0) / scale), top: Math.round(Math.abs(info.cropOffsetTop ?? 0) / scale) };
 }
 
 type Box = { left: number; top: number; width: number; height: number };
@@ -280,7 +302,11 @@ function overlapShare(a: Box, b: Box): number {
   return area > 0 ? Math.round(((w * h) / area) * 1000) / 1000 : 0;
 }
 
-async function encode(
+/**
+ * Encodes one channel's pixels in one format, metadata stripped, the density written where the
+ * format has a field for it. Exported for bench/format-throughput.ts, which times each stage.
+ */
+export async function encode(
   image: Sharp,
   format: ImageFormat,
   density: number,

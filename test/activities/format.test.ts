@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CHANNEL_PRESETS, FORMAT_MIME, resolveChannel, type ChannelPreset, type ImageFormat } from '../../domain/channels';
 import { channelCrop, formatForChannels, probeImage, withJfifDensity, withPngDensity, type FormattedImage } from '../../activities/images/format';
 import { imageStats } from '../../activities/images/stats';
+import { LocalImageGenerator, SharpUpscaler } from '../../activities/providers/local';
 
 const MASTER_WIDTH = 800;
 const MASTER_HEIGHT = 600;
@@ -173,6 +174,23 @@ describe('formatForChannels: smart crop, orientation and options', () => {
       const shipped = await sharp(out!.data).raw().toBuffer();
       expect(shipped.equals(cut.raw.data)).toBe(true);
     }
+  });
+
+  it('decides an attention crop on the channel\'s shape, not its size: a 9:16 channel at three sizes cuts one box', async () => {
+    // A generated master with two busy areas (the glass and the window light), where scoring
+    // attention at each channel's own size once picked a different side for 1080x1920 (left 1750)
+    // than for 540x960 and 2160x3840 (left ~235).
+    const image = await new LocalImageGenerator().generate({
+      model: 'local', prompt: 'a glass of iced coffee', negativePrompt: 'text', width: 640, height: 360, seed: 118,
+      palette: ['#0B3D91', '#F4B400', '#DB4437'], composition: 'rule of thirds', lighting: 'soft window light from the left',
+    });
+    const master = (await new SharpUpscaler().upscale({ image: image.image, minWidth: 2560, minHeight: 1440 })).image;
+    const open = () => sharp(master, { failOn: 'error' }).autoOrient();
+    const size = (await open().metadata()).autoOrient;
+    const boxes = [];
+    for (const [width, height] of [[540, 960], [1080, 1920], [2160, 3840]] as const) boxes.push((await channelCrop(open, size, { width, height })).crop);
+    expect(boxes[1]).toEqual(boxes[0]);
+    expect(boxes[2]).toEqual(boxes[0]);
   });
 
   it('keeps a focus region (the product) whole when the channel has room for it, where attention would cut elsewhere', async () => {
