@@ -24,7 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { CHANNEL_PRESETS, FORMAT_EXTENSION, resolveChannel, type ChannelPreset, type ImageFormat } from '../domain/channels';
-import { channelCrop, configureSharpForWorker, DEFAULT_EFFORT, DEFAULT_QUALITY, encode, encoderSettings, formatForChannels } from '../activities/images/format';
+import { channelCrop, configureSharpForWorker, decodeMaster, DEFAULT_EFFORT, DEFAULT_QUALITY, encodeRaw, encoderSettings, formatForChannels } from '../activities/images/format';
+import { openRaw } from '../activities/images/logo';
 import { lumaSsim } from '../activities/images/stats';
 import { LocalImageGenerator, SharpUpscaler } from '../activities/providers/local';
 import { table, writeSection } from './support';
@@ -200,13 +201,11 @@ async function runBreakdown(masters: string[]): Promise<Breakdown> {
   const settings = encoderSettings();
   for (const m of masters) {
     const file = readFileSync(m);
-    const { data, info } = await timed('decode master', () => sharp(file, { failOn: 'error' }).autoOrient().raw().toBuffer({ resolveWithObject: true }));
-    const open = () => sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+    const { open, width, height } = await timed('decode master', () => decodeMaster(file));
     for (const channel of PRESETS) {
-      const { raw } = await timed('crop + resize', () => channelCrop(open, info, channel));
+      const { raw } = await timed('crop + resize', () => channelCrop(open, { width, height }, channel));
       for (const format of channel.formats) {
-        const pixels = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
-        await timed(`encode ${format}${channel.density > 72 ? ' (print)' : ''}`, () => encode(pixels, format, channel.density, settings, raw.channels === 4));
+        await timed(`encode ${format}${channel.density > 72 ? ' (print)' : ''}`, () => encodeRaw(raw, format, channel.density, settings));
       }
     }
   }
@@ -420,7 +419,7 @@ async function sweep(masters: string[], format: 'avif' | 'webp', efforts: readon
         let out = Buffer.alloc(0);
         let least = Infinity;
         for (let i = 0; i < SWEEP_REPEATS; i++) {
-          const img = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
+          const img = openRaw(raw);
           const t = process.cpuUsage();
           out = format === 'avif' ? await img.avif({ quality, effort }).toBuffer() : await img.webp({ quality, effort }).toBuffer();
           const used = process.cpuUsage(t);
@@ -454,7 +453,7 @@ function atReference(rows: SweepRow[], reference: { effort: number; quality: num
 /**
  * Efforts whose bytes (at equal SSIM) are within 1% of `effort`'s and whose time is within 10%:
  * closer than a rerun of the sweep on this shared machine moves them, so the rule's pick among
- * them is a coin toss (the WebP pick moved between 3, 4 and 5 over three runs).
+ * them is a coin toss (before the margin, the WebP pick went 4, 5, 3, 4, 6 over five runs).
  */
 function tiedWith(rows: SweepRow[], effort: number): number[] {
   const ref = rows.find((r) => r.effort === effort)?.atRef;

@@ -2,7 +2,7 @@ import sharp, { type Sharp } from 'sharp';
 import type { ImageRegion } from '../../domain/types';
 import type { LogoBox } from '../../domain/brand';
 import { FORMAT_MIME, type ChannelPreset, type ImageFormat } from '../../domain/channels';
-import { compositeLogoRaw, renderLogo, type RawImage } from './logo';
+import { compositeLogoRaw, openRaw, renderLogo, type RawImage } from './logo';
 
 /** One encoded deliverable for one channel. */
 export interface FormattedImage {
@@ -148,13 +148,13 @@ export type OpenImage = () => Sharp;
  * to raw pixels gives the same pixels the encoded master would give each channel's resize,
  * so the crops are the same either way.
  */
-async function decodeMaster(master: Uint8Array): Promise<{ open: OpenImage; width: number; height: number }> {
+export async function decodeMaster(master: Uint8Array): Promise<{ open: OpenImage; width: number; height: number }> {
   const encoded = () => sharp(master, { failOn: 'error' }).autoOrient();
   const { autoOrient, format } = await encoded().metadata();
   if (SHRINK_ON_LOAD.has(format)) return { open: encoded, width: autoOrient.width, height: autoOrient.height };
   const { data, info } = await encoded().raw().toBuffer({ resolveWithObject: true });
-  const open = () => sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
-  return { open, width: info.width, height: info.height };
+  const raw: RawImage = { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+  return { open: () => openRaw(raw), width: info.width, height: info.height };
 }
 
 /** What every encode of one formatForChannels call uses. */
@@ -190,11 +190,8 @@ async function formatChannel(
   // The logo goes on after the crop, so it is never cropped, and before encoding, so every format carries it.
   let raw: RawImage = cut;
   if (logo) raw = await compositeLogoRaw(raw, await logo.image(), logo.box);
-  const pixels = () => sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
-  const hasAlpha = raw.channels === 2 || raw.channels === 4;
-
   const one = async (format: ImageFormat): Promise<FormattedImage> => {
-    const { bytes, density } = await encode(pixels(), format, channel.density, settings, hasAlpha);
+    const { bytes, density } = await encodeRaw(raw, format, channel.density, settings);
     return {
       channel: channel.id, format, data: bytes, width: raw.width, height: raw.height, density, mime: FORMAT_MIME[format], crop, cropKept,
       ...(productKept !== undefined ? { productKept } : {}),
@@ -243,10 +240,7 @@ export async function channelCrop(open: OpenImage, master: { width: number; heig
   const cropKept = (cropWidth * cropHeight) / (master.width * master.height);
   const box = focus && regionPixels(focus, master);
   const { left, top } = box
-    ? {
-        left: clamp(Math.round(box.left + box.width / 2 - cropWidth / 2), 0, master.width - cropWidth),
-        top: clamp(Math.round(box.top + box.height / 2 - cropHeight / 2), 0, master.height - cropHeight),
-      }
+    ? { left: Math.round(box.left + box.width / 2 - cropWidth / 2), top: Math.round(box.top + box.height / 2 - cropHeight / 2) }
     : await attentionOffset(open, master, channel);
   const crop = { left: clamp(left, 0, master.width - cropWidth), top: clamp(top, 0, master.height - cropHeight), width: cropWidth, height: cropHeight };
   const { data, info } = await open()
@@ -306,7 +300,11 @@ function overlapShare(a: Box, b: Box): number {
  * Encodes one channel's pixels in one format, metadata stripped, the density written where the
  * format has a field for it. Exported for bench/format-throughput.ts, which times each stage.
  */
-export async function encode(
+export function encodeRaw(raw: RawImage, format: ImageFormat, density: number, settings: EncoderSettings): Promise<{ bytes: Buffer; density: number }> {
+  return encode(openRaw(raw), format, density, settings, raw.channels === 2 || raw.channels === 4);
+}
+
+async function encode(
   image: Sharp,
   format: ImageFormat,
   density: number,

@@ -3,7 +3,7 @@
  * logo's own (resampled only to the placed size). The formatting stage uses it on every channel
  * and format; the reviewer can use {@link applyLogo} to preview a crop with its logo.
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import type { LogoBox } from '../../domain/brand';
 
 /** Raw pixels as sharp describes them. */
@@ -12,6 +12,11 @@ export interface RawImage {
   width: number;
   height: number;
   channels: 1 | 2 | 3 | 4;
+}
+
+/** A sharp pipeline reading raw pixels. */
+export function openRaw(image: RawImage): Sharp {
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } });
 }
 
 /** Largest density librsvg is asked to rasterise an SVG at: a 1-px-wide SVG drawn 8192 px wide. */
@@ -33,7 +38,7 @@ export async function renderLogo(logo: Uint8Array, width: number, height: number
 
 /** Composites a rendered logo onto raw pixels at `box`, keeping the pixels' channel count. */
 export async function compositeLogoRaw(image: RawImage, renderedLogo: Buffer, box: LogoBox): Promise<RawImage> {
-  let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } })
+  let pipeline = openRaw(image)
     .composite([{ input: renderedLogo, left: box.x, top: box.y }]);
   // Compositing adds an alpha channel; an opaque crop stays opaque (and JPEG-ready).
   if (image.channels === 3 || image.channels === 1) pipeline = pipeline.removeAlpha();
@@ -48,5 +53,5 @@ export async function compositeLogoRaw(image: RawImage, renderedLogo: Buffer, bo
 export async function applyLogo(image: Uint8Array, logo: Uint8Array, box: LogoBox): Promise<Buffer> {
   const { data, info } = await sharp(image).autoOrient().raw().toBuffer({ resolveWithObject: true });
   const out = await compositeLogoRaw({ data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] }, await renderLogo(logo, box.width, box.height), box);
-  return sharp(out.data, { raw: { width: out.width, height: out.height, channels: out.channels } }).png().toBuffer();
+  return openRaw(out).png().toBuffer();
 }

@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { BrandKitError, loadStoredBrand, type StoredBrand } from '../../activities/brands';
 import { assertSafeKey, type BlobStore } from '../../activities/blob-store/types';
 import { channelCrop } from '../../activities/images/format';
-import { compositeLogoRaw, renderLogo } from '../../activities/images/logo';
+import { compositeLogoRaw, openRaw, renderLogo } from '../../activities/images/logo';
 import { DEFAULT_SAFE_ZONES, logoRuleFor, placeLogo, type SafeZone } from '../../domain/brand';
 import { resolveChannel, type ChannelPreset } from '../../domain/channels';
 import type { ImageRegion } from '../../domain/types';
@@ -180,7 +180,7 @@ export class CropPreviews {
       if (placed.ok) raw = await compositeLogoRaw(raw, await renderLogo(await this.blobs.get(kit.logo.key), placed.box.width, placed.box.height), placed.box);
     }
     const size = previewSize(channel);
-    return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } })
+    return openRaw(raw)
       .resize(size.width, size.height, { fit: 'fill', kernel: 'lanczos3' })
       .webp({ quality: this.opts.quality ?? 82 })
       .toBuffer();
