@@ -101,16 +101,14 @@ type Crops = Record<string, Record<string, Box>>;
 
 /** Darkroom's crop box per master × channel, computed once and cached beside the masters. */
 async function cropBoxes(masters: string[]): Promise<Crops> {
-  const file = path.join(CACHE, 'crops-v2.json');
+  const file = path.join(CACHE, 'crops-v3.json');
   const crops: Crops = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Crops) : {};
   for (const m of masters) {
     const key = path.basename(m);
     if (crops[key]) continue;
-    const bytes = readFileSync(m);
-    const open = () => sharp(bytes).autoOrient();
-    const { autoOrient } = await open().metadata();
+    const master = await decodeMaster(readFileSync(m));
     crops[key] = {};
-    for (const c of PRESETS) crops[key][c.id] = (await channelCrop(open, autoOrient, c)).crop;
+    for (const c of PRESETS) crops[key][c.id] = (await channelCrop(master, c)).crop;
     writeFileSync(file, JSON.stringify(crops, null, 1));
   }
   return crops;
@@ -201,9 +199,9 @@ async function runBreakdown(masters: string[]): Promise<Breakdown> {
   const settings = encoderSettings();
   for (const m of masters) {
     const file = readFileSync(m);
-    const { open, width, height } = await timed('decode master', () => decodeMaster(file));
+    const master = await timed('decode master', () => decodeMaster(file));
     for (const channel of PRESETS) {
-      const { raw } = await timed('crop + resize', () => channelCrop(open, { width, height }, channel));
+      const { raw } = await timed('crop + resize', () => channelCrop(master, channel));
       for (const format of channel.formats) {
         await timed(`encode ${format}${channel.density > 72 ? ' (print)' : ''}`, () => encodeRaw(raw, format, channel.density, settings));
       }
@@ -404,9 +402,7 @@ async function sweep(masters: string[], format: 'avif' | 'webp', efforts: readon
   const channel = CHANNEL_PRESETS['web-hero']!;
   const raws = [];
   for (const m of masters) {
-    const bytes = readFileSync(m);
-    const open = () => sharp(bytes).autoOrient();
-    raws.push((await channelCrop(open, (await open().metadata()).autoOrient, channel)).raw);
+    raws.push((await channelCrop(await decodeMaster(readFileSync(m)), channel)).raw);
   }
   const rows: SweepRow[] = [];
   for (const effort of efforts) {

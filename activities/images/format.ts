@@ -102,24 +102,20 @@ const SCREEN_DENSITY = 72;
  */
 const PARALLEL_FORMATS_MAX_PIXELS = 4096 * 4096;
 
-/** Formats whose decoders shrink on load (JPEG's DCT scaling, WebP's scaled decode): cheap to decode per channel. */
-const SHRINK_ON_LOAD = new Set(['jpeg', 'webp']);
-
 /**
  * Crops and encodes one master for every channel: attention-based smart crop to each
  * channel's exact size, then each of the channel's formats, all metadata stripped.
  *
- * The master is decoded once (a PNG or AVIF master has no shrink-on-load, so a decode per
- * channel cost most of the stage's CPU) into raw pixels, which each channel's resize reads;
- * a JPEG or WebP master is instead decoded per channel, shrunk on load, as the reviewer's
- * preview decodes it. Channels run one after another, so one activity holds one master and
- * one channel's pixels at a time; each channel is resized once into raw pixels and every
+ * The master is decoded once into raw pixels, which each channel's cut reads (a decode per
+ * channel cost most of the stage's CPU; JPEG's and WebP's shrink-on-load cannot help a cut
+ * that extracts before it resizes). Channels run one after another, so one activity holds
+ * one master and one channel's pixels at a time; each channel is resized once into raw pixels and every
  * format is encoded from those pixels. Encoding from raw pixels is also what guarantees that
  * nothing from the master (EXIF, GPS, XMP, IPTC) can reach a deliverable: raw input has no
  * metadata to carry.
  */
 export async function formatForChannels(master: Uint8Array, channels: readonly ChannelPreset[], options: FormatOptions = {}): Promise<FormattedImage[]> {
-  const { open, width, height } = await decodeMaster(master);
+  const decoded = await decodeMaster(master);
   const settings = encoderSettings(options);
   // Channels that place the logo at the same size share one rendering.
   const rendered = new Map<string, Promise<Buffer>>();
@@ -131,7 +127,7 @@ export async function formatForChannels(master: Uint8Array, channels: readonly C
   const out: FormattedImage[] = [];
   for (const channel of channels) {
     const box = options.logo?.placements[channel.id];
-    out.push(...(await formatChannel(open, width, height, channel, settings, options.signal, box && { box, image: () => logoFor(box) }, options.focus)));
+    out.push(...(await formatChannel(decoded, channel, settings, options.signal, box && { box, image: () => logoFor(box) }, options.focus)));
   }
   return out;
 }
@@ -143,18 +139,54 @@ export async function formatForChannels(master: Uint8Array, channels: readonly C
  */
 export type OpenImage = () => Sharp;
 
+/** A master ready to be cut: how to open it, its size after EXIF orientation, and the copy its attention crops are decided on. */
+export interface DecodedMaster {
+  open: OpenImage;
+  width: number;
+  height: number;
+  /**
+   * The master shrunk to ATTENTION_PROBE on its shorter side (never enlarged), made on first
+   * use and shared by every channel's attention crop: each channel's probe is a resize of it.
+   */
+  attentionSource: () => Promise<RawImage>;
+}
+
+/** Formats whose decoders shrink on load (JPEG's DCT scaling, WebP's scaled decode). */
+const SHRINK_ON_LOAD = new Set(['jpeg', 'webp']);
+
 /**
- * The master ready to be cut: how to open it and its size after EXIF orientation. Decoding
- * to raw pixels gives the same pixels the encoded master would give each channel's resize,
- * so the crops are the same either way.
+ * Opens a master to be cut, auto-oriented. The formatting stage and the reviewer's preview both
+ * cut from this, so they score attention on the same pixels and cut the same box.
+ *
+ * Cuts read the master decoded once into raw pixels (the same pixels each cut would decode from
+ * the file: a cut extracts before it resizes, so shrink-on-load never applies to it). The
+ * preview of a JPEG or WebP makes a single cut, so it reads the file instead (`oneCut`), the same
+ * pixels without holding them. The attention source is shrunk on load from the file for JPEG
+ * and WebP (a fraction of a full decode) and resized from the decoded pixels otherwise, by both.
+ * @param options.limitInputPixels sharp's pixel limit for the decode @default sharp's (268 MP)
+ * @param options.oneCut only one channel will be cut @default false
  */
-export async function decodeMaster(master: Uint8Array): Promise<{ open: OpenImage; width: number; height: number }> {
-  const encoded = () => sharp(master, { failOn: 'error' }).autoOrient();
+export async function decodeMaster(master: Uint8Array, options: { limitInputPixels?: number; oneCut?: boolean } = {}): Promise<DecodedMaster> {
+  const encoded = () => sharp(master, { failOn: 'error', ...(options.limitInputPixels !== undefined ? { limitInputPixels: options.limitInputPixels } : {}) }).autoOrient();
   const { autoOrient, format } = await encoded().metadata();
-  if (SHRINK_ON_LOAD.has(format)) return { open: encoded, width: autoOrient.width, height: autoOrient.height };
-  const { data, info } = await encoded().raw().toBuffer({ resolveWithObject: true });
-  const raw: RawImage = { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
-  return { open: () => openRaw(raw), width: info.width, height: info.height };
+  const shrinks = SHRINK_ON_LOAD.has(format);
+  let open: OpenImage = encoded;
+  if (!(shrinks && options.oneCut)) {
+    const { data, info } = await encoded().raw().toBuffer({ resolveWithObject: true });
+    const raw: RawImage = { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+    open = () => openRaw(raw);
+  }
+  const size = { width: autoOrient.width, height: autoOrient.height };
+  let source: Promise<RawImage> | undefined;
+  return { open, ...size, attentionSource: () => (source ??= shrinkForAttention(shrinks ? encoded : open, size)) };
+}
+
+async function shrinkForAttention(open: OpenImage, size: { width: number; height: number }): Promise<RawImage> {
+  const k = Math.min(1, ATTENTION_PROBE / Math.min(size.width, size.height));
+  let pipeline = open();
+  if (k < 1) pipeline = pipeline.resize(Math.max(1, Math.round(size.width * k)), Math.max(1, Math.round(size.height * k)), { fit: 'fill', kernel: 'lanczos3' });
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
 }
 
 /** What every encode of one formatForChannels call uses. */
@@ -174,9 +206,7 @@ export function encoderSettings(options: Pick<FormatOptions, 'quality' | 'pngCom
 }
 
 async function formatChannel(
-  open: OpenImage,
-  masterWidth: number,
-  masterHeight: number,
+  master: DecodedMaster,
   channel: ChannelPreset,
   settings: EncoderSettings,
   signal: AbortSignal | undefined,
@@ -184,7 +214,7 @@ async function formatChannel(
   focus?: ImageRegion,
 ): Promise<FormattedImage[]> {
   signal?.throwIfAborted();
-  const { raw: cut, crop, cropKept, productKept } = await channelCrop(open, { width: masterWidth, height: masterHeight }, channel, focus);
+  const { raw: cut, crop, cropKept, productKept } = await channelCrop(master, channel, focus);
   signal?.throwIfAborted();
 
   // The logo goes on after the crop, so it is never cropped, and before encoding, so every format carries it.
@@ -227,11 +257,10 @@ export interface ChannelCrop {
  * whole whenever it fits in the crop at all. The one place the crop is decided, so the
  * formatting stage and the reviewer's preview of it (client/review/previews.ts) cut the same
  * pixels.
- * @param open opens the master, decoded and auto-oriented
- * @param master its size after EXIF orientation
+ * @param master the decoded master (decodeMaster)
  * @param focus a region of the master, as shares of its size, to keep in frame
  */
-export async function channelCrop(open: OpenImage, master: { width: number; height: number }, channel: Pick<ChannelPreset, 'width' | 'height'>, focus?: ImageRegion): Promise<ChannelCrop> {
+export async function channelCrop(master: DecodedMaster, channel: Pick<ChannelPreset, 'width' | 'height'>, focus?: ImageRegion): Promise<ChannelCrop> {
   const { width, height } = channel;
   // Cover scales the master until it covers the channel, then crops.
   const scale = Math.max(width / master.width, height / master.height);
@@ -241,9 +270,10 @@ export async function channelCrop(open: OpenImage, master: { width: number; heig
   const box = focus && regionPixels(focus, master);
   const { left, top } = box
     ? { left: Math.round(box.left + box.width / 2 - cropWidth / 2), top: Math.round(box.top + box.height / 2 - cropHeight / 2) }
-    : await attentionOffset(open, master, channel);
+    : await attentionOffset(master, channel);
   const crop = { left: clamp(left, 0, master.width - cropWidth), top: clamp(top, 0, master.height - cropHeight), width: cropWidth, height: cropHeight };
-  const { data, info } = await open()
+  const { data, info } = await master
+    .open()
     .extract(crop)
     .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
     .raw()
@@ -263,20 +293,24 @@ export async function channelCrop(open: OpenImage, master: { width: number; heig
  * is cheaper: scoring the whole master cover-scaled to the channel's full size cost more CPU
  * than the crop's own resize. Of the sizes tried (800–1280 px), 1000 kept the most of the crop
  * boxes the full-size scoring made on the benchmark's 20 masters (bench/notes/format-throughput.md).
+ * Every channel's probe is resized from one copy of the master at this size on its shorter
+ * side (DecodedMaster.attentionSource), which is at least as large as any probe needs.
  */
 const ATTENTION_PROBE = 1000;
 
 /** Where sharp's attention strategy puts the channel's crop, in master pixels. */
-async function attentionOffset(open: OpenImage, master: { width: number; height: number }, channel: { width: number; height: number }): Promise<{ left: number; top: number }> {
+async function attentionOffset(master: DecodedMaster, channel: { width: number; height: number }): Promise<{ left: number; top: number }> {
   const k = ATTENTION_PROBE / Math.max(channel.width, channel.height);
   const probe = { width: Math.max(1, Math.round(channel.width * k)), height: Math.max(1, Math.round(channel.height * k)) };
-  const { info } = await open()
+  const source = await master.attentionSource();
+  const { info } = await openRaw(source)
     .resize(probe.width, probe.height, { fit: 'cover', position: sharp.strategy.attention })
     .raw()
     .toBuffer({ resolveWithObject: true });
-  // The offsets are in the probe's cover-scaled image (sharp reports them negated); divide by its scale for master pixels.
-  const scale = Math.max(probe.width / master.width, probe.height / master.height);
-  return { left: Math.round(Math.abs(info.cropOffsetLeft ?? 0) / scale), top: Math.round(Math.abs(info.cropOffsetTop ?? 0) / scale) };
+  // The offsets are in the probe's cover-scaled source (sharp reports them negated); divide by its scale for master pixels.
+  const scaleX = Math.max(probe.width / source.width, probe.height / source.height) * (source.width / master.width);
+  const scaleY = Math.max(probe.width / source.width, probe.height / source.height) * (source.height / master.height);
+  return { left: Math.round(Math.abs(info.cropOffsetLeft ?? 0) / scaleX), top: Math.round(Math.abs(info.cropOffsetTop ?? 0) / scaleY) };
 }
 
 type Box = { left: number; top: number; width: number; height: number };

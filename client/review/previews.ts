@@ -5,10 +5,9 @@
  * placement from the stored kit), so what a reviewer approves is what ships. Safe zones are not
  * burned in: the page draws them over the image from {@link CropPreviews.safeZones}.
  */
-import sharp from 'sharp';
 import { BrandKitError, loadStoredBrand, type StoredBrand } from '../../activities/brands';
 import { assertSafeKey, type BlobStore } from '../../activities/blob-store/types';
-import { channelCrop } from '../../activities/images/format';
+import { channelCrop, decodeMaster } from '../../activities/images/format';
 import { compositeLogoRaw, openRaw, renderLogo } from '../../activities/images/logo';
 import { DEFAULT_SAFE_ZONES, logoRuleFor, placeLogo, type SafeZone } from '../../domain/brand';
 import { resolveChannel, type ChannelPreset } from '../../domain/channels';
@@ -166,10 +165,8 @@ export class CropPreviews {
   private async make(master: Buffer, channel: ChannelPreset, kit: StoredBrand | undefined, focus: ImageRegion | undefined): Promise<Buffer> {
     let cut;
     try {
-      // Decoded exactly as formatForChannels decodes a master.
-      const open = () => sharp(master, { failOn: 'error', limitInputPixels: this.opts.limitInputPixels ?? 100_000_000 }).autoOrient();
-      const { autoOrient } = await open().metadata();
-      cut = await channelCrop(open, autoOrient, channel, focus);
+      // Decoded exactly as formatForChannels decodes a master, so the preview cuts the same box.
+      cut = await channelCrop(await decodeMaster(master, { limitInputPixels: this.opts.limitInputPixels ?? 100_000_000, oneCut: true }), channel, focus);
     } catch {
       throw new BlobRequestError(415, 'not an image that can be previewed (unreadable or too many pixels)');
     }

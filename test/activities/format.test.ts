@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CHANNEL_PRESETS, FORMAT_MIME, resolveChannel, type ChannelPreset, type ImageFormat } from '../../domain/channels';
-import { channelCrop, formatForChannels, probeImage, withJfifDensity, withPngDensity, type FormattedImage } from '../../activities/images/format';
+import { channelCrop, decodeMaster, formatForChannels, probeImage, withJfifDensity, withPngDensity, type FormattedImage } from '../../activities/images/format';
 import { imageStats } from '../../activities/images/stats';
 import { LocalImageGenerator, SharpUpscaler } from '../../activities/providers/local';
 
@@ -163,17 +163,20 @@ describe('formatForChannels: smart crop, orientation and options', () => {
   });
 
   it('cuts with channelCrop, the one crop the reviewer\'s preview also calls: same box, same pixels as the PNG it ships', async () => {
-    const master = await sharp(scene(1200, 400, 950, 150)).jpeg().withMetadata({ orientation: 1 }).toBuffer();
-    for (const id of ['custom-150x200', 'story-9x16', 'web-hero']) {
+    // Large enough that attention is scored on a shrunk copy of the master (1000 px on its shorter side).
+    const master = await sharp(scene(2400, 1600, 1900, 300)).jpeg().withMetadata({ orientation: 1 }).toBuffer();
+    const ids = ['custom-150x200', 'story-9x16', 'web-hero'];
+    // The stage cuts every channel from one decode; the preview decodes for one channel. A box must not depend on the other channels.
+    const shipped = await formatForChannels(master, ids.map((id) => ({ ...resolveChannel(id)!, formats: ['png'] as const })));
+    for (const [i, id] of ids.entries()) {
       const channel = resolveChannel(id)!;
-      const [out] = await formatForChannels(master, [{ ...channel, formats: ['png'] }]);
-      const open = () => sharp(master, { failOn: 'error' }).autoOrient();
-      const cut = await channelCrop(open, (await open().metadata()).autoOrient, channel);
-      expect({ id, crop: cut.crop, kept: cut.cropKept }).toEqual({ id, crop: out!.crop, kept: out!.cropKept });
+      const out = shipped[i]!;
+      const cut = await channelCrop(await decodeMaster(master), channel);
+      expect({ id, crop: cut.crop, kept: cut.cropKept }).toEqual({ id, crop: out.crop, kept: out.cropKept });
       expect([cut.raw.width, cut.raw.height]).toEqual([channel.width, channel.height]);
-      const shipped = await sharp(out!.data).raw().toBuffer();
-      expect(shipped.equals(cut.raw.data)).toBe(true);
+      expect((await sharp(out.data).raw().toBuffer()).equals(cut.raw.data)).toBe(true);
     }
+    expect(shipped[1]!.crop.left, 'the 9:16 cut goes to the busy object at the right').toBeGreaterThan(1200);
   });
 
   it('decides an attention crop on the channel\'s shape, not its size: a 9:16 channel at three sizes cuts one box', async () => {
@@ -185,10 +188,9 @@ describe('formatForChannels: smart crop, orientation and options', () => {
       palette: ['#0B3D91', '#F4B400', '#DB4437'], composition: 'rule of thirds', lighting: 'soft window light from the left',
     });
     const master = (await new SharpUpscaler().upscale({ image: image.image, minWidth: 2560, minHeight: 1440 })).image;
-    const open = () => sharp(master, { failOn: 'error' }).autoOrient();
-    const size = (await open().metadata()).autoOrient;
+    const decoded = await decodeMaster(master);
     const boxes = [];
-    for (const [width, height] of [[540, 960], [1080, 1920], [2160, 3840]] as const) boxes.push((await channelCrop(open, size, { width, height })).crop);
+    for (const [width, height] of [[540, 960], [1080, 1920], [2160, 3840]] as const) boxes.push((await channelCrop(decoded, { width, height })).crop);
     expect(boxes[1]).toEqual(boxes[0]);
     expect(boxes[2]).toEqual(boxes[0]);
   });
@@ -210,8 +212,7 @@ describe('formatForChannels: smart crop, orientation and options', () => {
     expect(focused!.crop).toEqual({ left: 8, top: 0, width: 225, height: 400 });
     expect(focused!.productKept).toBe(1);
     expect([focused!.width, focused!.height]).toEqual([1080, 1920]);
-    const open = () => sharp(master, { failOn: 'error' }).autoOrient();
-    const cut = await channelCrop(open, (await open().metadata()).autoOrient, channel, focus);
+    const cut = await channelCrop(await decodeMaster(master), channel, focus);
     expect(cut.crop).toEqual(focused!.crop);
     expect((await sharp(focused!.data).raw().toBuffer()).equals(cut.raw.data)).toBe(true);
 
