@@ -163,18 +163,22 @@ describe('formatForChannels: smart crop, orientation and options', () => {
   });
 
   it('cuts with channelCrop, the one crop the reviewer\'s preview also calls: same box, same pixels as the PNG it ships', async () => {
-    // Large enough that attention is scored on a shrunk copy of the master (1000 px on its shorter side).
-    const master = await sharp(scene(2400, 1600, 1900, 300)).jpeg().withMetadata({ orientation: 1 }).toBuffer();
+    // Large enough that attention is scored on a shrunk copy of the master (1000 px on its shorter side),
+    // and stored on its side with an EXIF orientation that turns it back to 2400x1600.
+    const master = await sharp(await sharp(scene(2400, 1600, 1900, 300)).rotate(270).toBuffer()).jpeg().withMetadata({ orientation: 6 }).toBuffer();
     const ids = ['custom-150x200', 'story-9x16', 'web-hero'];
     // The stage cuts every channel from one decode; the preview decodes for one channel. A box must not depend on the other channels.
     const shipped = await formatForChannels(master, ids.map((id) => ({ ...resolveChannel(id)!, formats: ['png'] as const })));
     for (const [i, id] of ids.entries()) {
       const channel = resolveChannel(id)!;
       const out = shipped[i]!;
-      const cut = await channelCrop(await decodeMaster(master), channel);
-      expect({ id, crop: cut.crop, kept: cut.cropKept }).toEqual({ id, crop: out.crop, kept: out.cropKept });
-      expect([cut.raw.width, cut.raw.height]).toEqual([channel.width, channel.height]);
-      expect((await sharp(out.data).raw().toBuffer()).equals(cut.raw.data)).toBe(true);
+      // As the preview opens a JPEG (one cut, read from the file) and as the stage does (decoded to raw pixels).
+      for (const oneCut of [true, false]) {
+        const cut = await channelCrop(await decodeMaster(master, { oneCut }), channel);
+        expect({ id, oneCut, crop: cut.crop, kept: cut.cropKept }).toEqual({ id, oneCut, crop: out.crop, kept: out.cropKept });
+        expect([cut.raw.width, cut.raw.height]).toEqual([channel.width, channel.height]);
+        expect((await sharp(out.data).raw().toBuffer()).equals(cut.raw.data)).toBe(true);
+      }
     }
     expect(shipped[1]!.crop.left, 'the 9:16 cut goes to the busy object at the right').toBeGreaterThan(1200);
   });
