@@ -2,7 +2,7 @@ import sharp, { type Sharp } from 'sharp';
 import type { ImageRegion } from '../../domain/types';
 import type { LogoBox } from '../../domain/brand';
 import { FORMAT_MIME, type ChannelPreset, type ImageFormat } from '../../domain/channels';
-import { compositeLogoRaw, openRaw, renderLogo, type RawImage } from './logo';
+import { compositeLogoRaw, openRaw, renderLogo, toRaw, type RawImage } from './logo';
 
 /** One encoded deliverable for one channel. */
 export interface FormattedImage {
@@ -172,8 +172,7 @@ export async function decodeMaster(master: Uint8Array, options: { limitInputPixe
   const shrinks = SHRINK_ON_LOAD.has(format);
   let open: OpenImage = encoded;
   if (!(shrinks && options.oneCut)) {
-    const { data, info } = await encoded().raw().toBuffer({ resolveWithObject: true });
-    const raw: RawImage = { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+    const raw = await toRaw(encoded());
     open = () => openRaw(raw);
   }
   const size = { width: autoOrient.width, height: autoOrient.height };
@@ -185,8 +184,7 @@ async function shrinkForAttention(open: OpenImage, size: { width: number; height
   const k = Math.min(1, ATTENTION_PROBE / Math.min(size.width, size.height));
   let pipeline = open();
   if (k < 1) pipeline = pipeline.resize(Math.max(1, Math.round(size.width * k)), Math.max(1, Math.round(size.height * k)), { fit: 'fill', kernel: 'lanczos3' });
-  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+  return toRaw(pipeline);
 }
 
 /** What every encode of one formatForChannels call uses. */
@@ -272,14 +270,9 @@ export async function channelCrop(master: DecodedMaster, channel: Pick<ChannelPr
     ? { left: Math.round(box.left + box.width / 2 - cropWidth / 2), top: Math.round(box.top + box.height / 2 - cropHeight / 2) }
     : await attentionOffset(master, channel);
   const crop = { left: clamp(left, 0, master.width - cropWidth), top: clamp(top, 0, master.height - cropHeight), width: cropWidth, height: cropHeight };
-  const { data, info } = await master
-    .open()
-    .extract(crop)
-    .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  const raw = await toRaw(master.open().extract(crop).resize(width, height, { fit: 'fill', kernel: 'lanczos3' }));
   return {
-    raw: { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] },
+    raw,
     crop, cropKept, ...(box ? { productKept: overlapShare(box, crop) } : {}),
   };
 }

@@ -19,6 +19,12 @@ export function openRaw(image: RawImage): Sharp {
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } });
 }
 
+/** Runs a pipeline into raw pixels. */
+export async function toRaw(pipeline: Sharp): Promise<RawImage> {
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+}
+
 /** Largest density librsvg is asked to rasterise an SVG at: a 1-px-wide SVG drawn 8192 px wide. */
 const MAX_SVG_DENSITY = 72 * 8192;
 
@@ -42,8 +48,7 @@ export async function compositeLogoRaw(image: RawImage, renderedLogo: Buffer, bo
     .composite([{ input: renderedLogo, left: box.x, top: box.y }]);
   // Compositing adds an alpha channel; an opaque crop stays opaque (and JPEG-ready).
   if (image.channels === 3 || image.channels === 1) pipeline = pipeline.removeAlpha();
-  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+  return toRaw(pipeline);
 }
 
 /**
@@ -51,7 +56,6 @@ export async function compositeLogoRaw(image: RawImage, renderedLogo: Buffer, bo
  * preview a channel's crop with its logo. Same rendering and compositing as the published assets.
  */
 export async function applyLogo(image: Uint8Array, logo: Uint8Array, box: LogoBox): Promise<Buffer> {
-  const { data, info } = await sharp(image).autoOrient().raw().toBuffer({ resolveWithObject: true });
-  const out = await compositeLogoRaw({ data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] }, await renderLogo(logo, box.width, box.height), box);
+  const out = await compositeLogoRaw(await toRaw(sharp(image).autoOrient()), await renderLogo(logo, box.width, box.height), box);
   return openRaw(out).png().toBuffer();
 }
