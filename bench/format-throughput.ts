@@ -28,7 +28,12 @@ import { channelCrop, configureSharpForWorker, decodeMaster, DEFAULT_EFFORT, DEF
 import { openRaw } from '../activities/images/logo';
 import { lumaSsim } from '../activities/images/stats';
 import { LocalImageGenerator, SharpUpscaler } from '../activities/providers/local';
-import { table, writeSection } from './support';
+import { checkArgs, table, writeSection } from './support';
+
+checkArgs(import.meta.filename, {
+  values: ['--masters', '--jobs', '--tools', '--reuse', '--avif-max-effort', '--child'],
+  switches: ['--no-sweep', '--no-big', '--no-breakdown', '--no-worker-env'],
+});
 
 const PRESETS = Object.values(CHANNEL_PRESETS);
 /** Masters whose web-hero crop the effort sweep encodes (AVIF effort 9 is slow). */

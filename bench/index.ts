@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { RESULTS_DIR } from './support';
+import { checkArgs, RESULTS_DIR } from './support';
 
 interface Bench {
   /** The name on the command line. */
@@ -34,6 +34,8 @@ const BENCHES: Bench[] = [
 ];
 
 const here = import.meta.dirname;
+checkArgs(import.meta.filename, { switches: ['--join', '--list'], positional: BENCHES.length });
+
 const argv = process.argv.slice(2);
 
 function join(): void {

@@ -32,7 +32,9 @@ import { productFeed, startCatalog } from '../test/support/catalog';
 import { testBrief } from '../test/support/briefs';
 import type { SimulatedCall } from '../activities/providers/simulated';
 import { simulatedProviders } from './sim-worker';
-import { median, quantile, table, writeSection } from './support';
+import { checkArgs, median, quantile, table, writeSection } from './support';
+
+checkArgs(import.meta.filename, { values: ['--candidates', '--rows', '--partitions', '--generate-concurrency'] });
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -10,7 +10,9 @@ import { CHANNEL_PRESETS } from '../domain/channels';
 import { validateBrief } from '../domain/brief';
 import { formatForChannels } from '../activities/images/format';
 import { LocalImageGenerator, LocalVisionJudge, SharpUpscaler } from '../activities/providers/local';
-import { median as exactMedian, table, writeSection } from './support';
+import { checkArgs, median as exactMedian, table, writeSection } from './support';
+
+checkArgs(import.meta.filename, {});
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 

@@ -76,3 +76,49 @@ export function writeSection(name: string, title: string, command: string, body:
   writeFileSync(path.join(RESULTS_DIR, `${name}.md`), text);
   console.log(`\n${text}`);
 }
+
+/** The options a benchmark takes: `values` are followed by a value, `switches` stand alone. */
+export interface BenchOptions {
+  values?: readonly string[];
+  switches?: readonly string[];
+  /** How many bare arguments (a count of rows, benchmark names…) it takes. @default 0 */
+  positional?: number;
+}
+
+/** What is wrong with a benchmark's command line, or undefined when nothing is. */
+export function argProblem(takes: BenchOptions, argv: readonly string[]): string | undefined {
+  let bare = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (takes.values?.includes(a)) {
+      if (i + 1 >= argv.length) return `${a} needs a value`;
+      i++;
+    } else if (takes.switches?.includes(a)) continue;
+    else if (a.startsWith('-')) return `unknown option ${a}`;
+    else if (++bare > (takes.positional ?? 0)) return `unexpected argument ${a}`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks a benchmark's command line before it starts anything: `--help` or `-h` prints its usage
+ * (the comment at the top of the script) and exits 0; an option it does not take, a value left
+ * out or one bare argument too many exits 2 saying which. A benchmark runs for minutes and writes
+ * bench/results, so a typo must not start a run on the defaults.
+ * @param script the benchmark's file (`import.meta.filename`)
+ */
+export function checkArgs(script: string, takes: BenchOptions, argv: readonly string[] = process.argv.slice(2)): void {
+  const usage = () => {
+    const header = /^\/\*\*\n([\s\S]*?)\n \*\//.exec(readFileSync(script, 'utf8'))?.[1] ?? '';
+    return header.split('\n').map((l) => l.replace(/^ \* ?/, '')).join('\n');
+  };
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(usage());
+    process.exit(0);
+  }
+  const problem = argProblem(takes, argv);
+  if (problem) {
+    console.error(`${path.basename(script)}: ${problem}\n\n${usage()}`);
+    process.exit(2);
+  }
+}
