@@ -28,7 +28,8 @@ import { startDevServer } from '../scripts/dev-server';
 import { testBrief } from '../test/support/briefs';
 import { activityAttempts } from '../test/support/history';
 import { createDarkroomWorker, WORKFLOWS_PATH } from '../workers/worker';
-import { checkArgs, quantile, table, writeSection } from './support';
+import { checkArgs } from '../scripts/cli-args';
+import { quantile, table, writeSection } from './support';
 
 checkArgs(import.meta.filename, { values: ['--briefs', '--compare'] });
 

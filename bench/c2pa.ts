@@ -18,7 +18,8 @@ import { formatForChannels } from '../activities/images/format';
 import { createProvenance, openC2paEngine, renditionEdits, SIDECAR_FORMATS } from '../activities/provenance';
 import { LocalImageGenerator } from '../activities/providers/local';
 import { makeTestCa, signingEnv, testC2paDir } from '../test/support/c2pa';
-import { checkArgs, median, table, writeSection } from './support';
+import { checkArgs } from '../scripts/cli-args';
+import { median, table, writeSection } from './support';
 
 checkArgs(import.meta.filename, { positional: 1 });
 

@@ -16,7 +16,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startDevServer } from '../scripts/dev-server';
 import { productFeed, startCatalog } from '../test/support/catalog';
-import { checkArgs, peakRssMiB, RESULTS_DIR, table, writeSection } from './support';
+import { checkArgs } from '../scripts/cli-args';
+import { peakRssMiB, RESULTS_DIR, table, writeSection } from './support';
 
 checkArgs(import.meta.filename, { positional: 1, values: ['--workers', '--window', '--provider', '--env', '--node-arg', '--label'] });
 

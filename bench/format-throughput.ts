@@ -28,7 +28,8 @@ import { channelCrop, configureSharpForWorker, decodeMaster, DEFAULT_EFFORT, DEF
 import { openRaw } from '../activities/images/logo';
 import { lumaSsim } from '../activities/images/stats';
 import { LocalImageGenerator, SharpUpscaler } from '../activities/providers/local';
-import { checkArgs, table, writeSection } from './support';
+import { checkArgs } from '../scripts/cli-args';
+import { table, writeSection } from './support';
 
 checkArgs(import.meta.filename, {
   values: ['--masters', '--jobs', '--tools', '--reuse', '--avif-max-effort', '--child'],

@@ -9,7 +9,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { checkArgs, RESULTS_DIR } from './support';
+import { checkArgs } from '../scripts/cli-args';
+import { RESULTS_DIR } from './support';
 
 interface Bench {
   /** The name on the command line. */

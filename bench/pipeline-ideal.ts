@@ -32,7 +32,8 @@ import { productFeed, startCatalog } from '../test/support/catalog';
 import { testBrief } from '../test/support/briefs';
 import type { SimulatedCall } from '../activities/providers/simulated';
 import { simulatedProviders } from './sim-worker';
-import { checkArgs, median, quantile, table, writeSection } from './support';
+import { checkArgs } from '../scripts/cli-args';
+import { median, quantile, table, writeSection } from './support';
 
 checkArgs(import.meta.filename, { values: ['--candidates', '--rows', '--partitions', '--generate-concurrency'] });
 

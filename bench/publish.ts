@@ -27,7 +27,8 @@ import { testBrief } from '../test/support/briefs';
 import { startVersitygw } from '../test/support/versitygw';
 import { startDevServer } from '../scripts/dev-server';
 import { ensureVersitygw } from '../scripts/versitygw';
-import { checkArgs, median as exactMedian, table, writeSection } from './support';
+import { checkArgs } from '../scripts/cli-args';
+import { median as exactMedian, table, writeSection } from './support';
 
 checkArgs(import.meta.filename, { positional: 1 });
 

@@ -10,7 +10,8 @@ import { CHANNEL_PRESETS } from '../domain/channels';
 import { validateBrief } from '../domain/brief';
 import { formatForChannels } from '../activities/images/format';
 import { LocalImageGenerator, LocalVisionJudge, SharpUpscaler } from '../activities/providers/local';
-import { checkArgs, median as exactMedian, table, writeSection } from './support';
+import { checkArgs } from '../scripts/cli-args';
+import { median as exactMedian, table, writeSection } from './support';
 
 checkArgs(import.meta.filename, {});
 

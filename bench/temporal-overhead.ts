@@ -24,7 +24,8 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
 import { EAGER_ACTIVITIES, ONE_PARTITION, PROMPT_DISPATCH, SQLITE_PRAGMAS, startDevServer } from '../scripts/dev-server';
 import type { OverheadActivities, OverheadInput, OverheadSinks } from './overhead-workflow';
-import { checkArgs, quantile, table, writeSection } from './support';
+import { checkArgs } from '../scripts/cli-args';
+import { quantile, table, writeSection } from './support';
 
 checkArgs(import.meta.filename, { values: ['--steps', '--address', '--only', '--rounds'], switches: ['--variants'] });
 

@@ -4,6 +4,7 @@
  * stops what it started when done, and prints where every asset landed.
  *
  *   npm run demo -- --keep-server   leave the dev server up to browse the runs in the Web UI
+ *   npm run demo -- --briefs DIR    run the briefs in DIR instead (default examples/briefs)
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +19,9 @@ import { manifestSummary, statusLine } from '../client/render';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createDarkroomWorker } from '../workers/worker';
 import { isServerReachable, splitAddress, startDevServer, type DevServer } from './dev-server';
+import { checkArgs } from './cli-args';
+
+checkArgs(import.meta.filename, { values: ['--briefs'], switches: ['--keep-server'] });
 
 const { values } = parseArgs({
   options: { 'keep-server': { type: 'boolean', default: false }, briefs: { type: 'string', default: 'examples/briefs' } },

@@ -40,6 +40,9 @@ import {
 } from '../workflows/messages';
 import { startDevServer } from './dev-server';
 import { ensureTemporalCli } from './temporal-cli';
+import { checkArgs } from './cli-args';
+
+checkArgs(import.meta.filename, { switches: ['--all'] });
 
 const OUT = path.resolve('test/replay/histories');
 /**

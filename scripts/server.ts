@@ -8,6 +8,9 @@ import path from 'node:path';
 import { parseConfig } from '../domain/config';
 import { isServerReachable, splitAddress, startDevServer } from './dev-server';
 import { ensureTemporalCli } from './temporal-cli';
+import { checkArgs } from './cli-args';
+
+checkArgs(import.meta.filename, {});
 
 const log = (msg: string) => console.log(`[server] ${msg}`);
 

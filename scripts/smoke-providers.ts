@@ -12,6 +12,9 @@ import { OpenAIImageGenerator } from '../activities/providers/openai';
 import { parseOutputHosts, ReplicateImageGenerator } from '../activities/providers/replicate';
 import { vertexClientOptions } from '../activities/providers';
 import { ImagenImageGenerator } from '../activities/providers/vertex';
+import { checkArgs } from './cli-args';
+
+checkArgs(import.meta.filename, {});
 
 const config = parseConfig(process.env);
 const timeoutMs = config.DARKROOM_PROVIDER_TIMEOUT;

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { argProblem } from '../../bench/support';
+import { argProblem } from '../../scripts/cli-args';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-describe('benchmark command lines', () => {
+describe('the command lines of npm scripts (benchmarks, demo, server, smoke test)', () => {
   const catalog = { positional: 1, values: ['--workers', '--label', '--node-arg'] };
 
   it('accepts the options a benchmark takes, values included, even a value that looks like an option', () => {
@@ -21,14 +21,30 @@ describe('benchmark command lines', () => {
     expect(argProblem({}, ['-x'])).toBe('unknown option -x');
   });
 
+  const run = (script: string, ...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+
   it('a benchmark answers --help with its usage and a typo with exit code 2, before starting a run', () => {
-    const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'bench/catalog-scale.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
-    const help = run('--help');
+    const help = run('bench/catalog-scale.ts', '--help');
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('npm run bench:catalog -- [rows] [--workers N]');
-    const typo = run('1000', '--worker', '2');
+    const typo = run('bench/catalog-scale.ts', '1000', '--worker', '2');
     expect(typo.status).toBe(2);
     expect(typo.stderr).toContain('catalog-scale.ts: unknown option --worker');
     expect(typo.stdout, 'nothing ran').toBe('');
+  });
+
+  it('so do the demo and the provider smoke test (which spends money)', () => {
+    const help = run('scripts/demo.ts', '--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('npm run demo -- --briefs DIR');
+    const demo = run('scripts/demo.ts', '--keep-servr');
+    expect(demo.status).toBe(2);
+    expect(demo.stderr).toContain('demo.ts: unknown option --keep-servr');
+    expect(demo.stderr).not.toContain('starting');
+    const smoke = run('scripts/smoke-providers.ts', '--openai');
+    expect(smoke.status).toBe(2);
+    expect(smoke.stderr).toContain('smoke-providers.ts: unknown option --openai');
+    expect(smoke.stdout, 'no provider was called').toBe('');
   });
 });
