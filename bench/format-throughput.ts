@@ -25,7 +25,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { CHANNEL_PRESETS, FORMAT_EXTENSION, resolveChannel, type ChannelPreset, type ImageFormat } from '../domain/channels';
 import { channelCrop, configureSharpForWorker, decodeMaster, DEFAULT_EFFORT, DEFAULT_QUALITY, encodeRaw, encoderSettings, formatForChannels } from '../activities/images/format';
-import { openRaw } from '../activities/images/logo';
+import { openRaw, toRaw } from '../activities/images/logo';
 import { lumaSsim } from '../activities/images/stats';
 import { LocalImageGenerator, SharpUpscaler } from '../activities/providers/local';
 import { checkArgs } from '../scripts/cli-args';
@@ -429,8 +429,7 @@ async function sweep(masters: string[], format: 'avif' | 'webp', efforts: readon
         }
         ms += least;
         bytes += out.length;
-        const { data, info } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
-        ssim += lumaSsim(raw, { data, width: info.width, height: info.height, channels: info.channels }) / raws.length;
+        ssim += lumaSsim(raw, await toRaw(sharp(out))) / raws.length;
       }
       points.push({ quality, ms, bytes, ssim });
     }

@@ -76,4 +76,3 @@ export function writeSection(name: string, title: string, command: string, body:
   writeFileSync(path.join(RESULTS_DIR, `${name}.md`), text);
   console.log(`\n${text}`);
 }
-

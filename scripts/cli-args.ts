@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+
 /** The options a script takes: `values` are followed by a value (or joined to it with `=`), `switches` stand alone. */
 export interface ScriptOptions {
   values?: readonly string[];

@@ -301,8 +301,9 @@ async function attentionOffset(master: DecodedMaster, channel: { width: number; 
     .raw()
     .toBuffer({ resolveWithObject: true });
   // The offsets are in the probe's cover-scaled source (sharp reports them negated); divide by its scale for master pixels.
-  const scaleX = Math.max(probe.width / source.width, probe.height / source.height) * (source.width / master.width);
-  const scaleY = Math.max(probe.width / source.width, probe.height / source.height) * (source.height / master.height);
+  const cover = Math.max(probe.width / source.width, probe.height / source.height);
+  const scaleX = cover * (source.width / master.width);
+  const scaleY = cover * (source.height / master.height);
   return { left: Math.round(Math.abs(info.cropOffsetLeft ?? 0) / scaleX), top: Math.round(Math.abs(info.cropOffsetTop ?? 0) / scaleY) };
 }
 
