@@ -11,6 +11,9 @@ import { parseConfig, type Config } from '../domain/config';
 import { SimulatedImageGenerator, simulatedImageGenerators } from '../activities/providers/simulated';
 import { createDarkroomWorker, providerLimits } from '../workers/worker';
 import type { ProviderOverrides } from '../activities/providers';
+import { checkArgs } from '../scripts/cli-args';
+
+checkArgs(import.meta.filename, {});
 
 const SimSchema = z.object({
   DARKROOM_SIM_SEED: z.coerce.number().int().default(1),

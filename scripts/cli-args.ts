@@ -48,7 +48,7 @@ export function checkArgs(script: string, takes: ScriptOptions, argv: readonly s
   }
   const problem = argProblem(takes, argv);
   if (problem) {
-    console.error(`${path.basename(script)}: ${problem}\n\n${usage()}`);
+    console.error(`${path.relative(path.resolve(import.meta.dirname, '..'), script)}: ${problem}\n\n${usage()}`);
     process.exit(2);
   }
 }

@@ -1,3 +1,12 @@
+/**
+ * Usage: npm run worker
+ *
+ * Runs a Darkroom worker: polls the task queue (DARKROOM_TASK_QUEUE, default darkroom) on the
+ * Temporal server at TEMPORAL_ADDRESS (default localhost:7233) until SIGINT or SIGTERM, then stops
+ * taking work, lets running activities finish and exits. It takes no options: every setting comes
+ * from the environment (README, Configuration; provider keys under Real providers), checked at
+ * start, and a bad value stops it naming the variable. Run as many as you like on one queue.
+ */
 import { Runtime } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
 import { C2paUnavailableError } from '../activities/provenance';
@@ -5,11 +14,10 @@ import { configureSharpForWorker } from '../activities/images/format';
 import { codecFromConfig } from '../temporal/codec';
 import { describeConnection, explainConnectFailure, NamespaceNotFoundError, TemporalAuthError, TemporalTlsConfigError, temporalConnectionOptions } from '../temporal/connection';
 import { createDarkroomWorker } from './worker';
+import { checkArgs } from '../scripts/cli-args';
 
-/**
- * `npm run worker`: polls the `darkroom` task queue until SIGINT/SIGTERM, then stops taking
- * work, lets running activities finish (up to the grace time) and exits.
- */
+checkArgs(import.meta.filename, {});
+
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
   configureSharpForWorker();

@@ -5,7 +5,7 @@ import { argProblem } from '../../scripts/cli-args';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-describe('the command lines of npm scripts (benchmarks, demo, server, smoke test)', () => {
+describe('the command lines of npm scripts (benchmarks, demo, server, worker, smoke test)', () => {
   const catalog = { positional: 1, values: ['--workers', '--label', '--node-arg'] };
 
   it('accepts the options a benchmark takes, values included, even a value that looks like an option', () => {
@@ -46,5 +46,19 @@ describe('the command lines of npm scripts (benchmarks, demo, server, smoke test
     expect(smoke.status).toBe(2);
     expect(smoke.stderr).toContain('smoke-providers.ts: unknown option --openai');
     expect(smoke.stdout, 'no provider was called').toBe('');
+  });
+
+  it('so does the worker, which takes its settings from the environment only', () => {
+    const help = run('workers/main.ts', '--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Usage: npm run worker');
+    expect(help.stdout).toContain('every setting comes\nfrom the environment');
+    // Nothing listens on port 1: had the worker started, it would say it cannot connect there.
+    const typo = spawnSync(process.execPath, ['--import', 'tsx', 'workers/main.ts', '--task-queue', 'x'], {
+      cwd: ROOT, encoding: 'utf8', timeout: 30_000, env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1' },
+    });
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toContain('workers/main.ts: unknown option --task-queue');
+    expect(typo.stderr).not.toContain('cannot start');
   });
 });
