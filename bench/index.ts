@@ -2,7 +2,8 @@
  * `npm run bench [-- name …]`: runs the benchmarks (all, or the ones named) one after another,
  * each in its own process so none inherits another's heap, then joins their sections
  * (bench/results/<name>.md, written by each) into bench/RESULTS.md.
- * `npm run bench -- --join` only joins what the last runs wrote; `--list` lists them.
+ * `npm run bench -- --join` only joins what the last runs wrote; `--list` lists them. The
+ * hand-written bench/notes/summary.md (each target against its goal) goes first.
  * Timing goals live here, never in tests: a benchmark that misses its goal says so in its
  * section and makes this command exit 1, after the others have run.
  */
@@ -35,6 +36,7 @@ const BENCHES: Bench[] = [
 ];
 
 const here = import.meta.dirname;
+const SUMMARY = path.join(here, 'notes', 'summary.md');
 checkArgs(import.meta.filename, { switches: ['--join', '--list'], positional: BENCHES.length });
 
 const argv = process.argv.slice(2);
@@ -51,6 +53,8 @@ function join(): void {
     'Written by `npm run bench` (each section by its own benchmark, with the command that reproduces it, when, on which commit and machine). Providers are simulated or offline, so runs repeat; absolute times depend on the machine and its load, the ratios much less.',
     '',
     ...(missing.length ? [`Not run yet: ${missing.join(', ')}.`, ''] : []),
+    // The targets, measured against their goals, written by hand from the sections below.
+    ...(existsSync(SUMMARY) ? [readFileSync(SUMMARY, 'utf8').trim() + '\n'] : []),
     ...order.map((s) => readFileSync(path.join(RESULTS_DIR, `${s}.md`), 'utf8').trim() + '\n'),
   ];
   writeFileSync(path.join(here, 'RESULTS.md'), parts.join('\n'));
