@@ -6,6 +6,7 @@
  */
 import type { CatalogCarry } from './catalog-state';
 import { fairnessWeightProblem } from './fairness';
+import { isObject } from './json';
 import { blobKeyProblem } from './naming';
 import { jsonBytes, preview } from './text';
 
@@ -53,7 +54,6 @@ const CATALOG_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
 /** The template travels in every run's input; a few KB is plenty. */
 export const MAX_TEMPLATE_BYTES = 64 * 1024;
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function intIn(field: string, v: unknown, min: number, max: number): CatalogInputIssue | undefined {
   if (v === undefined) return undefined;
@@ -85,8 +85,73 @@ export function catalogInputIssues(raw: unknown): CatalogInputIssue[] {
   }
   const weightProblem = raw.fairnessWeight === undefined ? undefined : fairnessWeightProblem(raw.fairnessWeight);
   if (weightProblem) add({ field: 'fairnessWeight', message: `${weightProblem} (got ${preview(raw.fairnessWeight, 40)})` });
-  if (raw.carry !== undefined && !(isObject(raw.carry) && isObject(raw.carry.plan) && typeof raw.carry.cursor === 'number')) {
-    add({ field: 'carry', message: 'is internal to continued runs; leave it out when starting a catalog' });
+  if (raw.carry !== undefined) {
+    const problem = carryProblem(raw.carry);
+    if (problem) add({ field: problem.field, message: `${problem.message}: carry is internal to continued runs; leave it out when starting a catalog` });
   }
   return issues;
+}
+
+const COUNT_KEYS = ['pending', 'running', 'awaitingReview', 'done', 'failed', 'rejected', 'skipped'] as const;
+const ROW_STATES: readonly string[] = ['done', 'failed', 'rejected', 'awaiting-review', 'skipped', 'cancelled'];
+const MAX_ROWS = 10_000_000;
+
+/**
+ * The first thing wrong with a carry, checked as closely as the run reads it: a continued run
+ * takes its counters, plan and rows in flight from here, so a hand-made one that is only
+ * nearly right would fail its workflow task forever rather than the catalog once.
+ */
+function carryProblem(carry: unknown): CatalogInputIssue | undefined {
+  const at = (field: string, message: string): CatalogInputIssue => ({ field: `carry${field}`, message });
+  if (!isObject(carry)) return at('', `must be an object (got ${preview(carry, 40)})`);
+  const whole = (field: string, v: unknown, max = MAX_ROWS) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? undefined : at(field, `must be a whole number from 0 to ${max} (got ${preview(v, 40)})`));
+  const dollars = (field: string, v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? undefined : at(field, `must be a number of dollars, 0 or more (got ${preview(v, 40)})`));
+  const text = (field: string, v: unknown, max = 1000) => (typeof v === 'string' && v.length <= max ? undefined : at(field, `must be text of at most ${max} characters (got ${preview(v, 40)})`));
+  const date = (field: string, v: unknown) => (typeof v === 'string' && v.length <= 40 && !Number.isNaN(Date.parse(v)) ? undefined : at(field, `must be an ISO date-time (got ${preview(v, 40)})`));
+  const flag = (field: string, v: unknown) => (typeof v === 'boolean' ? undefined : at(field, `must be true or false (got ${preview(v, 40)})`));
+  const indexes = (field: string, v: unknown) => {
+    if (!Array.isArray(v) || v.length > MAX_ROWS) return at(field, `must be a list of plan indexes (got ${preview(v, 40)})`);
+    for (const [i, x] of v.entries()) {
+      const p = whole(`${field}[${i}]`, x);
+      if (p) return p;
+    }
+    return undefined;
+  };
+  const { plan } = carry;
+  if (!isObject(plan)) return at('.plan', `must be an object (got ${preview(plan, 40)})`);
+  const keyProblem = blobKeyProblem(plan.planKey);
+  const found = (keyProblem ? at('.plan.planKey', `must be a blob key: it ${keyProblem}`) : undefined)
+    ?? whole('.plan.total', plan.total) ?? whole('.plan.invalidRows', plan.invalidRows) ?? whole('.plan.duplicates', plan.duplicates)
+    ?? whole('.plan.shipped', plan.shipped) ?? dollars('.plan.forecastUsd', plan.forecastUsd) ?? date('.plan.startedAt', plan.startedAt)
+    ?? whole('.cursor', carry.cursor) ?? dollars('.costUsd', carry.costUsd) ?? whole('.runs', carry.runs) ?? whole('.batches', carry.batches)
+    ?? flag('.paused', carry.paused) ?? flag('.reviewNotified', carry.reviewNotified)
+    ?? (carry.lastAt === undefined ? undefined : date('.lastAt', carry.lastAt))
+    ?? indexes('.failed', carry.failed) ?? indexes('.retryQueue', carry.retryQueue);
+  if (found) return found;
+  const { counts, running, unsaved } = carry;
+  if (!isObject(counts)) return at('.counts', `must be an object of ${COUNT_KEYS.join(', ')} (got ${preview(counts, 40)})`);
+  for (const k of COUNT_KEYS) {
+    const p = whole(`.counts.${k}`, counts[k]);
+    if (p) return p;
+  }
+  if (!isObject(running)) return at('.running', `must be an object of rows in flight by workflow id (got ${preview(running, 40)})`);
+  for (const [id, row] of Object.entries(running)) {
+    const field = `.running[${preview(id, 60)}]`;
+    if (!isObject(row)) return at(field, `must be a row in flight {index, sku, state} (got ${preview(row, 40)})`);
+    const p = whole(`${field}.index`, row.index) ?? text(`${field}.sku`, row.sku)
+      ?? (row.state === 'running' || row.state === 'awaiting-review' ? undefined : at(`${field}.state`, `must be running or awaiting-review (got ${preview(row.state, 40)})`));
+    if (p) return p;
+  }
+  if (unsaved === undefined) return undefined;
+  if (!Array.isArray(unsaved) || unsaved.length > MAX_ROWS) return at('.unsaved', `must be a list of row results (got ${preview(unsaved, 40)})`);
+  for (const [i, r] of unsaved.entries()) {
+    const field = `.unsaved[${i}]`;
+    if (!isObject(r)) return at(field, `must be a row result (got ${preview(r, 40)})`);
+    const p = whole(`${field}.index`, r.index) ?? text(`${field}.workflowId`, r.workflowId) ?? text(`${field}.sku`, r.sku)
+      ?? (typeof r.state === 'string' && ROW_STATES.includes(r.state) ? undefined : at(`${field}.state`, `must be one of ${ROW_STATES.join(', ')} (got ${preview(r.state, 40)})`))
+      ?? dollars(`${field}.costUsd`, r.costUsd) ?? date(`${field}.at`, r.at)
+      ?? (r.reason === undefined ? undefined : text(`${field}.reason`, r.reason, 2000));
+    if (p) return p;
+  }
+  return undefined;
 }

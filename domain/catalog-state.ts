@@ -4,6 +4,8 @@
  * counters, so they can be read, and tested, without a server.
  */
 import type { FeedRun } from './feed';
+import { isObject } from './json';
+import { clip, terminalSafe } from './text';
 import type { CatalogStatus } from './types';
 
 export type RowState = 'done' | 'failed' | 'rejected' | 'awaiting-review' | 'skipped' | 'cancelled';
@@ -54,6 +56,38 @@ export interface RowEvent {
   reason?: string;
   /** Worker-clock time of the event, when known. */
   at?: string;
+}
+
+const ROW_EVENT_STATES: readonly RowEvent['state'][] = ['awaiting-review', 'done', 'failed', 'rejected'];
+/** A row's reason is shown in the report and the status; longer ones are cut. */
+const MAX_ROW_REASON = 500;
+/** More than any one brief may spend (a raised budget is capped at $100,000). */
+const MAX_ROW_USD = 100_000;
+
+/**
+ * A `catalogRow` signal as the catalog may take it, or why not. Briefs send these, but anyone
+ * with access to Temporal can send one (`temporal workflow signal`), so the catalog checks it
+ * like any other input: a bad one is recorded and ignored, never let into the counts.
+ */
+export function checkRowEvent(raw: unknown): { ok: true; event: RowEvent } | { ok: false; reason: string } {
+  const no = (reason: string) => ({ ok: false as const, reason });
+  if (!isObject(raw)) return no('a row event must be an object such as {"workflowId":"catalog-spring/SKU-1","state":"done","costUsd":0.04}');
+  const { workflowId, state, costUsd, reason, at } = raw;
+  if (typeof workflowId !== 'string' || workflowId.length === 0 || workflowId.length > 1000) return no('workflowId must be the row\'s workflow id');
+  if (typeof state !== 'string' || !(ROW_EVENT_STATES as readonly string[]).includes(state)) return no(`state must be one of ${ROW_EVENT_STATES.join(', ')}`);
+  if (typeof costUsd !== 'number' || !Number.isFinite(costUsd) || costUsd < 0 || costUsd > MAX_ROW_USD) return no(`costUsd must be a number of dollars from 0 to ${MAX_ROW_USD}`);
+  if (reason !== undefined && typeof reason !== 'string') return no('reason must be text');
+  if (at !== undefined && (typeof at !== 'string' || at.length > 40 || Number.isNaN(Date.parse(at)))) return no('at must be an ISO date-time');
+  const event: RowEvent = { workflowId, state: state as RowEvent['state'], costUsd };
+  if (reason !== undefined) event.reason = clip(reason, MAX_ROW_REASON);
+  if (at !== undefined) event.at = at;
+  return { ok: true, event };
+}
+
+/** The reason a `cancel` signal gives, as the report and the notice show it: one bounded line. */
+export function cancelReason(raw: unknown): string {
+  const reason = isObject(raw) && typeof raw.reason === 'string' ? terminalSafe(raw.reason, { singleLine: true }).trim() : '';
+  return reason ? clip(reason, MAX_ROW_REASON) : 'cancelled';
 }
 
 /** Everything a catalog counts. */

@@ -11,7 +11,7 @@ import { parseBrief, type Brief } from './brief';
 import { CATALOG_FEED_MAX_ROWS, describe, parseFeed, type FeedError, type FeedFormat, type FeedRow } from './feed-parse';
 import { expandTemplate, templatePlaceholders } from './feed-template';
 import { hash16, hash8, slugify, stableStringify } from './hash';
-import { JSON_MAX_DEPTH, jsonTextDepth, valueDepth } from './json';
+import { isObject, JSON_MAX_DEPTH, jsonTextDepth, valueDepth } from './json';
 import { clip, preview, terminalSafe } from './text';
 
 export * from './feed-parse';
@@ -103,8 +103,6 @@ export interface FeedPlan {
 
 type Variant = { id: string; overrides: Record<string, unknown> };
 const VARIANT_ID = /^[A-Za-z0-9._-]{1,60}$/;
-
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function readTemplate(template: unknown): { base: Record<string, unknown>; variants: Variant[] } | { error: string } {
   let t = template;

@@ -56,3 +56,6 @@ export function valueDepth(value: unknown, stopAfter: number = JSON_MAX_DEPTH): 
   }
   return max;
 }
+
+/** A JSON object (not null, not an array): what most untrusted inputs must be before their fields are read. */
+export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

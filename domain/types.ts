@@ -383,6 +383,9 @@ export interface CatalogStatus {
   /** How many times this catalog has continued as new. */
   runs: number;
   reportKey?: string;
+  /** `catalogRow` signals this run refused, with why (the first few; later ones only counted). */
+  ignoredSignals?: IgnoredSignal[];
+  ignoredSignalsDropped?: number;
 }
 
 /** When an activity ran, by the worker's clock: the workflow builds stage timings from these. */

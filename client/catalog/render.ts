@@ -1,4 +1,5 @@
 /** How `darkroom catalog status` and `report` show a catalog: the live progress line and the status blocks. */
+import { terminalSafe } from '../../domain/text';
 import type { CatalogStatus } from '../../domain/types';
 import { SA } from '../../workflows/messages';
 import { duration, plural, usd } from '../format';
@@ -42,6 +43,11 @@ export function statusText(s: CatalogStatus, found: FoundCatalog): string {
   lines.push(`runs       continued as new ${plural(s.runs, 'time')}`);
   lines.push(`progress   ${progressLine(s)}`);
   if (c.awaitingReview) lines.push(`review     darkroom review list --filter "${SA.catalogId.name} = '${s.catalogId}'"`);
+  const ignored = s.ignoredSignals ?? [];
+  if (ignored.length) {
+    const n = ignored.length + (s.ignoredSignalsDropped ?? 0);
+    lines.push(`signals    ${plural(n, 'row event')} ignored (not counted), the last kept: ${terminalSafe(ignored.at(-1)!.reason, { singleLine: true })}`);
+  }
   return lines.join('\n');
 }
 

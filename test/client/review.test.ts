@@ -81,6 +81,9 @@ describe('filters', () => {
     ["DarkroomCatalogId = 'x' AND", 'AND/OR/NOT'],
     ['OR true', 'AND/OR/NOT'],
     ['spring', 'compares nothing'],
+    // Temporal reads \' as a quote inside a value: this would end the value where the check
+    // thinks it goes on, and OR the awaiting-review query away.
+    [`DarkroomCatalogId = 'a\\' = ') OR (WorkflowId != "zz" OR DarkroomCatalogId = 'b\\'`, 'backslash'],
   ])('refuses %j', (filter, reason) => {
     expect(() => checkFilter(filter)).toThrow(InvalidFilterError);
     expect(() => checkFilter(filter)).toThrow(reason);

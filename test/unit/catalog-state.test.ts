@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { runLimits } from '../../domain/catalog-input';
+import { catalogInputIssues, runLimits } from '../../domain/catalog-input';
 import {
-  allStarted, averageRowUsd, budgetStop, cancelledCounts, carryOver, catalogStatus, completionText, freshProgress, mayStartRow, nextBatch,
+  allStarted, averageRowUsd, budgetStop, cancelledCounts, cancelReason, carryOver, checkRowEvent, catalogStatus, completionText, freshProgress, mayStartRow, nextBatch,
   planned, retryFailed, reviewNoticeDue, rowSettled, rowStarted, setPaused, takeNext, wouldPassBudget,
   type CatalogPlan, type CatalogProgress, type StartLimits,
 } from '../../domain/catalog-state';
@@ -171,5 +171,47 @@ describe('catalog status', () => {
     expect(s.etaSeconds).toBe(Math.round((7 / 2) * 3600));
     s.counts.done = 99;
     expect(p.counts.done).toBe(1);
+  });
+});
+
+describe('what a signal or a raw start may carry in', () => {
+  it('takes a row event only when every field is what a brief sends', () => {
+    const ok = { workflowId: 'catalog-t/A', state: 'done', costUsd: 0.04, at: at(1) };
+    expect(checkRowEvent(ok)).toEqual({ ok: true, event: ok });
+    expect(checkRowEvent({ ...ok, reason: 'x'.repeat(5000) })).toMatchObject({ ok: true, event: { reason: expect.stringMatching(/^x{500}… \(5000 chars\)$/) } });
+    for (const [raw, field] of [
+      [null, 'object'], [[ok], 'object'], ['done', 'object'],
+      [{ ...ok, workflowId: 7 }, 'workflowId'], [{ ...ok, state: 'shipped' }, 'state'],
+      [{ ...ok, costUsd: 'abc' }, 'costUsd'], [{ ...ok, costUsd: -5 }, 'costUsd'], [{ ...ok, costUsd: 1e9 }, 'costUsd'],
+      [{ ...ok, reason: { x: 1 } }, 'reason'], [{ ...ok, at: 'yesterday' }, 'at'],
+    ] as const) {
+      const r = checkRowEvent(raw);
+      expect(r.ok, JSON.stringify(raw)).toBe(false);
+      if (!r.ok) expect(r.reason).toContain(field);
+    }
+  });
+
+  it('a cancel reason is one bounded line, or "cancelled"', () => {
+    expect(cancelReason({ reason: 'spring is off' })).toBe('spring is off');
+    expect(cancelReason({ reason: 'r'.repeat(524_200) })).toMatch(/^r{500}… \(524200 chars\)$/);
+    expect(cancelReason({ reason: 'a\u001b[2Jb\nc' })).toBe('a\\u001b[2Jb\\nc');
+    for (const raw of [undefined, null, 'stop', { reason: 42 }, { reason: '  ' }]) expect(cancelReason(raw)).toBe('cancelled');
+  });
+
+  it('a continued run\'s carry is checked field by field, and a real one passes', () => {
+    const base = { catalogId: 't', feedKey: 'catalogs/t/feed.csv', template: { subject: 'x' } };
+    const carry = carryOver(twoRunning(), plan, [{ index: 0, workflowId: 'catalog-t/A', sku: 'A', state: 'done', costUsd: 0, at: at(1) }]);
+    expect(catalogInputIssues({ ...base, carry })).toEqual([]);
+    expect(catalogInputIssues({ ...base, carry: { ...carry, lastAt: at(2), unsaved: undefined } })).toEqual([]);
+    const fields = (c: unknown) => catalogInputIssues({ ...base, carry: c }).map((i) => i.field);
+    expect(fields({ plan: {}, cursor: 0 })).toEqual(['carry.plan.planKey']);
+    expect(fields('x')).toEqual(['carry']);
+    expect(fields({ ...carry, counts: { ...carry.counts, running: -1 } })).toEqual(['carry.counts.running']);
+    expect(fields({ ...carry, running: { 'catalog-t/A': { index: 0, sku: 'A', state: 'paused' } } })).toEqual(['carry.running["catalog-t/A"].state']);
+    expect(fields({ ...carry, running: undefined })).toEqual(['carry.running']);
+    expect(fields({ ...carry, failed: [1, 'two'] })).toEqual(['carry.failed[1]']);
+    expect(fields({ ...carry, costUsd: Number.NaN })).toEqual(['carry.costUsd']);
+    expect(fields({ ...carry, unsaved: [{ ...carry.unsaved![0], at: 5 }] })).toEqual(['carry.unsaved[0].at']);
+    expect(catalogInputIssues({ ...base, carry: { plan: {}, cursor: 0 } })[0]!.message).toContain('leave it out when starting a catalog');
   });
 });

@@ -9,13 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createBlobStore } from '../../activities/blob-store';
-import { approveSignal, reviewUpdate } from '../../workflows/messages';
+import { approveSignal, cancelCatalogSignal, catalogRowSignal, catalogStatusQuery, retryFailedSignal, reviewUpdate, statusQuery } from '../../workflows/messages';
+import type { CatalogStatus } from '../../domain/types';
 import { IGNORED_SIGNALS_KEPT } from '../../domain/review';
 import { closeTestConnection, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
 import { activityAttempts } from '../support/history';
-import { awaitingRound, testBrief, waitForStatus } from '../support/briefs';
-import { testTemplate } from '../support/catalog';
+import { awaitingRound, testBrief, waitFor, waitForStatus } from '../support/briefs';
+import { productFeed, startCatalog, testTemplate } from '../support/catalog';
 import { startFakeOpenAI } from '../providers/fake-openai';
 
 let client: Client;
@@ -52,6 +53,8 @@ describe('hostile input on the workflow doors', () => {
         [{ catalogId: '../x', feedKey: 'catalogs/x/feed.csv', template: testTemplate }, 'catalogId'],
         [{ catalogId: 'x', feedKey: '../../etc/passwd', template: testTemplate }, 'feedKey'],
         [{ catalogId: 'x', feedKey: 'catalogs/x/feed.csv', template: 'nope', window: 'eight' }, 'window'],
+        // A hand-made carry that is only nearly right used to fail the workflow task forever.
+        [{ catalogId: 'x', feedKey: 'catalogs/x/feed.csv', template: testTemplate, carry: { plan: {}, cursor: 0 } }, 'carry.plan.planKey'],
       ];
       for (const [input, field] of cases) {
         const handle = await client.workflow.start('catalogWorkflow', { taskQueue, workflowId: uniqueWorkflowId('hostile-cat'), args: [input] });
@@ -137,6 +140,49 @@ describe('hostile input on the workflow doors', () => {
       expect(failure.message).toContain('channels[0]');
       expect(JSON.stringify([failure.message, failure.details]).length).toBeLessThan(8000);
       await expectCleanHistory(handle);
+    });
+  });
+
+  it('row events and a cancel sent by hand are checked: none wedges a catalog, counts a bad cost or starts a running row twice', async () => {
+    const taskQueue = uniqueTaskQueue('hostile-cat-signals');
+    const dataDir = testDataDir('hostile-cat-signals');
+    await withWorker({ taskQueue, dataDir }, async () => {
+      const catalogId = `hsig-${Date.now().toString(36)}`;
+      const handle = await startCatalog(client, { dataDir, taskQueue, catalogId, feed: productFeed(3), window: 3, template: { ...testTemplate, approval: 'human' } });
+      const rows = [1, 2, 3].map((i) => `catalog-${catalogId}/SKU-000${i}`);
+      const status = (pred: (s: CatalogStatus) => boolean, what: string) => waitFor(what, async () => {
+        const s = await handle.query(catalogStatusQuery).catch(() => undefined);
+        return s && pred(s) ? s : undefined;
+      });
+      await status((s) => s.counts.awaitingReview === 3, 'three rows in review');
+      // Each of these failed the catalog's workflow task forever before it was checked.
+      await handle.signal(catalogRowSignal, null as never);
+      await handle.signal(catalogRowSignal, { workflowId: rows[0]!, state: 'done', costUsd: 'abc' as never });
+      // A forged "failed" for a row still under review, then retryFailed: its brief is running,
+      // so starting it again fails, and the catalog keeps it in flight instead of failing.
+      await handle.signal(catalogRowSignal, { workflowId: rows[0]!, state: 'failed', costUsd: 0 });
+      await handle.signal(retryFailedSignal);
+      const s = await status((st) => st.counts.failed === 0 && st.counts.running + st.counts.awaitingReview === 3 && (st.ignoredSignals?.length ?? 0) === 2, 'the retried row back in flight');
+      expect(s.ignoredSignals!.map((i) => i.reason)).toEqual([expect.stringContaining('must be an object'), expect.stringContaining('costUsd')]);
+      for (const id of rows) {
+        const brief = client.workflow.getHandle(id);
+        const review = (await brief.query(statusQuery)).review!;
+        await brief.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: [review.candidates[0]!.id] }] });
+      }
+      const result = await handle.result();
+      expect(result.outcome).toBe('completed');
+      expect(result.counts).toMatchObject({ done: 3, failed: 0, running: 0, awaitingReview: 0 });
+      expect(Number.isFinite(result.costUsd)).toBe(true);
+      await expectCleanHistory(handle);
+
+      // A cancel reason near the payload limit is cut to one line: the catalog ends cancelled,
+      // not terminated by the server for an oversized notice.
+      const big = await startCatalog(client, { dataDir, taskQueue, catalogId: `${catalogId}-c`, feed: productFeed(2), window: 2, template: { ...testTemplate, approval: 'human' } });
+      await waitFor('the second catalog in review', async () => ((await big.query(catalogStatusQuery).catch(() => undefined))?.counts.awaitingReview === 2 ? true : undefined));
+      await big.signal(cancelCatalogSignal, { reason: `stop\u001b[2J${'r'.repeat(524_000)}` });
+      const cancelled = await big.result();
+      expect(cancelled.outcome).toBe('cancelled');
+      await expectCleanHistory(big);
     });
   });
 

@@ -1,3 +1,4 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ActivityFailure, ApplicationFailure, condition, continueAsNew, getExternalWorkflowHandle, ParentClosePolicy, proxyActivities,
   patched, setHandler, startChild, upsertSearchAttributes, workflowInfo, allHandlersFinished, CancellationScope,
@@ -5,12 +6,13 @@ import {
 import type { CatalogActivities } from '../../activities/catalog';
 import { catalogInputIssues, runLimits, type CatalogInput } from '../../domain/catalog-input';
 import {
-  cancelledCounts, carryOver, catalogStatus, completionText, freshProgress, inFlight, mayStartRow, nextBatch, planned,
+  cancelledCounts, cancelReason, carryOver, catalogStatus, checkRowEvent, completionText, freshProgress, inFlight, mayStartRow, nextBatch, planned,
   retryFailed, reviewNoticeDue, reviewNoticeText, roundUsd, rowSettled, rowStarted, setPaused, takeNext,
   type CatalogPhase, type CatalogPlan, type CatalogProgress, type CatalogResult, type PlannedRun, type RowEvent, type RowResult,
 } from '../../domain/catalog-state';
 import { catalogPriority } from '../../domain/fairness';
 import { Failure } from '../../domain/failures';
+import { recordIgnoredSignal, type IgnoredSignal } from '../../domain/review';
 import { briefDetails, briefSummary } from '../../domain/webhooks';
 import { briefWorkflow } from '../brief';
 import type { catalogWorkflow } from '../catalog';
@@ -93,6 +95,9 @@ export class CatalogRun {
   private readonly startedHere = new Set<string>();
   /** Counts the messages that may let the loop move on. */
   private changed = 0;
+  /** Row events this run refused (bounded), shown by the `status` query. */
+  private readonly ignoredSignals: IgnoredSignal[] = [];
+  private ignoredSignalsDropped = 0;
 
   constructor(private readonly input: CatalogInput) {
     this.catalogId = input.catalogId;
@@ -108,12 +113,20 @@ export class CatalogRun {
       this.unsaved = [];
       this.phase = 'planning';
     }
-    setHandler(catalogStatusQuery, () => catalogStatus({ catalogId: this.catalogId, phase: this.phase, progress: this.progress, plan: this.plan, budgetUsd: input.budgetUsd }));
+    setHandler(catalogStatusQuery, () => ({
+      ...catalogStatus({ catalogId: this.catalogId, phase: this.phase, progress: this.progress, plan: this.plan, budgetUsd: input.budgetUsd }),
+      ...(this.ignoredSignals.length ? { ignoredSignals: this.ignoredSignals, ignoredSignalsDropped: this.ignoredSignalsDropped } : {}),
+    }));
     setHandler(pauseSignal, () => this.update(setPaused(this.progress, true)));
     setHandler(resumeSignal, () => this.update(setPaused(this.progress, false)));
-    setHandler(cancelCatalogSignal, (arg) => this.cancel(arg?.reason ?? 'cancelled'));
+    // Signals cannot answer back: anything may arrive, so each is checked before it counts.
+    setHandler(cancelCatalogSignal, (arg: unknown) => this.cancel(cancelReason(arg)));
     setHandler(retryFailedSignal, () => this.update(retryFailed(this.progress)));
-    setHandler(catalogRowSignal, (ev) => this.settle(ev));
+    setHandler(catalogRowSignal, (raw: unknown) => {
+      const r = checkRowEvent(raw);
+      if (r.ok) this.settle(r.event);
+      else this.ignoredSignalsDropped += recordIgnoredSignal(this.ignoredSignals, { signal: 'catalogRow', reason: r.reason, round: this.progress.runs + 1, payload: raw }).dropped;
+    });
   }
 
   private update(progress: CatalogProgress): void {
@@ -164,23 +177,32 @@ export class CatalogRun {
     this.progress = rowStarted(this.progress, index, run);
     this.startedThisRun++;
     this.startedHere.add(run.workflowId);
-    const child = await startChild(briefWorkflow, {
-      workflowId: run.workflowId,
-      args: [run.brief],
-      // Rows outlive the run that started them: the catalog continues as new around them.
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      // The Temporal UI's summary and details for the row, as the CLI gives a brief it starts.
-      ...(patched('catalog-child-summary') ? { staticSummary: briefSummary(run.brief), staticDetails: briefDetails(run.brief) } : {}),
-      typedSearchAttributes: [
-        { key: SA.catalogId, value: this.catalogId },
-        { key: SA.stage, value: 'validating' },
-        { key: SA.channel, value: run.brief.channels[0]! },
-        { key: SA.awaitingReview, value: false },
-      ],
-      // Rows and their activities share the workers fairly with other catalogs' rows (the
-      // activities inherit it). Rows started before this existed carried no fairness key.
-      ...(patched('catalog-fairness') ? { priority: catalogPriority(this.input) } : {}),
-    });
+    let child;
+    try {
+      child = await startChild(briefWorkflow, {
+        workflowId: run.workflowId,
+        args: [run.brief],
+        // Rows outlive the run that started them: the catalog continues as new around them.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        // The Temporal UI's summary and details for the row, as the CLI gives a brief it starts.
+        ...(patched('catalog-child-summary') ? { staticSummary: briefSummary(run.brief), staticDetails: briefDetails(run.brief) } : {}),
+        typedSearchAttributes: [
+          { key: SA.catalogId, value: this.catalogId },
+          { key: SA.stage, value: 'validating' },
+          { key: SA.channel, value: run.brief.channels[0]! },
+          { key: SA.awaitingReview, value: false },
+        ],
+        // Rows and their activities share the workers fairly with other catalogs' rows (the
+        // activities inherit it). Rows started before this existed carried no fairness key.
+        ...(patched('catalog-fairness') ? { priority: catalogPriority(this.input) } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // The row's brief is still running (a row event said it ended when it had not): it stays
+      // in flight, and its own signal, or the check on silent rows, says how it ends.
+      this.startedHere.delete(run.workflowId);
+      return;
+    }
     // Backup for rows that end without signalling (terminated, timed out): their result.
     child.result().then(
       (m) => this.settle({ workflowId: run.workflowId, state: m.outcome === 'rejected' ? 'rejected' : 'done', costUsd: m.cost.actualUsd, at: m.publishedAt }),
