@@ -13,8 +13,6 @@ import { createDarkroomWorker, providerLimits } from '../workers/worker';
 import type { ProviderOverrides } from '../activities/providers';
 import { checkArgs } from '../scripts/cli-args';
 
-checkArgs(import.meta.filename, {});
-
 const SimSchema = z.object({
   DARKROOM_SIM_SEED: z.coerce.number().int().default(1),
   DARKROOM_SIM_TIME_SCALE: z.coerce.number().positive().max(100).default(1),
@@ -40,6 +38,7 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  checkArgs(import.meta.filename, {});
   main().catch((err) => {
     console.error(err);
     process.exit(1);

@@ -78,7 +78,10 @@ export const BRIEF_COMMANDS: readonly Command[] = [
     run: async (ctx) => {
       const id = ctx.need(0, '<workflowId>');
       const client = await ctx.connect();
-      return await follow(client.workflow.getHandle(id) as BriefHandle, ctx.io, ctx.json);
+      const handle = client.workflow.getHandle(id) as BriefHandle;
+      // An unknown id is bad input (exit 2, as `status` says it), not a brief that failed.
+      await handle.describe();
+      return await follow(handle, ctx.io, ctx.json);
     },
   },
 ];

@@ -88,7 +88,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
   } catch (err) {
     if (err instanceof CliError) {
       // The messages are built to be short; this bounds whatever one of them echoed.
-      io.err(`darkroom: ${clip(err.message, MAX_ERROR_CHARS)}`);
+      // Some name their command already (`darkroom reject: …`): say "darkroom" once.
+      const message = clip(err.message, MAX_ERROR_CHARS);
+      io.err(message.startsWith('darkroom ') ? message : `darkroom: ${message}`);
       return err.exitCode;
     }
     if (err instanceof WorkflowNotFoundError) {

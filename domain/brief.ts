@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CHANNEL_IDS, resolveChannel } from './channels';
+import { CHANNEL_IDS, CUSTOM_SIDE, resolveChannel } from './channels';
 import { parseDuration } from './duration';
 import { MAX_STYLE_REFERENCES, referenceSourceProblem } from './references';
 import { DEADLINE_POLICIES } from './review';
@@ -42,7 +42,9 @@ const knob = line().trim().max(300).optional();
 
 const channelId = line().refine((id) => resolveChannel(id) !== undefined, {
   error: (iss) =>
-    `unknown channel ${preview(iss.input)}: use one of ${CHANNEL_IDS.join(', ')}, or custom-<W>x<H> such as custom-1600x900`,
+    /^custom-\d+x\d+$/.test(String(iss.input))
+      ? `custom channel ${preview(iss.input)} is out of range: each side must be ${CUSTOM_SIDE.min} to ${CUSTOM_SIDE.max} px`
+      : `unknown channel ${preview(iss.input)}: use one of ${CHANNEL_IDS.join(', ')}, or custom-<W>x<H> such as custom-1600x900`,
 });
 
 const reviewDeadline = z.union([z.number(), z.string()]).transform((v, ctx) => {

@@ -83,6 +83,8 @@ export const CHANNEL_PRESETS: Readonly<Record<string, ChannelPreset>> = Object.f
 export const CHANNEL_IDS = Object.keys(CHANNEL_PRESETS);
 
 const CUSTOM = /^custom-(\d{2,5})x(\d{2,5})$/;
+/** Each side of a custom channel, in pixels. */
+export const CUSTOM_SIDE = { min: 16, max: 8192 } as const;
 
 /**
  * Resolves a channel id: a preset id, or `custom-<W>x<H>` (e.g. `custom-1600x900`) for any
@@ -95,7 +97,7 @@ export function resolveChannel(id: string): ChannelPreset | undefined {
   if (!m) return undefined;
   const width = Number(m[1]);
   const height = Number(m[2]);
-  if (width < 16 || height < 16 || width > 8192 || height > 8192) return undefined;
+  if (Math.min(width, height) < CUSTOM_SIDE.min || Math.max(width, height) > CUSTOM_SIDE.max) return undefined;
   return preset({
     id, label: `Custom ${width}x${height}`, width, height, density: 72,
     formats: ['webp', 'jpeg'], note: 'Custom size: WebP with a JPEG fallback.',

@@ -118,7 +118,7 @@ function readTemplate(template: unknown): { base: Record<string, unknown>; varia
   }
   if (!isObject(t)) return { error: `must be a JSON object (a brief with placeholders), not ${describe(t)}` };
   const { variants: rawVariants, ...base } = t;
-  if ('sku' in base) return { error: `sets sku, which comes from the feed's SKU column: remove it (use the skuColumn option to name another column)` };
+  if ('sku' in base) return { error: `sets sku, which comes from the feed's sku column: remove it` };
   if (rawVariants === undefined) return { base, variants: [] };
   if (!Array.isArray(rawVariants) || rawVariants.length === 0) return { error: 'variants must be a list of at least one { "id": …, …brief field overrides } object' };
   const variants: Variant[] = [];
@@ -208,7 +208,7 @@ export function briefsFromFeed(feedText: string, template: unknown, options: Fee
   }
   const available = `the feed's columns are ${quoteList(feed.columns)}`;
   if (!feed.columns.includes(skuColumn)) {
-    return fail('sku', `the feed has no ${preview(skuColumn)} column${suggestion(skuColumn, feed.columns)}; ${available}: add one, or name the SKU column with the skuColumn option`);
+    return fail('sku', `the feed has no ${preview(skuColumn)} column${suggestion(skuColumn, feed.columns)}; ${available}: add a column named sku (or rename the column that holds your SKUs to sku)`);
   }
   const unknown = used.filter((c) => !feed.columns.includes(c));
   if (unknown.length) {

@@ -103,7 +103,11 @@ export function buildPrompt(brief: Brief, feedback: readonly string[] = [], bran
   if (intent || audience) {
     sentences.push(`Made for ${[intent, audience && `an audience of ${audience}`].filter(Boolean).join(', ')}.`);
   }
-  if (notes.length) sentences.push(`Revision notes: ${notes.join(' ')}`);
+  if (notes.length) {
+    // A reviewer's note rarely ends a sentence ("more morning light"): end it, so it does not run into the next.
+    const said = notes.join(' ');
+    sentences.push(`Revision notes: ${said}${/[.!?]$/.test(said) ? '' : '.'}`);
+  }
   if (k.negatives) sentences.push(`Avoid: ${k.negatives}.`);
   const text = sentences.join(' ');
   const negative = k.negatives ?? '';

@@ -2,7 +2,7 @@
  * The command-line check of Darkroom's npm scripts (demo, server, benchmarks…): `--help` and
  * options they do not take are answered before any work starts.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 
 /** The options a script takes: `values` are followed by a value (or joined to it with `=`), `switches` stand alone. */
@@ -29,15 +29,30 @@ export function argProblem(takes: ScriptOptions, argv: readonly string[]): strin
   return undefined;
 }
 
+/** Whether `script` is the file node was started with (links resolved). */
+function isMainScript(script: string): boolean {
+  const real = (file: string) => {
+    try {
+      return realpathSync(file);
+    } catch {
+      return path.resolve(file);
+    }
+  };
+  return process.argv[1] !== undefined && real(process.argv[1]) === real(script);
+}
+
 /**
  * Checks a script's command line before it starts anything: `--help` or `-h` prints its usage
  * (the comment at the top of the script) and exits 0; an option it does not take, a value left
  * out or one bare argument too many exits 2 saying which. A benchmark runs for minutes and
  * writes bench/results, the provider smoke test spends money, the demo and the server start
  * processes: a typo must not start any of them on the defaults.
+ * Only the script node was started with checks: one benchmark imports another's helpers
+ * (pipeline-ideal runs the simulated-vendor worker's), and the command line is not theirs.
  * @param script the script's file (`import.meta.filename`)
  */
 export function checkArgs(script: string, takes: ScriptOptions, argv: readonly string[] = process.argv.slice(2)): void {
+  if (!isMainScript(script)) return;
   const usage = () => {
     const header = /^\/\*\*\n([\s\S]*?)\n \*\//.exec(readFileSync(script, 'utf8'))?.[1] ?? '';
     return header.split('\n').map((l) => l.replace(/^ \* ?/, '')).join('\n');

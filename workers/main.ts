@@ -19,7 +19,14 @@ import { checkArgs } from '../scripts/cli-args';
 checkArgs(import.meta.filename, {});
 
 async function main(): Promise<void> {
-  const config = parseConfig(process.env);
+  let config;
+  try {
+    config = parseConfig(process.env);
+  } catch (err) {
+    // A setting it cannot run with is said in one line, as the CLI says it, not as a stack.
+    console.error(`darkroom worker: cannot start: ${(err as Error).message}`);
+    process.exit(2);
+  }
   configureSharpForWorker();
   Runtime.install({
     shutdownSignals: ['SIGINT', 'SIGTERM'],

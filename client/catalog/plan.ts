@@ -91,7 +91,7 @@ function forecastText(p: CatalogPreview): string {
   const runs = plural(p.plan.runs.length, 'run');
   const lines: string[] = [];
   if (f.offline) {
-    lines.push(`forecast   ${usd(f.usd)} for ${runs}, a forecast with the offline generator (local, free): no provider key or endpoint is set in this shell (the list: darkroom --help)`);
+    lines.push(`forecast   ${usd(f.usd)} for ${runs}, a forecast with the offline generator (local, free): no provider key or endpoint is set in this shell (the list: README, Real providers)`);
   } else {
     const models = Object.entries(f.models).sort((a, b) => b[1] - a[1]).map(([m, n]) => `${m} ×${n}`).join(', ');
     lines.push(`forecast   ${usd(f.usd)} for ${runs} at catalog prices (${models}), routed with the provider keys set in this shell`);

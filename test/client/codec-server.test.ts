@@ -165,7 +165,7 @@ describe('the darkroom codec-server command', () => {
   it('refuses to start without DARKROOM_CODEC_KEYS, or with a bad origin', async () => {
     const err: string[] = [];
     expect(await main(['codec-server', '--port', '0'], {}, { out: () => {}, err: (s) => err.push(s) })).toBe(2);
-    expect(err.at(-1)).toBe('darkroom: darkroom codec-server: DARKROOM_CODEC_KEYS is not set; the codec server decrypts with the same keys as the workers');
+    expect(err.at(-1)).toBe('darkroom codec-server: DARKROOM_CODEC_KEYS is not set; the codec server decrypts with the same keys as the workers');
     expect(await main(['codec-server', '--cors-origin', 'localhost:8233'], { DARKROOM_CODEC_KEYS: keys }, { out: () => {}, err: (s) => err.push(s) })).toBe(2);
     expect(err.at(-1)).toContain('--cors-origin must be an http(s) origin such as http://localhost:8233');
   });

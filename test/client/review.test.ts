@@ -281,6 +281,7 @@ describe('darkroom CLI review commands: usage errors', () => {
   ])('%j exits 2 naming the problem', async (argv, message) => {
     const r = await run(...argv);
     expect(r.err).toMatch(message);
+    expect(r.err, 'says "darkroom" once').not.toMatch(/darkroom: darkroom/);
     expect(r.code).toBe(2);
   });
 

@@ -34,6 +34,12 @@ describe('Brief schema', () => {
     expect(fields).toEqual(expect.arrayContaining(['subject', 'channels[1]', 'brandColors[0]', 'candidates', 'approval', 'budgetUsd', 'chanels']));
     expect(r.issues.find((i) => i.field === 'channels[1]')!.message).toMatch(/unknown channel "tiktok".*instagram-square/);
     expect(r.issues.find((i) => i.field === 'brandColors[0]')!.message).toMatch(/hex colour/);
+    // A custom size out of range says so, rather than calling the channel unknown.
+    for (const id of ['custom-15x100', 'custom-8193x20']) {
+      const sized = parseBrief({ subject: 'a mug', channels: [id] });
+      expect(sized.ok).toBe(false);
+      if (!sized.ok) expect(sized.issues.find((i) => i.field === 'channels[0]')!.message).toBe(`custom channel "${id}" is out of range: each side must be 16 to 8192 px`);
+    }
     expect(r.issues.find((i) => i.field === 'chanels')!.message).toMatch(/not a brief field/);
   });
 

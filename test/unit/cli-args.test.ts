@@ -34,6 +34,18 @@ describe('the command lines of npm scripts (benchmarks, demo, server, worker, sm
     expect(typo.stdout, 'nothing ran').toBe('');
   });
 
+  it('a benchmark that imports another benchmark\'s helpers answers for itself', () => {
+    // pipeline-ideal imports the simulated-vendor worker, whose check used to refuse
+    // pipeline-ideal's own options and print the worker's usage.
+    const help = run('bench/pipeline-ideal.ts', '--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('--candidates');
+    expect(help.stdout).not.toContain('sim-worker');
+    const typo = run('bench/pipeline-ideal.ts', '--candidate', '25');
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toContain('bench/pipeline-ideal.ts: unknown option --candidate');
+  });
+
   it('so do the demo and the provider smoke test (which spends money)', () => {
     const help = run('scripts/demo.ts', '--help');
     expect(help.status).toBe(0);
@@ -60,5 +72,11 @@ describe('the command lines of npm scripts (benchmarks, demo, server, worker, sm
     expect(typo.status).toBe(2);
     expect(typo.stderr).toContain('workers/main.ts: unknown option --task-queue');
     expect(typo.stderr).not.toContain('cannot start');
+    // A setting it cannot take is one line naming it, exit 2, not a stack trace.
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+      cwd: ROOT, encoding: 'utf8', timeout: 30_000, env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', DARKROOM_HEARTBEAT_TIMEOUT: 'abc' },
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^darkroom worker: cannot start: invalid configuration: DARKROOM_HEARTBEAT_TIMEOUT /)]);
   });
 });

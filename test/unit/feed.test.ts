@@ -230,10 +230,10 @@ describe('template problems', () => {
     ]);
   });
 
-  it('stops the feed when it has no SKU column, pointing to skuColumn', () => {
+  it('stops the feed when it has no SKU column, saying to add one', () => {
     const plan = briefsFromFeed('code,name\nA,mug\n', { subject: 'a {name} product photo', channels: ['og-image'] });
     expect(plan.runs).toEqual([]);
-    expect(plan.errors).toEqual([{ line: 1, field: 'sku', message: expect.stringMatching(/no "sku" column.*"code", "name".*skuColumn/) }]);
+    expect(plan.errors).toEqual([{ line: 1, field: 'sku', message: expect.stringMatching(/no "sku" column.*"code", "name".*add a column named sku/) }]);
     const named = briefsFromFeed('code,name\nA,mug\n', { subject: 'a {name} product photo', channels: ['og-image'] }, { skuColumn: 'code' });
     expect(named.errors).toEqual([]);
     expect(named.runs.map((r) => r.sku)).toEqual(['A']);

@@ -40,6 +40,7 @@ describe('prompt knobs', () => {
     const revised = buildPrompt(full, ['Make the steam more visible.']);
     expect(revised.version).not.toBe(a.version);
     expect(revised.text).toContain('Revision notes: Make the steam more visible.');
+    expect(buildPrompt(full, ['more morning light']).text).toContain('Revision notes: more morning light. Avoid: text, people.');
     expect(a.text).toContain('Avoid: text, people.');
     expect(a.text).toContain('must clearly show steam');
     expect(a.negative).toBe('text, people');
