@@ -6,7 +6,7 @@
  */
 import type { CatalogCarry } from './catalog-state';
 import { fairnessWeightProblem } from './fairness';
-import { isObject } from './json';
+import { isObject, unreadableReason } from './json';
 import { blobKeyProblem } from './naming';
 import { jsonBytes, preview } from './text';
 
@@ -65,6 +65,8 @@ function intIn(field: string, v: unknown, min: number, max: number): CatalogInpu
 
 /** Every problem with a raw catalog input; empty when it can run. */
 export function catalogInputIssues(raw: unknown): CatalogInputIssue[] {
+  const unreadable = unreadableReason(raw);
+  if (unreadable) return [{ field: '(input)', message: `could not be read: ${unreadable}` }];
   if (!isObject(raw)) {
     return [{ field: '(input)', message: `must be an object such as {"catalogId":"spring","feedKey":"catalogs/spring/feed.csv","template":{…}} (got ${preview(raw, 60)})` }];
   }

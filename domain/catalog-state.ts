@@ -4,7 +4,7 @@
  * counters, so they can be read, and tested, without a server.
  */
 import type { FeedRun } from './feed';
-import { isObject } from './json';
+import { isObject, unreadableReason } from './json';
 import { clip, terminalSafe } from './text';
 import type { CatalogStatus } from './types';
 
@@ -71,6 +71,8 @@ const MAX_ROW_USD = 100_000;
  */
 export function checkRowEvent(raw: unknown): { ok: true; event: RowEvent } | { ok: false; reason: string } {
   const no = (reason: string) => ({ ok: false as const, reason });
+  const unreadable = unreadableReason(raw);
+  if (unreadable) return no(`the row event could not be read: ${unreadable}`);
   if (!isObject(raw)) return no('a row event must be an object such as {"workflowId":"catalog-spring/SKU-1","state":"done","costUsd":0.04}');
   const { workflowId, state, costUsd, reason, at } = raw;
   if (typeof workflowId !== 'string' || workflowId.length === 0 || workflowId.length > 1000) return no('workflowId must be the row\'s workflow id');

@@ -59,3 +59,27 @@ export function valueDepth(value: unknown, stopAfter: number = JSON_MAX_DEPTH): 
 
 /** A JSON object (not null, not an array): what most untrusted inputs must be before their fields are read. */
 export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The key of the marker temporal/payload-converter.cjs puts where a payload could not be read. */
+export const UNREADABLE_PAYLOAD_KEY = 'darkroomUnreadablePayload';
+
+/**
+ * Why a value that came in (a start's input, a signal's or an update's argument) could not be
+ * read, or undefined when it could: a payload in an encoding Darkroom does not read arrives as
+ * the converter's marker, and one sent as raw bytes (`binary/plain`) as a Uint8Array.
+ */
+export function unreadableReason(v: unknown): string | undefined {
+  // Not `instanceof Uint8Array`: in workflow code the bytes come from outside the sandbox's realm.
+  if (ArrayBuffer.isView(v)) return 'it is binary data (send JSON: json/plain)';
+  if (isObject(v) && typeof v[UNREADABLE_PAYLOAD_KEY] === 'string' && Object.keys(v).length === 1) return v[UNREADABLE_PAYLOAD_KEY];
+  return undefined;
+}
+
+/**
+ * `v`, or the marker when it could not be read: what workflow code hands an activity, which
+ * would otherwise receive bytes from a `binary/plain` input as an object of numbered keys.
+ */
+export function markUnreadable<T>(v: T): T | Record<string, string> {
+  const reason = unreadableReason(v);
+  return reason === undefined ? v : { [UNREADABLE_PAYLOAD_KEY]: reason };
+}

@@ -1,3 +1,4 @@
+import { unreadableReason } from './json';
 import { clip, hasControlChars, jsonBytes, preview } from './text';
 
 /**
@@ -123,6 +124,8 @@ function isStringArray(v: unknown): v is string[] {
  */
 export function checkDecision(input: unknown, ctx: ReviewContext): { ok: true; decision: ReviewDecision } | { ok: false; reason: string } {
   const no = (reason: string) => ({ ok: false as const, reason });
+  const unreadable = unreadableReason(input);
+  if (unreadable) return no(`the decision could not be read: ${unreadable}`);
   if (!ctx.awaiting) return no('this brief is not waiting for review');
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return no('a decision must be an object such as {"action":"approve","candidateIds":["r1-c01"]}');
   if (jsonBytes(input, MAX_DECISION_BYTES) > MAX_DECISION_BYTES) return no(`a decision may be at most ${MAX_DECISION_BYTES / 1024} KiB of JSON; this one is larger`);

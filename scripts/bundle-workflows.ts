@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { parseConfig } from '../domain/config';
-import { codecFromConfig, ENCRYPTING_FAILURE_CONVERTER_PATH } from '../temporal/codec';
+import { bundleConverters, codecFromConfig } from '../temporal/codec';
 import { WORKFLOWS_PATH } from '../workers/worker';
 
 const file = process.argv[2];
@@ -17,7 +17,7 @@ if (!file) {
 const encrypted = Boolean(codecFromConfig(parseConfig(process.env)));
 const { code } = await bundleWorkflowCode({
   workflowsPath: WORKFLOWS_PATH,
-  ...(encrypted ? { failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH } : {}),
+  ...bundleConverters(encrypted),
 });
 await writeFile(file, code);
 console.log(`workflows bundled to ${file}${encrypted ? ' (failures encrypted)' : ''}`);

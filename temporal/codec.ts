@@ -129,11 +129,23 @@ export function codecFromConfig(config: Pick<Config, 'DARKROOM_CODEC_KEYS'>): En
 /** The module whose `failureConverter` moves failure messages and stack traces into (encrypted) payloads. */
 export const ENCRYPTING_FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
 
+/** The module whose `payloadConverter` turns a payload it cannot read into a marker workflow code refuses, rather than an error that fails the workflow task forever. */
+export const READABLE_PAYLOAD_CONVERTER_PATH = fileURLToPath(new URL('./payload-converter.cjs', import.meta.url));
+
 /**
- * The data converter for clients and workers: with a codec, payloads are encrypted, and so are
- * failure messages and stack traces. A worker given a pre-built workflow bundle must have it
- * built with the same `failureConverterPath` for failures raised in workflow code.
+ * The converters a workflow bundle is built with, as a worker bundling for itself builds it from
+ * {@link darkroomDataConverter}: a pre-built bundle (DARKROOM_WORKFLOW_BUNDLE) must match.
  */
-export function darkroomDataConverter(codec: PayloadCodec | undefined): DataConverter | undefined {
-  return codec ? { payloadCodecs: [codec], failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH } : undefined;
+export function bundleConverters(encrypted: boolean): { payloadConverterPath: string; failureConverterPath?: string } {
+  return { payloadConverterPath: READABLE_PAYLOAD_CONVERTER_PATH, ...(encrypted ? { failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH } : {}) };
+}
+
+/**
+ * The data converter for clients and workers: payloads that cannot be read become a marker (see
+ * temporal/payload-converter.cjs); with a codec, payloads are encrypted, and so are failure
+ * messages and stack traces. A worker given a pre-built workflow bundle must have it built with
+ * the same converters ({@link bundleConverters}).
+ */
+export function darkroomDataConverter(codec: PayloadCodec | undefined): DataConverter {
+  return { ...bundleConverters(codec !== undefined), ...(codec ? { payloadCodecs: [codec] } : {}) };
 }

@@ -22,9 +22,10 @@ export interface DarkroomWorkerOptions {
   /** @default config.DARKROOM_TASK_QUEUE */
   taskQueue?: string;
   /**
-   * A pre-built bundle (tests build it once); otherwise the workflows are bundled at start. With
-   * DARKROOM_CODEC_KEYS, build it with `failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH`
-   * so failures raised in workflow code are encrypted too.
+   * A pre-built bundle (tests build it once); otherwise the workflows are bundled at start. Build
+   * it with `bundleConverters(encrypted)` (temporal/codec.ts): the payload converter that turns an
+   * unreadable signal or input into a refusal, and with DARKROOM_CODEC_KEYS the failure converter
+   * that encrypts failures raised in workflow code.
    */
   workflowBundle?: WorkerOptions['workflowBundle'];
   blobs?: BlobStore;

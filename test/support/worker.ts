@@ -3,7 +3,7 @@ import { parseConfig, type Config } from '../../domain/config';
 import type { BlobStore } from '../../activities/blob-store';
 import type { ProviderOverrides } from '../../activities/providers';
 import { createDarkroomWorker, WORKFLOWS_PATH } from '../../workers/worker';
-import { ENCRYPTING_FAILURE_CONVERTER_PATH } from '../../temporal/codec';
+import { bundleConverters } from '../../temporal/codec';
 import { testAddress } from './temporal';
 
 // Workers in tests log only errors: expected failures (bad briefs, killed workers) would drown the report.
@@ -15,6 +15,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function testWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
+    ...bundleConverters(false),
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
   });
   return bundle;
@@ -29,7 +30,7 @@ let encryptingBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function testEncryptingWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   encryptingBundle ??= bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
-    failureConverterPath: ENCRYPTING_FAILURE_CONVERTER_PATH,
+    ...bundleConverters(true),
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
   });
   return encryptingBundle;

@@ -3,6 +3,7 @@
  * gets a bounded, non-retryable answer, and nothing it sends can wedge a brief or a catalog.
  */
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,6 +184,54 @@ describe('hostile input on the workflow doors', () => {
       const cancelled = await big.result();
       expect(cancelled.outcome).toBe('cancelled');
       await expectCleanHistory(big);
+    });
+  });
+
+  it('a start or a signal whose payload Darkroom cannot read is refused by name, not a workflow task failing forever', async () => {
+    // What `temporal workflow start/signal --input-meta encoding=made/up` sends: the SDK's own
+    // converter threw on it before any Darkroom code ran, on every retry of the workflow task.
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    const payload = (encoding: string, data: string) => ({ metadata: { encoding: bytes(encoding) }, data: bytes(data) });
+    const namespace = client.options.namespace;
+    const taskQueue = uniqueTaskQueue('hostile-encoding');
+    const rawStart = async (type: string, p: ReturnType<typeof payload>) => {
+      const workflowId = uniqueWorkflowId(`hostile-enc-${type}`);
+      await client.workflowService.startWorkflowExecution({
+        namespace, workflowId, workflowType: { name: type }, taskQueue: { name: taskQueue }, input: { payloads: [p] }, identity: 'hostile-test', requestId: randomUUID(),
+      });
+      return client.workflow.getHandle(workflowId);
+    };
+    const rawSignal = (workflowId: string, signalName: string, p: ReturnType<typeof payload>) => client.workflowService.signalWorkflowExecution({
+      namespace, workflowExecution: { workflowId }, signalName, input: { payloads: [p] }, identity: 'hostile-test', requestId: randomUUID(),
+    });
+    await withWorker({ taskQueue, dataDir: testDataDir('hostile-encoding') }, async () => {
+      for (const [type, p, failureType, why] of [
+        ['briefWorkflow', payload('made/up', '"x"'), 'InvalidBrief', 'encoding "made/up" is not one Darkroom reads'],
+        ['briefWorkflow', payload('json/plain', '{"subject": '), 'InvalidBrief', 'not valid JSON'],
+        ['briefWorkflow', payload('binary/plain', 'abc'), 'InvalidBrief', 'binary data'],
+        ['catalogWorkflow', payload('made/up', '{}'), 'InvalidCatalog', 'encoding "made/up"'],
+      ] as const) {
+        const handle = await rawStart(type, p);
+        const failure = await failureOf(handle);
+        expect(failure.type).toBe(failureType);
+        expect(failure.nonRetryable).toBe(true);
+        expect(failure.message).toContain('could not be read');
+        expect(failure.message).toContain(why);
+        await expectCleanHistory(handle);
+      }
+      const handle = await client.workflow.start('briefWorkflow', { taskQueue, workflowId: uniqueWorkflowId('hostile-enc-review'), args: [testBrief({ candidates: 2, approval: 'human' })] });
+      const s = await waitForStatus(handle, awaitingRound(1), 'review');
+      const pick = s.review!.candidates[0]!.id;
+      await rawSignal(handle.workflowId, 'approve', payload('made/up', JSON.stringify({ candidateIds: [pick] })));
+      await rawSignal(handle.workflowId, 'reject', payload('json/plain', '{"reason": "no'));
+      const ignored = await waitForStatus(handle, (st) => (st.review?.ignoredSignals.length ?? 0) === 2, 'both signals recorded as ignored');
+      expect(ignored.review!.ignoredSignals.map((i) => i.reason)).toEqual([
+        expect.stringMatching(/^the decision could not be read: its encoding "made\/up"/),
+        expect.stringMatching(/^the decision could not be read: it is marked json\/plain but is not valid JSON/),
+      ]);
+      await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', candidateIds: [pick] }] });
+      expect((await handle.result()).outcome).toBe('published');
+      await expectCleanHistory(handle);
     });
   });
 

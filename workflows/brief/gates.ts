@@ -2,6 +2,7 @@ import { ApplicationFailure, condition, upsertSearchAttributes, type ActivityFai
 import type { BriefInput } from '../../domain/brief';
 import { formatDuration } from '../../domain/duration';
 import { Failure } from '../../domain/failures';
+import { markUnreadable } from '../../domain/json';
 import type { BuiltPrompt } from '../../domain/prompt';
 import type { PreparedBrief } from '../../domain/types';
 import { SA } from '../messages';
@@ -16,7 +17,7 @@ export async function validate(run: BriefRun, input: BriefInput): Promise<Prepar
   upsertSearchAttributes([{ key: SA.stage, value: 'validating' }, { key: SA.awaitingReview, value: false }]);
   let plan: PreparedBrief;
   try {
-    plan = await prepareBriefStep()({ raw: input, workflowId: run.workflowId });
+    plan = await prepareBriefStep()({ raw: markUnreadable(input), workflowId: run.workflowId });
   } catch (err) {
     // Bad input fails the brief itself, with the fields named, not as an activity that gave up.
     const type = failureType(err);

@@ -2,6 +2,7 @@ import {
   ActivityFailure, ApplicationFailure, CancellationScope, getExternalWorkflowHandle, log, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import { Failure } from '../../domain/failures';
+import { isObject, unreadableReason } from '../../domain/json';
 import { hasControlChars, jsonBytes } from '../../domain/text';
 import {
   checkDecision, MAX_DECISION_BYTES, recordIgnoredSignal, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord,
@@ -221,7 +222,8 @@ export function startRun(): BriefRun {
   );
   // Signals cannot answer back: a bad one is recorded in status and the manifest, then ignored.
   const onSignal = (name: ReviewDecision['action']) => (payload: unknown) => {
-    const raw = payload && typeof payload === 'object' && !Array.isArray(payload) ? { ...payload, action: name } : payload;
+    // An unreadable payload stays the converter's marker, so the check says why.
+    const raw = isObject(payload) && unreadableReason(payload) === undefined ? { ...payload, action: name } : payload;
     const r = run.check(raw);
     if (r.ok) {
       run.pending.push({ decision: r.decision, via: 'signal' });
@@ -242,6 +244,8 @@ export function startRun(): BriefRun {
     validator: (req: unknown) => {
       const waiting = run.status.awaitingBudget;
       if (!waiting) throw new Error('this brief is not waiting for a budget');
+      const unreadable = unreadableReason(req);
+      if (unreadable) throw new Error(`the budget raise could not be read: ${unreadable}`);
       if (req === null || typeof req !== 'object' || Array.isArray(req)) throw new Error('a budget raise must be an object such as {"budgetUsd": 5}');
       const { budgetUsd, reviewer } = req as { budgetUsd?: unknown; reviewer?: unknown };
       if (typeof budgetUsd !== 'number' || !(budgetUsd >= waiting.forecastUsd) || budgetUsd > MAX_RAISED_BUDGET) {
