@@ -89,9 +89,15 @@ async function main(): Promise<number> {
       const { handle, workflowId } = await startBrief(client, brief, config.DARKROOM_TASK_QUEUE);
       let lastStage = '';
       try {
+        let toldReviewer = false;
         return await followBrief(handle, (s) => {
           if (s.stage !== lastStage) say(`  ${workflowId}  ${statusLine(s)}`);
           lastStage = s.stage;
+          // A brief with "approval": "human" waits for a person: say how to decide, once.
+          if (s.review?.awaiting && !toldReviewer) {
+            toldReviewer = true;
+            say(`  ${workflowId}  waiting for your decision: npx darkroom review show ${workflowId}, then npx darkroom approve ${workflowId} <candidate> (or npx darkroom review for the web page)`);
+          }
         });
       } catch (err) {
         say(`✘ ${workflowId} failed: ${describeFailure(err)}`);
