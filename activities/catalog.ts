@@ -8,7 +8,7 @@ import type { Manifest } from '../domain/types';
 import type { Client } from '@temporalio/client';
 import { BlobNotFoundError, BlobTooLargeError, InvalidBlobKeyError, UnsafeBlobError, type BlobStore } from './blob-store';
 import { Failure } from '../domain/failures';
-import { clip } from '../domain/text';
+import { clip, decodeUtf8 } from '../domain/text';
 import type { ProviderRegistry } from './providers';
 import { instrumentActivities, Metrics } from './metrics';
 import { postWebhook } from './webhook';
@@ -69,8 +69,9 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
 
   /** The stored feed, or a non-retryable InvalidCatalog when there is none to read: a retry would not find one either. */
   async function readFeed(feedKey: string): Promise<string> {
+    let bytes: Buffer;
     try {
-      return (await blobs.get(feedKey)).toString('utf8');
+      bytes = await blobs.get(feedKey);
     } catch (err) {
       if (err instanceof BlobNotFoundError || err instanceof InvalidBlobKeyError || err instanceof UnsafeBlobError || err instanceof BlobTooLargeError) {
         const why = err instanceof BlobNotFoundError ? 'no feed is stored there' : err instanceof BlobTooLargeError ? clip(err.message, 200) : clip(err.reason, 200);
@@ -82,6 +83,15 @@ export function createCatalogActivities(deps: { blobs: BlobStore; providers: Pro
       }
       throw err;
     }
+    const text = decodeUtf8(bytes);
+    if (!text.ok) {
+      throw ApplicationFailure.create({
+        message: `feedKey ${clip(JSON.stringify(feedKey), 120)}: the feed is not UTF-8 text (line ${text.line} has a byte that is not): save it as UTF-8 and store it again`,
+        type: Failure.InvalidCatalog,
+        nonRetryable: true,
+      });
+    }
+    return text.text;
   }
 
   return instrumentActivities(heartbeating({

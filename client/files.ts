@@ -5,7 +5,7 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { clip } from '../domain/text';
+import { clip, decodeUtf8 } from '../domain/text';
 import { CliError } from './errors';
 
 const MiB = 1024 * 1024;
@@ -42,14 +42,17 @@ function kindOf(stat: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlock
 
 /**
  * The text of a regular file no larger than `kind.maxBytes`, as UTF-8. Anything else is a
- * {@link CliError} (exit 2) naming the path: missing, a directory, a FIFO or device, too large.
+ * {@link CliError} (exit 2) naming the path: missing, a directory, a FIFO or device, too large,
+ * not UTF-8 (naming the line).
  *
  * The file is opened with O_NONBLOCK, so opening a FIFO with no writer returns at once, and
  * then checked with fstat on the open descriptor, so what is read is what was checked. The read
  * stops past the limit even if the file grows after the check.
  */
 export async function readInputFile(file: string, kind: InputFileKind): Promise<string> {
-  return (await readInputBytes(file, kind)).toString('utf8');
+  const text = decodeUtf8(await readInputBytes(file, kind));
+  if (!text.ok) throw new CliError(`${kind.what} ${shownPath(file)} is not UTF-8 text (line ${text.line} has a byte that is not): save it as UTF-8 (in Excel, "CSV UTF-8")`);
+  return text.text;
 }
 
 /** The bytes of a regular file no larger than `kind.maxBytes`, under the rules of {@link readInputFile}. */

@@ -129,3 +129,20 @@ export function wholeWordsSource(phrases: readonly string[], options: { hyphens?
   const bodies = phrases.map((p) => p.trim().split(split).map(escapeRegExp).join(gap));
   return `(?<![\\p{L}\\p{N}])(?:${bodies.join('|')})(?![\\p{L}\\p{N}])`;
 }
+
+/**
+ * `bytes` as UTF-8 text, or the line of the first byte sequence that is not UTF-8. Decoding
+ * such a file anyway would turn "café" from a Latin-1 spreadsheet export into "caf�" in every
+ * prompt and report without a word; a file saved in another encoding is refused, by line.
+ */
+export function decodeUtf8(bytes: Uint8Array): { ok: true; text: string } | { ok: false; line: number } {
+  try {
+    return { ok: true, text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes) };
+  } catch {
+    const lossy = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+    const at = lossy.indexOf('\uFFFD');
+    let line = 1;
+    for (let i = 0; i < at; i++) if (lossy.charCodeAt(i) === 10) line++;
+    return { ok: false, line };
+  }
+}

@@ -151,6 +151,12 @@ describe('darkroom catalog commands on a real dev server', () => {
     const empty = await run('catalog', 'start', file('empty.csv', ''), '--template', template, '--id', catalogId);
     expect(empty.code).toBe(2);
     expect(empty.err).toMatch(/feed .*empty\.csv is empty/);
+    // A feed saved as Latin-1 (a spreadsheet's plain "CSV") is refused by line, not read as "caf\uFFFD".
+    const latin1 = path.join(dataDir, 'latin1.csv');
+    writeFileSync(latin1, Buffer.concat([Buffer.from('sku,name,color,hex\r\nSKU-0001,"tote",oat,#D8C8A8\r\nSKU-0002,"caf'), Buffer.from([0xe9]), Buffer.from(' tote",oat,#D8C8A8\r\n')]));
+    const notUtf8 = await run('catalog', 'start', latin1, '--template', template, '--id', catalogId, '--dry-run');
+    expect(notUtf8.code).toBe(2);
+    expect(notUtf8.err).toContain(`feed file ${latin1} is not UTF-8 text (line 3 has a byte that is not)`);
     expect((await run('catalog', 'start', feed, '--id', catalogId)).err).toContain('missing --template');
     expect((await run('catalog', 'start', feed, '--template', template, '--window', '0')).code).toBe(2);
     for (const weight of ['0', '-1', 'lots', '5000', '']) {

@@ -12,7 +12,7 @@ import {
 } from '../../domain/feed';
 import { hash16, stableStringify } from '../../domain/hash';
 import { buildPrompt, scorePrompt } from '../../domain/prompt';
-import { CONTROL_CHARS } from '../../domain/text';
+import { CONTROL_CHARS, decodeUtf8 } from '../../domain/text';
 
 const example = (name: string) => readFileSync(new URL(`../../examples/catalog/${name}`, import.meta.url), 'utf8');
 
@@ -433,5 +433,15 @@ describe('hostile feeds', () => {
     const plan = briefsFromFeed('sku,name,\u001b[2J,\u001b[2J\nA\u001b]0;x\u0007,mug\u001b,a,b\n', small);
     for (const e of plan.errors) expect(`${e.sku ?? ''} ${e.field} ${e.message}`).not.toMatch(CONTROL_CHARS);
     expect(plan.errors.map((e) => e.field)).toEqual(expect.arrayContaining(['header', 'subject', 'sku']));
+  });
+});
+
+describe('feed bytes', () => {
+  it('decodes UTF-8 as it is (a BOM kept for the parser) and names the line of the first byte that is not', () => {
+    const utf8 = new TextEncoder().encode('\uFEFFsku,name\nA,café\n');
+    expect(decodeUtf8(utf8)).toEqual({ ok: true, text: '\uFEFFsku,name\nA,café\n' });
+    const latin1 = Uint8Array.from([...new TextEncoder().encode('sku,name\nA,mug\nB,caf'), 0xe9, 0x0a]);
+    expect(decodeUtf8(latin1)).toEqual({ ok: false, line: 3 });
+    expect(decodeUtf8(Uint8Array.from([0xff]))).toEqual({ ok: false, line: 1 });
   });
 });
