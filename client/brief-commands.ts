@@ -6,7 +6,7 @@ import { localReferencePaths } from '../activities/references';
 import { readBriefFile } from './brief-file';
 import { uploadBriefReferences } from './references';
 import { withStoredBrand } from './brands';
-import { describeFailure, followBrief, startBrief, type BriefHandle } from './briefs';
+import { describeFailure, failingTaskNote, followBrief, startBrief, type BriefHandle } from './briefs';
 import type { Command, CommandContext } from './commands';
 import { uiWorkflow } from './links';
 import { manifestSummary, statusBlock, statusLine, type Io } from './render';
@@ -58,11 +58,12 @@ async function status(ctx: CommandContext): Promise<number> {
   const handle = client.workflow.getHandle(id);
   const d = await handle.describe();
   const ended = !['RUNNING', 'CONTINUED_AS_NEW'].includes(d.status.name);
-  // A closed workflow answers a query only through a worker replaying it: don't wait long for one.
-  const s = await client.withDeadline(Date.now() + (ended ? 3000 : 15_000), () => handle.query(statusQuery)).catch(() => undefined);
+  const stuck = await failingTaskNote(handle, d);
+  // A closed workflow answers a query only through a worker replaying it, and a stuck one not at all: don't wait long.
+  const s = await client.withDeadline(Date.now() + (ended || stuck ? 3000 : 15_000), () => handle.query(statusQuery)).catch(() => undefined);
   const failure = ended && d.status.name !== 'COMPLETED' ? await handle.result().then(() => undefined, (err: unknown) => describeFailure(err)) : undefined;
-  if (json) io.out(JSON.stringify({ workflowId: id, temporalStatus: d.status.name, ...(failure ? { failure } : {}), status: s }, null, 2));
-  else io.out(`temporal   ${d.status.name} (started ${d.startTime.toISOString()})${failure ? `\nfailure    ${failure}` : ''}\n${s ? statusBlock(s) : ''}`);
+  if (json) io.out(JSON.stringify({ workflowId: id, temporalStatus: d.status.name, ...(failure ? { failure } : {}), ...(stuck ? { stuck } : {}), status: s }, null, 2));
+  else io.out(`temporal   ${d.status.name} (started ${d.startTime.toISOString()})${failure ? `\nfailure    ${failure}` : ''}${stuck ? `\nstuck      ${stuck}` : ''}\n${s ? statusBlock(s) : ''}`);
   return 0;
 }
 

@@ -1,5 +1,5 @@
 import {
-  WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle,
+  WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowExecutionDescription, type WorkflowHandle,
 } from '@temporalio/client';
 import {
   ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, TemporalFailure, TerminatedFailure, TimeoutFailure,
@@ -7,7 +7,7 @@ import {
 import type { Brief } from '../domain/brief';
 import { SINGLE_BRIEFS_FAIRNESS_KEY } from '../domain/fairness';
 import { Failure } from '../domain/failures';
-import { clip } from '../domain/text';
+import { clip, terminalSafe } from '../domain/text';
 import { briefWorkflowId } from '../domain/naming';
 import type { BriefStatus, Manifest } from '../domain/types';
 import { briefDetails, briefSummary } from '../domain/webhooks';
@@ -184,4 +184,25 @@ export function describeUnexpected(err: unknown, debug: boolean): string {
   const text = err instanceof Error ? `${err.name && err.name !== 'Error' ? `${err.name}: ` : ''}${err.message}` : String(err);
   const line = clip(text.replace(/\s*\n\s*/g, ' '), MAX_MESSAGE);
   return `darkroom: unexpected error: ${line}${debug ? stack : ' (run with DARKROOM_DEBUG=1 for the details)'}`;
+}
+
+/**
+ * When a running workflow's task keeps failing — its code throws on replay, or no worker has it
+ * (a new deployment without that workflow, a bundle built without a converter) — it cannot move
+ * and its `status` query fails too: one line saying so, with the last failure's message, for
+ * `darkroom status` and `darkroom catalog status`. Undefined when its task is not failing.
+ */
+export async function failingTaskNote(handle: WorkflowHandle, description?: WorkflowExecutionDescription): Promise<string | undefined> {
+  const d = description ?? (await handle.describe());
+  const attempt = d.raw.pendingWorkflowTask?.attempt ?? 0;
+  if (d.status.name !== 'RUNNING' || attempt < 2) return undefined;
+  let message = "see the worker's log";
+  try {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const failed = events.findLast((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure?.message;
+    if (failed) message = clip(terminalSafe(failed, { singleLine: true }), 300);
+  } catch {
+    // The history could not be read: the count alone still says what is wrong.
+  }
+  return `its workflow task has failed ${attempt - 1} time${attempt > 2 ? 's' : ''} and is retried until a worker can run it: ${message} — temporal workflow show --workflow-id ${handle.workflowId} has the failures; a worker on the right code, or temporal workflow reset, moves it on`;
 }

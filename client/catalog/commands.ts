@@ -13,6 +13,7 @@ import { catalogPriority } from '../../domain/fairness';
 import type { CatalogStatus } from '../../domain/types';
 import type { CatalogInput, catalogWorkflow } from '../../workflows/catalog';
 import { cancelCatalogSignal, pauseSignal, resumeSignal, retryFailedSignal, SA } from '../../workflows/messages';
+import { failingTaskNote } from '../briefs';
 import type { Command, CommandContext } from '../commands';
 import { CliError } from '../errors';
 import { uploadFeedReferences } from '../references';
@@ -108,6 +109,8 @@ async function status(ctx: CommandContext, catalogId: string): Promise<number> {
   const watch = !json && (values.watch || (io.interactive && io.live !== undefined));
   if (found.running && watch) return await watchCatalog(client, catalogId, found, blobs, io);
   if (found.running) {
+    const stuck = await failingTaskNote(client.workflow.getHandle(found.workflowId), found.description);
+    if (stuck) throw new CliError(`catalog ${catalogId} (workflow ${found.workflowId}): ${stuck}`, 1);
     let s: CatalogStatus;
     try {
       s = await queryStatus(client, found.workflowId);

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../client/cli';
 import { CONTROL_CHARS } from '../../domain/text';
 import { startFakeOpenAI } from '../providers/fake-openai';
-import { testBrief } from '../support/briefs';
-import { closeTestConnection, testAddress, testDataDir, uniqueTaskQueue } from '../support/temporal';
+import { testBrief, waitFor } from '../support/briefs';
+import { closeTestConnection, testAddress, testConnection, testDataDir, uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal';
 import { testWorkflowBundle, withWorker } from '../support/worker';
 
 const KEY = 'sk-test-darkroom-failure-0123456789';
@@ -62,4 +62,25 @@ describe('a brief whose named model fails', () => {
       await fake.close();
     }
   });
+
+  it('says when a workflow task keeps failing, with its failure, rather than a bare RUNNING', async () => {
+    const taskQueue = uniqueTaskQueue('stuck-cli');
+    const dataDir = testDataDir('stuck-cli');
+    const env = { TEMPORAL_ADDRESS: testAddress(), DARKROOM_TASK_QUEUE: taskQueue, DARKROOM_DATA_DIR: dataDir };
+    const client = await testConnection();
+    await withWorker({ taskQueue, dataDir }, async () => {
+      // A workflow type no worker has: its first task fails, and is retried until one does.
+      const handle = await client.workflow.start('noSuchWorkflow', { taskQueue, workflowId: uniqueWorkflowId('stuck'), args: [] });
+      try {
+        await waitFor('the task to fail', async () => (((await handle.describe()).raw.pendingWorkflowTask?.attempt ?? 0) >= 2 ? true : undefined));
+        const out: string[] = [];
+        const code = await main(['status', handle.workflowId], env, { out: (s) => out.push(s), err: () => undefined });
+        expect(code).toBe(0);
+        expect(out.join('\n')).toMatch(/^temporal {3}RUNNING .*\nstuck {6}its workflow task has failed \d+ times? and is retried until a worker can run it: .*noSuchWorkflow/s);
+      } finally {
+        await handle.terminate('test done');
+      }
+    });
+  });
 });
+
