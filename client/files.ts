@@ -51,7 +51,7 @@ function kindOf(stat: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlock
  */
 export async function readInputFile(file: string, kind: InputFileKind): Promise<string> {
   const text = decodeUtf8(await readInputBytes(file, kind));
-  if (!text.ok) throw new CliError(`${kind.what} ${shownPath(file)} is not UTF-8 text (line ${text.line} has a byte that is not): save it as UTF-8 (in Excel, "CSV UTF-8")`);
+  if (!text.ok) throw new CliError(`${kind.what} ${shownPath(file)} is not UTF-8 text (line ${text.line} has a byte that is not): save it as UTF-8${kind === FEED_FILE ? ' (in a spreadsheet: "CSV UTF-8")' : ''}`);
   return text.text;
 }
 
