@@ -50,6 +50,12 @@ describe('a brief whose named model fails', () => {
       expect(result.code).toBe(1);
       expect(result.err).toContain(failed);
 
+      // An id no workflow has is bad input, as `status` says it: exit 2, not "failed".
+      const unknown = await run('result', `${workflowId}-nope`);
+      expect(unknown.code).toBe(2);
+      expect(unknown.err).toContain(`no workflow ${workflowId}-nope in namespace`);
+      expect(unknown.err).not.toContain('failed');
+
       const status = await run('status', workflowId);
       expect(status.code).toBe(0);
       expect(status.out).toMatch(/^temporal {3}FAILED /);
