@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CHANNEL_IDS, CUSTOM_SIDE, resolveChannel } from './channels';
 import { parseDuration } from './duration';
-import { unreadableReason } from './json';
+import { isObject, unreadableReason } from './json';
 import { MAX_STYLE_REFERENCES, referenceSourceProblem } from './references';
 import { DEADLINE_POLICIES } from './review';
 import { clip, CONTROL_CHARS, preview, terminalSafe } from './text';
@@ -267,7 +267,7 @@ export type ParseBriefResult = { ok: true; brief: Brief } | { ok: false; issues:
 export function parseBrief(input: unknown): ParseBriefResult {
   const unreadable = unreadableReason(input);
   if (unreadable) return { ok: false, issues: [{ field: '(brief)', message: `could not be read: ${unreadable}` }] };
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+  if (!isObject(input)) {
     return { ok: false, issues: [{ field: '(brief)', message: 'must be a JSON object' }] };
   }
   const result = BriefSchema.safeParse(input, { reportInput: true });

@@ -4,7 +4,7 @@
  * given and fails at once, naming each field, instead of failing its workflow task forever.
  * Pure: the workflow runs it.
  */
-import type { CatalogCarry } from './catalog-state';
+import { freshProgress, isDateTime, ROW_STATES, type CatalogCarry } from './catalog-state';
 import { fairnessWeightProblem } from './fairness';
 import { isObject, unreadableReason } from './json';
 import { blobKeyProblem } from './naming';
@@ -54,12 +54,19 @@ const CATALOG_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
 /** The template travels in every run's input; a few KB is plenty. */
 export const MAX_TEMPLATE_BYTES = 64 * 1024;
 
-
-function intIn(field: string, v: unknown, min: number, max: number): CatalogInputIssue | undefined {
-  if (v === undefined) return undefined;
+/** A whole number from `min` to `max`; absent is fine unless `required`. */
+function intIn(field: string, v: unknown, min: number, max: number, required = false): CatalogInputIssue | undefined {
+  if (v === undefined && !required) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     return { field, message: `must be a whole number from ${min} to ${max} (got ${preview(v, 40)})` };
   }
+  return undefined;
+}
+
+/** A number of dollars, 0 or more; absent is fine unless `required`. */
+function dollarsIn(field: string, v: unknown, required = false): CatalogInputIssue | undefined {
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return { field, message: `must be a number of dollars, 0 or more (got ${preview(v, 40)})` };
   return undefined;
 }
 
@@ -82,9 +89,7 @@ export function catalogInputIssues(raw: unknown): CatalogInputIssue[] {
   add(intIn('window', raw.window, 1, 100));
   add(intIn('rowsPerRun', raw.rowsPerRun, 5, 100_000));
   add(intIn('reconcileEveryMs', raw.reconcileEveryMs, 1000, 7 * 24 * 3_600_000));
-  if (raw.budgetUsd !== undefined && (typeof raw.budgetUsd !== 'number' || !Number.isFinite(raw.budgetUsd) || raw.budgetUsd < 0)) {
-    add({ field: 'budgetUsd', message: `must be a number of dollars, 0 or more (got ${preview(raw.budgetUsd, 40)})` });
-  }
+  add(dollarsIn('budgetUsd', raw.budgetUsd));
   const weightProblem = raw.fairnessWeight === undefined ? undefined : fairnessWeightProblem(raw.fairnessWeight);
   if (weightProblem) add({ field: 'fairnessWeight', message: `${weightProblem} (got ${preview(raw.fairnessWeight, 40)})` });
   if (raw.carry !== undefined) {
@@ -94,8 +99,7 @@ export function catalogInputIssues(raw: unknown): CatalogInputIssue[] {
   return issues;
 }
 
-const COUNT_KEYS = ['pending', 'running', 'awaitingReview', 'done', 'failed', 'rejected', 'skipped'] as const;
-const ROW_STATES: readonly string[] = ['done', 'failed', 'rejected', 'awaiting-review', 'skipped', 'cancelled'];
+const COUNT_KEYS = Object.keys(freshProgress().counts);
 const MAX_ROWS = 10_000_000;
 
 /**
@@ -106,10 +110,10 @@ const MAX_ROWS = 10_000_000;
 function carryProblem(carry: unknown): CatalogInputIssue | undefined {
   const at = (field: string, message: string): CatalogInputIssue => ({ field: `carry${field}`, message });
   if (!isObject(carry)) return at('', `must be an object (got ${preview(carry, 40)})`);
-  const whole = (field: string, v: unknown, max = MAX_ROWS) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? undefined : at(field, `must be a whole number from 0 to ${max} (got ${preview(v, 40)})`));
-  const dollars = (field: string, v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? undefined : at(field, `must be a number of dollars, 0 or more (got ${preview(v, 40)})`));
+  const whole = (field: string, v: unknown) => intIn(`carry${field}`, v, 0, MAX_ROWS, true);
+  const dollars = (field: string, v: unknown) => dollarsIn(`carry${field}`, v, true);
   const text = (field: string, v: unknown, max = 1000) => (typeof v === 'string' && v.length <= max ? undefined : at(field, `must be text of at most ${max} characters (got ${preview(v, 40)})`));
-  const date = (field: string, v: unknown) => (typeof v === 'string' && v.length <= 40 && !Number.isNaN(Date.parse(v)) ? undefined : at(field, `must be an ISO date-time (got ${preview(v, 40)})`));
+  const date = (field: string, v: unknown) => (isDateTime(v) ? undefined : at(field, `must be an ISO date-time (got ${preview(v, 40)})`));
   const flag = (field: string, v: unknown) => (typeof v === 'boolean' ? undefined : at(field, `must be true or false (got ${preview(v, 40)})`));
   const indexes = (field: string, v: unknown) => {
     if (!Array.isArray(v) || v.length > MAX_ROWS) return at(field, `must be a list of plan indexes (got ${preview(v, 40)})`);
@@ -150,7 +154,7 @@ function carryProblem(carry: unknown): CatalogInputIssue | undefined {
     const field = `.unsaved[${i}]`;
     if (!isObject(r)) return at(field, `must be a row result (got ${preview(r, 40)})`);
     const p = whole(`${field}.index`, r.index) ?? text(`${field}.workflowId`, r.workflowId) ?? text(`${field}.sku`, r.sku)
-      ?? (typeof r.state === 'string' && ROW_STATES.includes(r.state) ? undefined : at(`${field}.state`, `must be one of ${ROW_STATES.join(', ')} (got ${preview(r.state, 40)})`))
+      ?? (typeof r.state === 'string' && (ROW_STATES as readonly string[]).includes(r.state) ? undefined : at(`${field}.state`, `must be one of ${ROW_STATES.join(', ')} (got ${preview(r.state, 40)})`))
       ?? dollars(`${field}.costUsd`, r.costUsd) ?? date(`${field}.at`, r.at)
       ?? (r.reason === undefined ? undefined : text(`${field}.reason`, r.reason, 2000));
     if (p) return p;

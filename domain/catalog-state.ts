@@ -5,10 +5,13 @@
  */
 import type { FeedRun } from './feed';
 import { isObject, unreadableReason } from './json';
+import { MAX_RAISED_BUDGET_USD } from './review';
 import { clip, terminalSafe } from './text';
 import type { CatalogStatus } from './types';
 
-export type RowState = 'done' | 'failed' | 'rejected' | 'awaiting-review' | 'skipped' | 'cancelled';
+/** Every state a row's result may record. */
+export const ROW_STATES = ['done', 'failed', 'rejected', 'awaiting-review', 'skipped', 'cancelled'] as const;
+export type RowState = (typeof ROW_STATES)[number];
 
 /** What the catalog learned about one row; flushed to the blob store in batches. */
 export interface RowResult {
@@ -61,8 +64,11 @@ export interface RowEvent {
 const ROW_EVENT_STATES: readonly RowEvent['state'][] = ['awaiting-review', 'done', 'failed', 'rejected'];
 /** A row's reason is shown in the report and the status; longer ones are cut. */
 const MAX_ROW_REASON = 500;
-/** More than any one brief may spend (a raised budget is capped at $100,000). */
-const MAX_ROW_USD = 100_000;
+
+/** A worker-clock time as rows and plans record it: an ISO date-time, in a bounded string. */
+export function isDateTime(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= 40 && !Number.isNaN(Date.parse(v));
+}
 
 /**
  * A `catalogRow` signal as the catalog may take it, or why not. Briefs send these, but anyone
@@ -77,9 +83,9 @@ export function checkRowEvent(raw: unknown): { ok: true; event: RowEvent } | { o
   const { workflowId, state, costUsd, reason, at } = raw;
   if (typeof workflowId !== 'string' || workflowId.length === 0 || workflowId.length > 1000) return no('workflowId must be the row\'s workflow id');
   if (typeof state !== 'string' || !(ROW_EVENT_STATES as readonly string[]).includes(state)) return no(`state must be one of ${ROW_EVENT_STATES.join(', ')}`);
-  if (typeof costUsd !== 'number' || !Number.isFinite(costUsd) || costUsd < 0 || costUsd > MAX_ROW_USD) return no(`costUsd must be a number of dollars from 0 to ${MAX_ROW_USD}`);
+  if (typeof costUsd !== 'number' || !Number.isFinite(costUsd) || costUsd < 0 || costUsd > MAX_RAISED_BUDGET_USD) return no(`costUsd must be a number of dollars from 0 to ${MAX_RAISED_BUDGET_USD}`);
   if (reason !== undefined && typeof reason !== 'string') return no('reason must be text');
-  if (at !== undefined && (typeof at !== 'string' || at.length > 40 || Number.isNaN(Date.parse(at)))) return no('at must be an ISO date-time');
+  if (at !== undefined && !isDateTime(at)) return no('at must be an ISO date-time');
   const event: RowEvent = { workflowId, state: state as RowEvent['state'], costUsd };
   if (reason !== undefined) event.reason = clip(reason, MAX_ROW_REASON);
   if (at !== undefined) event.at = at;

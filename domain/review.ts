@@ -1,4 +1,4 @@
-import { unreadableReason } from './json';
+import { isObject, unreadableReason } from './json';
 import { clip, hasControlChars, jsonBytes, preview } from './text';
 
 /**
@@ -79,6 +79,8 @@ export interface ReviewContext {
 }
 
 const MAX_TEXT = 2000;
+/** Largest budget a person may raise a brief to, in USD: more than any one brief may spend. */
+export const MAX_RAISED_BUDGET_USD = 100_000;
 /** Largest decision accepted, as JSON: a reviewer's decision is a few ids and a sentence or two. */
 export const MAX_DECISION_BYTES = 16 * 1024;
 /** Most candidate ids one decision may name (a brief has at most 100 candidates a round). */
@@ -127,7 +129,7 @@ export function checkDecision(input: unknown, ctx: ReviewContext): { ok: true; d
   const unreadable = unreadableReason(input);
   if (unreadable) return no(`the decision could not be read: ${unreadable}`);
   if (!ctx.awaiting) return no('this brief is not waiting for review');
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) return no('a decision must be an object such as {"action":"approve","candidateIds":["r1-c01"]}');
+  if (!isObject(input)) return no('a decision must be an object such as {"action":"approve","candidateIds":["r1-c01"]}');
   if (jsonBytes(input, MAX_DECISION_BYTES) > MAX_DECISION_BYTES) return no(`a decision may be at most ${MAX_DECISION_BYTES / 1024} KiB of JSON; this one is larger`);
   const d = input as Record<string, unknown>;
   if (d.reviewer !== undefined && (typeof d.reviewer !== 'string' || d.reviewer.length > 200)) return no('reviewer must be a name of at most 200 characters');

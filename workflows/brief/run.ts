@@ -5,7 +5,7 @@ import { Failure } from '../../domain/failures';
 import { isObject, unreadableReason } from '../../domain/json';
 import { hasControlChars, jsonBytes } from '../../domain/text';
 import {
-  checkDecision, MAX_DECISION_BYTES, recordIgnoredSignal, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord,
+  checkDecision, MAX_DECISION_BYTES, MAX_RAISED_BUDGET_USD, recordIgnoredSignal, type IgnoredSignal, type ReviewChannel, type ReviewContext, type ReviewDecision, type ReviewRecord,
 } from '../../domain/review';
 import type { BriefStatus, Candidate, ModerationRecord, PreparedBrand, PreparedBrief, ReviewStatus, Span, Stage } from '../../domain/types';
 import { briefCurrentDetails, briefEventId, briefRef, deliveryRecordKey, type BriefEventType, type DeliveryRecord } from '../../domain/webhooks';
@@ -17,8 +17,6 @@ import {
 /** A candidate as the workflow holds it: with the worker-clock span of the call that made it. */
 export type Made = Candidate & { timing: Span };
 
-/** Largest budget a person may raise a brief to, in USD. */
-const MAX_RAISED_BUDGET = 100_000;
 
 /**
  * One brief's run state in one holder: what the `status` query shows, the stage and spend kept
@@ -246,9 +244,9 @@ export function startRun(): BriefRun {
       if (!waiting) throw new Error('this brief is not waiting for a budget');
       const unreadable = unreadableReason(req);
       if (unreadable) throw new Error(`the budget raise could not be read: ${unreadable}`);
-      if (req === null || typeof req !== 'object' || Array.isArray(req)) throw new Error('a budget raise must be an object such as {"budgetUsd": 5}');
+      if (!isObject(req)) throw new Error('a budget raise must be an object such as {"budgetUsd": 5}');
       const { budgetUsd, reviewer } = req as { budgetUsd?: unknown; reviewer?: unknown };
-      if (typeof budgetUsd !== 'number' || !(budgetUsd >= waiting.forecastUsd) || budgetUsd > MAX_RAISED_BUDGET) {
+      if (typeof budgetUsd !== 'number' || !(budgetUsd >= waiting.forecastUsd) || budgetUsd > MAX_RAISED_BUDGET_USD) {
         throw new Error(`budgetUsd must be a number covering the forecast of $${waiting.forecastUsd.toFixed(2)}`);
       }
       if (reviewer !== undefined && (typeof reviewer !== 'string' || reviewer.length > 200 || hasControlChars(reviewer))) {
